@@ -1,0 +1,305 @@
+"""The ``cgram`` command line: one thin dispatcher plus the corpus commands.
+
+Each package owns its sub-commands in a ``cli`` module whose ``register``
+function imports nothing heavy (torch, pandas, igraph are imported inside
+the handlers), so ``cgram --help`` and ``cgram motifs --help`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+#: Modules that contribute sub-commands, in help order.
+COMMAND_MODULES: tuple[str, ...] = (
+    "corpus.cli",
+    "tracer.cli",
+    "tracer.zoo.cli",
+    "motifs.cli",
+    "reports.cli",
+)
+
+
+def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
+    """``--corpus DIR``, shared by every command that reads or writes a corpus."""
+    parser.add_argument(
+        "--corpus", metavar="DIR", default=None,
+        help="corpus directory (default: $CGRAM_CORPUS or ./corpus-data)",
+    )
+
+
+def open_corpus(args: argparse.Namespace, create: bool = True) -> Any:
+    from corpus.store import Corpus
+
+    return Corpus(args.corpus, create=create)
+
+
+def _err(message: str) -> None:
+    print(f"cgram: error: {message}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------ import
+def _graph_sources(items: Sequence[str]) -> list[str]:
+    """Expand directories into their graph files; keep files and URLs."""
+    from corpus.download import is_url
+
+    out: list[str] = []
+    for item in items:
+        path = Path(item)
+        if not is_url(item) and path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.name.endswith((".json", ".json.gz")) and p.name != "graph-metadata.json")
+            out.extend(str(p) for p in found)
+        else:
+            out.append(item)
+    return out
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import warnings
+
+    from tqdm import tqdm
+
+    from corpus import neuronpedia
+    from corpus.download import fetch, is_url
+    from corpus.errors import CorpusError
+
+    corpus = open_corpus(args)
+    overrides = {k: v for k, v in (("model", args.model), ("transcoder_type",
+                                                           args.transcoder_type)) if v}
+    failures: list[str] = []
+    added = present = 0
+    sources = _graph_sources(args.sources)
+    bar = tqdm(sources, unit="source", disable=len(sources) < 3 or args.quiet, file=sys.stderr)
+    for source in bar:
+        try:
+            if is_url(source):
+                items = [(f.origin, f.data, f.overrides) for f in fetch(
+                    source, cache_dir=args.cache_dir, offline=args.offline, progress=not args.quiet)]
+            else:
+                try:
+                    items = [(source, Path(source).read_bytes(), {})]
+                except OSError as exc:
+                    raise CorpusError(f"{source}: cannot read ({exc.strerror})") from None
+        except CorpusError as exc:
+            failures.append(str(exc))
+            continue
+        for origin, data, extra in items:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    graph = neuronpedia.loads(data, origin, **{**extra, **overrides})
+                for warning in caught:
+                    print(f"warning: {warning.message}", file=sys.stderr)
+                result = corpus.add(graph, task=args.task)
+            except CorpusError as exc:
+                failures.append(str(exc))
+                continue
+            if result.added:
+                added += 1
+            else:
+                present += 1
+            if not args.quiet:
+                state = "added" if result.added else "already present"
+                bar.write(f"{result.graph_id}  {result.slug}  ({graph.meta.model}, "
+                          f"{graph.meta.transcoder_type}, {graph.n_nodes} nodes, "
+                          f"{graph.n_edges} edges)  {state}")
+    if args.tasks:
+        try:
+            n = corpus.label_tasks(args.tasks)
+            print(f"labelled {n} graphs from {args.tasks}")
+        except CorpusError as exc:
+            failures.append(str(exc))
+    print(f"{added} added, {present} already present, {len(failures)} failed; corpus "
+          f"{corpus.root} holds {len(corpus)} graphs")
+    for failure in failures:
+        _err(failure)
+    return 1 if failures else 0
+
+
+# --------------------------------------------------------------- ls / show
+def cmd_ls(args: argparse.Namespace) -> int:
+    corpus = open_corpus(args, create=False)
+    table = corpus.list(model=args.model, scan=args.scan, transcoder_type=args.transcoder_type,
+                        task=args.task, prompt=args.prompt)
+    if args.json:
+        cols = ["graph_id", "slug", "model", "scan", "transcoder_type", "task", "n_nodes",
+                "n_edges", "source", "prompt"]
+        for record in table[cols].to_dict("records"):
+            print(json.dumps({k: (None if v != v else v) for k, v in record.items()},
+                             default=int))
+        return 0
+    if table.empty:
+        print(f"no graphs in {corpus.root} match")
+        return 0
+    shown = table[["graph_id", "slug", "model", "transcoder_type", "task", "n_nodes", "n_edges"]]
+    print(shown.fillna("-").to_string(index=False))
+    return 0
+
+
+def graph_summary(graph: Any) -> str:
+    """A short text summary: nodes by kind and layer, edges, signs, top logits."""
+    import numpy as np
+
+    nodes = graph.nodes
+    lines = [f"{graph.meta.slug}  model={graph.meta.model}  scan={graph.meta.scan}  "
+             f"transcoder={graph.meta.transcoder_type}  task={graph.meta.task or '-'}",
+             f"prompt: {graph.meta.prompt!r}",
+             f"{graph.n_nodes} nodes, {graph.n_edges} edges"]
+    by_kind = nodes.groupby("kind").size()
+    lines.append("nodes by kind: " + ", ".join(f"{k} {v}" for k, v in by_kind.items()))
+    table = nodes.pivot_table(index="layer", columns="kind", values="node_id", aggfunc="count",
+                              fill_value=0)
+    lines.append("nodes by layer:")
+    lines.extend("  " + line for line in table.to_string().splitlines())
+    w = graph.weight
+    if w.size:
+        lines.append(f"edge signs: {int((w > 0).sum())} positive ({(w > 0).mean():.1%}), "
+                     f"{int((w < 0).sum())} negative; |weight| median {np.median(np.abs(w)):.3g}, "
+                     f"max {np.abs(w).max():.3g}")
+    logits = nodes[nodes["kind"] == "logit"].sort_values("prob", ascending=False).head(5)
+    if len(logits):
+        lines.append("top logits: " + ", ".join(
+            f"{t!r} p={p:.3f}" for t, p in zip(logits["token"].fillna("?"), logits["prob"])))
+    for name in ("replacement_score", "completeness_score"):
+        value = getattr(graph.meta, name)
+        if value is not None:
+            lines.append(f"{name.replace('_', ' ')}: {value:.3f}")
+    return "\n".join(lines)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    corpus = open_corpus(args, create=False)
+    print(graph_summary(corpus.load(args.slug)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from corpus.neuronpedia import write_json
+
+    corpus = open_corpus(args, create=False)
+    path = write_json(corpus.load(args.slug), args.output)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    corpus = open_corpus(args, create=False)
+    for key in args.slugs:
+        print(f"removed {corpus.remove(key)}")
+    return 0
+
+
+def cmd_label(args: argparse.Namespace) -> int:
+    corpus = open_corpus(args, create=False)
+    if args.tasks:
+        print(f"labelled {corpus.label_tasks(args.tasks)} graphs")
+    if args.slug:
+        if args.task is None:
+            _err("give a task label after the slug")
+            return 2
+        corpus.set_task(args.slug, args.task)
+        print(f"{args.slug}: task = {args.task}")
+    return 0
+
+
+# ---------------------------------------------------------------- register
+def register(subparsers: Any) -> None:
+    """Add the corpus commands: import, ls, show, export, rm, label."""
+    p = subparsers.add_parser("import", help="import graph JSON files, folders or URLs")
+    p.add_argument("sources", nargs="+", metavar="PATH|URL",
+                   help="graph JSON (.json/.json.gz), a folder of them, a Neuronpedia graph or "
+                        "API URL, a JSON URL, or a graph-metadata.json index URL")
+    add_corpus_argument(p)
+    p.add_argument("--task", help="task label for every imported graph")
+    p.add_argument("--tasks", metavar="CSV", help="CSV of slug,task labels applied after import")
+    p.add_argument("--model", help="override the inferred model name")
+    p.add_argument("--transcoder-type", choices=("plt", "clt", "skip", "unknown"),
+                   help="override the inferred transcoder type")
+    p.add_argument("--cache-dir", help="HTTP cache directory (default $CGRAM_CACHE)")
+    p.add_argument("--offline", action="store_true", help="use only the HTTP cache")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = subparsers.add_parser("ls", help="list the graphs of a corpus")
+    add_corpus_argument(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per graph")
+    for name in ("model", "scan", "transcoder-type", "task", "prompt"):
+        p.add_argument(f"--{name}", help=f"only graphs with this {name}" +
+                       (" (substring)" if name == "prompt" else ""))
+    p.set_defaults(func=cmd_ls)
+
+    p = subparsers.add_parser("show", help="summarise one graph")
+    p.add_argument("slug", metavar="SLUG|ID")
+    add_corpus_argument(p)
+    p.set_defaults(func=cmd_show)
+
+    p = subparsers.add_parser("export", help="write a graph as Neuronpedia JSON")
+    p.add_argument("slug", metavar="SLUG|ID")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    add_corpus_argument(p)
+    p.set_defaults(func=cmd_export)
+
+    p = subparsers.add_parser("rm", help="remove graphs from a corpus")
+    p.add_argument("slugs", nargs="+", metavar="SLUG|ID")
+    add_corpus_argument(p)
+    p.set_defaults(func=cmd_rm)
+
+    p = subparsers.add_parser("label", help="set task labels")
+    p.add_argument("slug", nargs="?", metavar="SLUG|ID")
+    p.add_argument("task", nargs="?")
+    p.add_argument("--tasks", metavar="CSV", help="CSV with columns slug,task")
+    add_corpus_argument(p)
+    p.set_defaults(func=cmd_label)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cgram",
+        description="circuit-grammar: attribution graphs and their network motifs.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not name.startswith(exc.name):
+                raise
+            continue
+        register_fn: Callable[[Any], None] | None = getattr(module, "register", None)
+        if register_fn is not None:
+            register_fn(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cgram``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from corpus.errors import CorpusError
+
+    known: tuple[type[BaseException], ...] = (CorpusError,)
+    for module, name in (("motifs.errors", "MotifError"), ("tracer.errors", "TracerError")):
+        try:
+            known += (getattr(importlib.import_module(module), name),)
+        except (ImportError, AttributeError):
+            pass
+    try:
+        return int(args.func(args) or 0)
+    except known as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Network: the plain-array directed graph every motif routine works on.
+
+The motif engine is general (gene regulation, neurons, food webs, attribution
+graphs): its core touches only these arrays. :meth:`Network.from_graph` is the
+one adapter from :class:`corpus.AttributionGraph`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from motifs.errors import MotifError
+
+if TYPE_CHECKING:
+    from corpus.graph import AttributionGraph
+
+#: Node kinds kept by default when a Network is built from an attribution graph.
+DEFAULT_KINDS: tuple[str, ...] = ("embedding", "feature", "logit")
+
+
+@dataclass(frozen=True)
+class Network:
+    """A simple directed graph as arrays: no self-loops, no repeated edges.
+
+    Attributes
+    ----------
+    n_nodes : int
+    src, dst : (n_edges,) int32
+        Edge endpoints, sorted by (src, dst).
+    sign : (n_edges,) int8 or None
+        +1 / -1 per edge when signs are kept.
+    weight : (n_edges,) float32 or None
+        Edge weight (signed) when known.
+    layer : (n_nodes,) int32 or None
+        Node layer, for layer-aware null models (embeddings -1, logits
+        n_layers for attribution graphs).
+    names : (n_nodes,) object or None
+        Node names (node ids of an attribution graph, or edge-list names).
+    rows : (n_nodes,) int64 or None
+        Row numbers of the nodes in the AttributionGraph they came from.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2])
+    >>> net.n_nodes, net.n_edges
+    (3, 3)
+    >>> net.adjacency().toarray().tolist()
+    [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
+    """
+
+    n_nodes: int
+    src: np.ndarray
+    dst: np.ndarray
+    sign: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    layer: np.ndarray | None = None
+    names: np.ndarray | None = None
+    rows: np.ndarray | None = None
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.src.shape[0])
+
+    def adjacency(self, dtype: Any = np.int8) -> sp.csr_matrix:
+        """(n_nodes, n_nodes) CSR 0/1 adjacency, A[i, j] = 1 for edge i -> j."""
+        data = np.ones(self.n_edges, dtype=dtype)
+        return sp.csr_matrix((data, (self.src, self.dst)), shape=(self.n_nodes, self.n_nodes))
+
+    def signed_adjacency(self) -> sp.csr_matrix:
+        """(n_nodes, n_nodes) CSR int8 with entries +1 / -1 (requires signs)."""
+        if self.sign is None:
+            raise MotifError("this network carries no edge signs (build it with signed=True)")
+        return sp.csr_matrix(
+            (self.sign.astype(np.int8), (self.src, self.dst)), shape=(self.n_nodes, self.n_nodes)
+        )
+
+    def with_edges(self, src: np.ndarray, dst: np.ndarray, sign: np.ndarray | None = None,
+                   weight: np.ndarray | None = None) -> Network:
+        """The same nodes with another edge set (used by null models)."""
+        return Network.from_edges(src, dst, n_nodes=self.n_nodes, sign=sign, weight=weight,
+                                  layer=self.layer, names=self.names, rows=self.rows)
+
+    def is_acyclic(self) -> bool:
+        """True when the network has no directed cycle."""
+        from scipy.sparse.csgraph import connected_components
+
+        if self.n_edges == 0:
+            return True
+        n_comp, labels = connected_components(self.adjacency(), directed=True, connection="strong")
+        return n_comp == self.n_nodes
+
+    # ---------------------------------------------------------- constructors
+    @classmethod
+    def from_edges(
+        cls,
+        src: Sequence[int] | np.ndarray,
+        dst: Sequence[int] | np.ndarray,
+        n_nodes: int | None = None,
+        sign: Sequence[int] | np.ndarray | None = None,
+        weight: Sequence[float] | np.ndarray | None = None,
+        layer: Sequence[int] | np.ndarray | None = None,
+        names: Sequence[Any] | np.ndarray | None = None,
+        rows: Sequence[int] | np.ndarray | None = None,
+    ) -> Network:
+        """Build a Network from edge arrays.
+
+        Self-loops are dropped and repeated (src, dst) pairs merged (weights
+        summed, sign taken from the summed weight, or the first sign when no
+        weights are given): motif classes are defined on simple graphs.
+
+        Parameters
+        ----------
+        src, dst : int sequences of equal length
+        n_nodes : int, optional
+            Defaults to 1 + the largest endpoint.
+        sign : optional, +1/-1 per edge (0 is read as +1)
+        weight : optional float per edge; when given without ``sign``, signs
+            are not derived: pass ``sign=np.sign(weight)`` to keep them.
+        layer, names, rows : optional per-node arrays
+
+        Raises
+        ------
+        MotifError
+            Unequal lengths, negative endpoints, endpoints beyond ``n_nodes``,
+            non-finite weights.
+        """
+        src_a = np.asarray(src, dtype=np.int64).ravel()
+        dst_a = np.asarray(dst, dtype=np.int64).ravel()
+        if src_a.shape != dst_a.shape:
+            raise MotifError(f"src has {src_a.size} entries but dst has {dst_a.size}")
+        if src_a.size and min(src_a.min(), dst_a.min()) < 0:
+            raise MotifError("edge endpoints must be non-negative node numbers")
+        top = int(max(src_a.max(), dst_a.max())) + 1 if src_a.size else 0
+        n = top if n_nodes is None else int(n_nodes)
+        if top > n:
+            raise MotifError(f"edge endpoint {top - 1} is outside n_nodes={n}")
+        sign_a = None if sign is None else np.where(np.asarray(sign).ravel() < 0, -1, 1).astype(np.int8)
+        weight_a = None if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+        for label, arr in (("sign", sign_a), ("weight", weight_a)):
+            if arr is not None and arr.shape != src_a.shape:
+                raise MotifError(f"{label} has {arr.size} entries for {src_a.size} edges")
+        if weight_a is not None and not np.isfinite(weight_a).all():
+            bad = int(np.flatnonzero(~np.isfinite(weight_a))[0])
+            raise MotifError(f"edge {bad} has non-finite weight {weight_a[bad]}")
+
+        keep = src_a != dst_a
+        src_a, dst_a = src_a[keep], dst_a[keep]
+        sign_a = None if sign_a is None else sign_a[keep]
+        weight_a = None if weight_a is None else weight_a[keep]
+
+        key = src_a * max(n, 1) + dst_a
+        uniq, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        if weight_a is not None:
+            merged_w = np.zeros(uniq.size, dtype=np.float64)
+            np.add.at(merged_w, inverse, weight_a)
+            if sign_a is not None:
+                sign_a = np.where(merged_w < 0, -1, 1).astype(np.int8)
+            weight_a = merged_w
+        elif sign_a is not None:
+            sign_a = sign_a[first]
+        base = max(n, 1)
+        return cls(
+            n_nodes=n,
+            src=(uniq // base).astype(np.int32),
+            dst=(uniq % base).astype(np.int32),
+            sign=sign_a,
+            weight=None if weight_a is None else weight_a.astype(np.float32),
+            layer=None if layer is None else np.asarray(layer, dtype=np.int32).ravel(),
+            names=None if names is None else np.asarray(names, dtype=object).ravel(),
+            rows=None if rows is None else np.asarray(rows, dtype=np.int64).ravel(),
+        )
+
+    @classmethod
+    def from_graph(
+        cls,
+        graph: AttributionGraph,
+        kinds: Sequence[str] = DEFAULT_KINDS,
+        keep_errors: bool = False,
+        min_abs_weight: float | None = None,
+        top_k: int | None = None,
+        signed: bool = True,
+    ) -> Network:
+        """The Network of an attribution graph.
+
+        Parameters
+        ----------
+        graph : corpus.AttributionGraph
+        kinds : node kinds to keep (default features, embeddings, logits).
+        keep_errors : also keep error nodes (kind ``error``).
+        min_abs_weight : drop edges with |weight| below this.
+        top_k : keep only the ``top_k`` edges of largest |weight| (after
+            ``min_abs_weight``); ties broken by edge order.
+        signed : keep edge signs (sign of the weight).
+
+        Split path parts (``graph.path``) are summed into one edge first.
+        Node layers come along (embeddings -1, logits n_layers) for
+        layer-aware nulls; ``names`` are node keys, ``rows`` node rows.
+        """
+        wanted = set(kinds) | ({"error"} if keep_errors else set())
+        unknown = wanted - {"embedding", "feature", "error", "logit", "lorsa", "lorsa_error",
+                            "bias", "unknown"}
+        if unknown:
+            raise MotifError(f"unknown node kinds {sorted(unknown)}")
+        if top_k is not None and top_k < 0:
+            raise MotifError(f"top_k must be non-negative, got {top_k}")
+        keep = graph.kind_mask(*wanted)
+        rows = np.flatnonzero(keep)
+        new_index = np.full(graph.n_nodes, -1, dtype=np.int64)
+        new_index[rows] = np.arange(rows.size)
+        src, dst, weight = graph.merged_edges()
+        edge_keep = keep[src] & keep[dst]
+        if min_abs_weight is not None:
+            edge_keep &= np.abs(weight) >= min_abs_weight
+        idx = np.flatnonzero(edge_keep)
+        if top_k is not None and idx.size > top_k:
+            order = np.argsort(-np.abs(weight[idx]), kind="stable")[:top_k]
+            idx = np.sort(idx[order])
+        w = weight[idx].astype(np.float64)
+        keys = np.asarray(graph.node_keys(), dtype=object)
+        return cls.from_edges(
+            new_index[src[idx]],
+            new_index[dst[idx]],
+            n_nodes=rows.size,
+            sign=np.sign(w) if signed else None,
+            weight=w,
+            layer=graph.nodes["layer"].to_numpy()[rows],
+            names=keys[rows],
+            rows=rows,
+        )
