@@ -87,6 +87,11 @@ _MODEL_PATTERN = re.compile(
     r"(gemma-?[23]-\d+b(?:-it)?|llama-?3\.\d-\d+b|qwen-?[23](?:\.5)?-[\d.]+b|gpt-?2(?:-small)?)",
     re.IGNORECASE,
 )
+#: Node fields mapped onto our columns; any other field is kept in ``extra_json``.
+_STANDARD_NODE_KEYS = frozenset({
+    "node_id", "feature", "layer", "ctx_idx", "feature_type", "token_prob", "is_target_logit",
+    "run_idx", "reverse_ctx_idx", "jsNodeId", "clerp", "influence", "activation", "token",
+})
 _LOGIT_LABEL = re.compile(r'^\s*(?:Output|output:|Logit)\s*"(.*)"\s*\(p=', re.DOTALL)
 
 
@@ -302,7 +307,6 @@ def _resolve_links(
     targets); when both candidates fit, repeated (source, target) pairs are
     assigned to the candidates in file order.
     """
-    n_links = len(raw_links)
     sources: list[Any] = []
     targets: list[Any] = []
     weights: list[Any] = []
@@ -330,12 +334,10 @@ def _resolve_links(
             if not isinstance(end, str):
                 raise _fail(origin, f"link {j}: {label} must be a node_id string, got {end!r}")
 
-    unique = ids.drop_duplicates(keep=False)  # ids used once
     single = pd.Series(np.arange(len(ids)), index=ids)
     single = single[~ids.duplicated(keep=False)]
-    src = single.reindex(sources).to_numpy()
-    dst = single.reindex(targets).to_numpy()
-    del unique
+    src = np.array(single.reindex(sources).to_numpy(), dtype=np.float64)
+    dst = np.array(single.reindex(targets).to_numpy(), dtype=np.float64)
     missing = np.isnan(src) | np.isnan(dst)
     if missing.any():
         dup_ids = set(ids[ids.duplicated(keep=False)])
@@ -357,7 +359,6 @@ def _resolve_links(
             k = seen_pairs.get((s_id, t_id), 0)
             seen_pairs[(s_id, t_id)] = k + 1
             src[j], dst[j] = pairs[min(k, len(pairs) - 1)]
-    del n_links
     return src.astype(np.int32), dst.astype(np.int32), weight.astype(np.float32)
 
 
@@ -499,6 +500,9 @@ def from_json_dict(
         return np.array([np.nan if n.get(key) is None else float(n[key]) for n in raw_nodes])
 
     prob = np.where(logit, column("token_prob"), np.nan)
+    extra_fields = [
+        {k: v for k, v in n.items() if k not in _STANDARD_NODE_KEYS} for n in raw_nodes
+    ]
     nodes = pd.DataFrame(
         {
             "node_id": ids,
@@ -517,6 +521,10 @@ def from_json_dict(
             "is_target": [bool(n.get("is_target_logit", False)) for n in raw_nodes],
         }
     )
+    if any(extra_fields):
+        # fields only some back ends write (CRM qk_tracing_results...), kept for re-export
+        nodes["extra_json"] = pd.array(
+            [json.dumps(e) if e else None for e in extra_fields], dtype="string")
     nodes = coerce_nodes(nodes)
     src, dst, weight = _resolve_links(data["links"], pd.Index(ids), layers, origin)
 
@@ -659,6 +667,7 @@ def to_json_dict(graph: AttributionGraph) -> dict[str, Any]:
         encoded = np.zeros(len(nodes), dtype=np.int64)
         encoded[encode] = cantor_pair(layer[encode], index[encode].to_numpy(dtype=np.int64))
     feature_id = nodes["feature_id"]
+    extra_json = nodes["extra_json"].tolist() if "extra_json" in nodes.columns else None
     out_nodes = []
     records = zip(
         nodes["node_id"].tolist(), kind.tolist(), layer.tolist(), nodes["pos"].tolist(),
@@ -699,6 +708,8 @@ def to_json_dict(graph: AttributionGraph) -> dict[str, Any]:
         }
         if _none_if_nan(token) is not None and crm_like and k in ("embedding", "logit"):
             node["token"] = token
+        if extra_json is not None and _none_if_nan(extra_json[row]) is not None:
+            node.update(json.loads(extra_json[row]))
         out_nodes.append(node)
 
     ids = nodes["node_id"].astype(object).to_numpy()

@@ -166,6 +166,10 @@ class Corpus:
                     shutil.rmtree(folder, ignore_errors=True)
             for path in (self.root / sub).glob("graph_id=*/.*.tmp"):
                 path.unlink(missing_ok=True)
+        # temporaries of a writer killed mid-rename (we hold the lock: none is live)
+        for pattern in (".graphs.parquet.*.tmp", "results/*/.*.tmp"):
+            for path in self.root.glob(pattern):
+                path.unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- add
     def add(self, graph: AttributionGraph, task: str | None = None) -> AddResult:
