@@ -71,7 +71,13 @@ class AddResult:
 
 
 def _write_table(path: Path, table: pa.Table) -> None:
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    # snappy: loading a graph back is latency-bound, and snappy decodes ~2x faster than zstd
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="snappy"))
+
+
+def _read_table(path: Path) -> pa.Table:
+    # ParquetFile skips the dataset machinery of pq.read_table: ~3x less overhead per file
+    return pq.ParquetFile(path).read(use_threads=False)
 
 
 class Corpus:
@@ -254,8 +260,8 @@ class Corpus:
         row = self.row(key)
         graph_id = row["graph_id"]
         try:
-            nodes = pq.read_table(self._nodes_path(graph_id)).to_pandas()
-            edges = pq.read_table(self._edges_path(graph_id), columns=None)
+            nodes = _read_table(self._nodes_path(graph_id)).to_pandas()
+            edges = _read_table(self._edges_path(graph_id))
         except (FileNotFoundError, pa.ArrowInvalid, OSError) as exc:
             raise CorpusError(f"{self.root}: graph {graph_id} ({row['slug']}) has unreadable "
                               f"tables ({exc})") from None
@@ -373,7 +379,7 @@ class Corpus:
         if not path.exists():
             return None
         try:
-            return pq.read_table(path).to_pandas()
+            return _read_table(path).to_pandas()
         except (pa.ArrowInvalid, OSError):
             return None  # a corrupt cache entry is recomputed, not fatal
 
