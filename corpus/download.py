@@ -570,7 +570,8 @@ def fetch(
 
     Examples
     --------
-    >>>     >>> with tempfile.TemporaryDirectory() as cache:
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as cache:
     ...     fetch("https://example.org/g.json", cache_dir=cache, offline=True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
