@@ -1,0 +1,184 @@
+"""Motif engine speed on the Dallas graph, beside an igraph loop run in the same process.
+
+The graph: ``mkenney2__circuit-motifs__capital-state-dallas.json`` with error
+nodes dropped (83 nodes, 1,719 edges), read with ``corpus.neuronpedia`` and
+built with ``Network.from_graph``. Each line prints CPU seconds
+(``time.process_time``, the figure to compare on a shared machine) and wall
+seconds for our batched code and for the anchor, a Python loop of igraph
+calls (``g.copy(); g.rewire(n=100*m)`` then ``triad_census()`` or
+``motifs_randesu(size=4)``), and the CPU ratio anchor / ours:
+
+1. triad-census Z-scores with 1,000 degree-preserving nulls (the default null
+   of this DAG, ``config-dag``), for the network as ``from_graph`` builds it
+   (weights carried through every switch) and for its topology alone;
+2. the same with 1,000 ``layer-config`` nulls (target: under 2 s CPU);
+3. the size-4 census with 1,000 degree-preserving nulls (the igraph side is
+   timed on fewer samples and scaled, as printed);
+4. signed feed-forward-loop census with 1,000 sign-carrying ``layer-config``
+   nulls (target: under 2 s CPU);
+5. all feed-forward-loop instances with their weights (target: under 0.1 s);
+6. peak resident memory of the process (target: under 1 GiB).
+
+Also prints the mixing curve: mean fraction of real edges still present after
+k attempted switches per edge (``config-dag``, dense engine).
+
+Usage: python benchmarks/bench_motifs.py [--quick] [--samples N] [--igraph-samples K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+# One BLAS thread: the machine is shared, and CPU time is the figure compared.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DALLAS = REPO.parent / "shared" / "data" / "neuronpedia" / \
+    "mkenney2__circuit-motifs__capital-state-dallas.json"
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(CPU seconds, wall seconds, result) of one call."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = fn()
+    return time.process_time() - cpu, time.perf_counter() - wall, result
+
+
+def load_network():
+    from corpus.neuronpedia import read_json
+    from motifs.network import Network
+
+    return Network.from_graph(read_json(DALLAS))
+
+
+def igraph_loop(net, n_samples: int, size: int) -> np.ndarray:
+    """The anchor: one igraph round trip per null sample."""
+    import igraph
+
+    graph = igraph.Graph(n=net.n_nodes, edges=list(zip(net.src.tolist(), net.dst.tolist())),
+                         directed=True)
+    rows = []
+    for _ in range(n_samples):
+        g = graph.copy()
+        g.rewire(n=100 * net.n_edges)
+        rows.append(g.triad_census() if size == 3 else g.motifs_randesu(size=4))
+    return np.array(rows, dtype=float)
+
+
+def row(label: str, ours: tuple[float, float], anchor: tuple[float, float] | None,
+        target: str = "", note: str = "") -> None:
+    text = f"{label:<46} ours cpu {ours[0]:7.2f} s wall {ours[1]:7.2f} s"
+    if anchor is not None:
+        text += (f" | igraph cpu {anchor[0]:7.2f} s wall {anchor[1]:7.2f} s"
+                 f" | ratio {anchor[0] / max(ours[0], 1e-9):6.1f}x")
+    if target:
+        text += f" | {target}"
+    print(text + (f" ({note})" if note else ""), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 nulls, short igraph loops")
+    parser.add_argument("--samples", type=int, default=None, help="null samples (default 1000)")
+    parser.add_argument("--igraph-samples", type=int, default=None,
+                        help="samples timed for the igraph triad loop (default 200)")
+    args = parser.parse_args()
+    n_null = args.samples or (100 if args.quick else 1000)
+    n_igraph3 = args.igraph_samples or (20 if args.quick else 200)
+    n_igraph4 = 5 if args.quick else 40
+
+    from motifs.census import motif4_census_many, signed_ffl_census_many, triad_census_many
+    from motifs.census import triad_census
+    from motifs.instances import motif_instances
+    from motifs.network import Network
+    from motifs.nulls import default_null, sample_nulls
+    from motifs.stats import zscores
+
+    net = load_network()
+    topology = Network.from_edges(net.src, net.dst, n_nodes=net.n_nodes, layer=net.layer)
+    signed = Network.from_edges(net.src, net.dst, n_nodes=net.n_nodes, sign=net.sign,
+                                layer=net.layer)
+    null = default_null(net)
+    print(f"Dallas graph: {net.n_nodes} nodes, {net.n_edges} edges; default null {null!r}; "
+          f"{n_null} nulls, 100 attempted switches per edge")
+    real3 = triad_census(net)
+
+    def triad_z(network, model: str):
+        nulls = sample_nulls(network, model, n_null, seed=1)
+        counts = triad_census_many(nulls.adjacency_dense())
+        return zscores(real3.to_numpy(), counts, names=list(real3.index)), nulls
+
+    # (1) degree-preserving nulls + triad census Z-scores, vs igraph rewire + triad_census.
+    ig_cpu, ig_wall, _ = timed(lambda: igraph_loop(net, n_igraph3, 3))
+    scale = n_null / n_igraph3
+    anchor3 = (ig_cpu * scale, ig_wall * scale)
+    scaled = f"igraph timed on {n_igraph3} samples, scaled x{scale:g}"
+    cpu, wall, (_, nulls) = timed(lambda: triad_z(net, null))
+    row(f"(1) triad Z, {n_null} {null} nulls (weights carried)", (cpu, wall), anchor3,
+        "target >= 20x", f"{scaled}; engine {nulls.diagnostics['engine']}")
+    cpu, wall, _ = timed(lambda: triad_z(topology, null))
+    row(f"(1b) same, topology only", (cpu, wall), anchor3, "target >= 20x", scaled)
+
+    # (2) layer-preserving configuration nulls.
+    cpu, wall, _ = timed(lambda: triad_z(topology, "layer-config"))
+    row(f"(2) triad Z, {n_null} layer-config nulls", (cpu, wall), anchor3,
+        f"target < 2 s CPU: {'met' if cpu < 2 else 'MISSED'}", scaled)
+    cpu, wall, _ = timed(lambda: triad_z(net, "layer-config"))
+    row(f"(2b) same, weights carried", (cpu, wall), anchor3, "", scaled)
+
+    # (3) size-4 census.
+    ig_cpu, ig_wall, _ = timed(lambda: igraph_loop(net, n_igraph4, 4))
+    scale4 = n_null / n_igraph4
+
+    def size4():
+        nulls = sample_nulls(topology, null, n_null, seed=2)
+        return motif4_census_many(nulls.adjacency_dense())
+
+    cpu, wall, _ = timed(size4)
+    row(f"(3) size-4 census, {n_null} {null} nulls", (cpu, wall),
+        (ig_cpu * scale4, ig_wall * scale4), "target >= 10x",
+        f"igraph motifs_randesu timed on {n_igraph4} samples, scaled x{scale4:g}")
+
+    # (4) signed FFL census with sign-carrying layer-preserving nulls.
+    def signed_ffl(network):
+        nulls = sample_nulls(network, "layer-config", n_null, seed=3)
+        return signed_ffl_census_many(nulls.src, nulls.dst, nulls.sign, network.n_nodes)
+
+    cpu, wall, _ = timed(lambda: signed_ffl(signed))
+    row(f"(4) signed FFL census, {n_null} layer-config nulls", (cpu, wall), None,
+        f"target < 2 s CPU: {'met' if cpu < 2 else 'MISSED'}", "signs carried")
+    cpu, wall, _ = timed(lambda: signed_ffl(net))
+    row("(4b) same, signs and weights carried", (cpu, wall), None)
+
+    # (5) every FFL instance with its weights.
+    cpu, wall, table = timed(lambda: motif_instances(net, "ffl"))
+    row(f"(5) all {len(table)} FFL instances with weights", (cpu, wall), None,
+        f"target < 0.1 s: {'met' if cpu < 0.1 else 'MISSED'}")
+
+    # Mixing: edge overlap with the real graph after k attempted switches per edge.
+    real = topology.adjacency().toarray().astype(bool)
+    curve = []
+    for k in (1, 3, 10, 30, 100):
+        nulls = sample_nulls(topology, null, 128, seed=4, switches_per_edge=k)
+        overlap = (nulls.adjacency_dense() & real).sum(axis=(1, 2)) / net.n_edges
+        curve.append(f"{k}: {overlap.mean():.3f}")
+    print(f"mixing ({null}, 128 nulls), mean share of real edges kept after k switches/edge: "
+          + ", ".join(curve))
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(f"(6) peak resident memory {peak:.2f} GiB | target < 1 GiB: "
+          f"{'met' if peak < 1 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

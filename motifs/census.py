@@ -1,0 +1,1064 @@
+"""Motif counting: triad census, 3- and 4-node classes, named and signed motifs.
+
+Everything here is matrix algebra over *dyad-state* indicator matrices: for an
+ordered node pair (u, v) the state is 0 (no edge), 1 (u -> v only), 2
+(v -> u only) or 3 (mutual). A triad's class is a function of its three dyad
+states and a quad's of its six, so counting classes reduces to counting
+ordered node tuples by their dyad states, which products of the indicator
+matrices do without visiting triads or quads one by one.
+
+Counts are of *induced* subgraphs (the convention of the triad census,
+mfinder, FANMOD and ``igraph.motifs_randesu``): a feed-forward loop is a
+triple whose three dyads are exactly X->Y, Y->Z, X->Z.
+
+Batched functions (``*_many``) take null samples as a (S, n, n) bool array
+and run as stacked matrix products over the sample axis.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from motifs.catalog import (
+    FFL_SIGN_TYPES,
+    NAMED_CENSUS_NAMES,
+    NAMED_MOTIFS,
+    NAMED_TRIADS,
+    ORDERED_PAIRS,
+    SIGNED_TRIAD_NAMES,
+    SIGNED_TWO_EDGE_TYPES,
+    TRIAD_CODES,
+    connected_isoclasses,
+    edges_to_code,
+    isoclass_table,
+    motif_classes,
+    triad_code_table,
+)
+from motifs.errors import MotifError
+from motifs.network import Network
+
+#: Dyad state of the reversed pair: 0 <-> 0, 1 <-> 2, 3 <-> 3.
+_REVERSED_STATE = np.array([0, 2, 1, 3])
+
+#: Working-memory budget (bytes) of one block of the size-4 census.
+_QUAD_BLOCK_BYTES = 48 * 2**20
+
+#: Largest exact integer in float32: partial sums of one BLAS call stay below it.
+_F32_EXACT = 2**24
+
+#: Largest n whose size-4 products (entries up to n^2) are exact in float32.
+_F32_EXACT_N = 4096
+
+
+# ------------------------------------------------------------ validation
+def _check_network(net: Network, name: str = "net") -> Network:
+    if not isinstance(net, Network):
+        raise MotifError(f"{name} must be a motifs.Network, got {type(net).__name__}")
+    return net
+
+
+def _as_batch(adjacency, name: str = "adjacency") -> np.ndarray:
+    """(S, n, n) bool from a bool/0-1 array; rejects self-loops."""
+    arr = np.asarray(adjacency)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
+        raise MotifError(f"{name} must have shape (S, n, n), got {arr.shape}")
+    if arr.dtype != bool:
+        if not np.isin(arr, (0, 1)).all():
+            raise MotifError(f"{name} must hold 0/1 entries")
+        arr = arr.astype(bool)
+    if arr.shape[1] and np.diagonal(arr, axis1=1, axis2=2).any():
+        sample = int(np.flatnonzero(np.diagonal(arr, axis1=1, axis2=2).any(axis=1))[0])
+        raise MotifError(f"{name}[{sample}] has a self-loop; motif classes need simple graphs")
+    return arr
+
+
+def _as_csr_list(adjacency, name: str = "adjacency") -> list[sp.csr_matrix]:
+    mats = []
+    for i, mat in enumerate(adjacency):
+        if not sp.issparse(mat) or mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
+            raise MotifError(f"{name}[{i}] must be a square scipy.sparse matrix")
+        mat = sp.csr_matrix(mat, dtype=np.int8)
+        mat.data[:] = 1
+        mat.eliminate_zeros()
+        if mat.diagonal().any():
+            raise MotifError(f"{name}[{i}] has a self-loop; motif classes need simple graphs")
+        mats.append(mat)
+    return mats
+
+
+def _is_sparse_list(adjacency) -> bool:
+    return isinstance(adjacency, (list, tuple)) and all(sp.issparse(m) for m in adjacency)
+
+
+# ---------------------------------------------------------- dyad states
+def dyad_states(adjacency: np.ndarray) -> np.ndarray:
+    """(S, n, n) int8 dyad states: 0 none, 1 forward only, 2 backward only, 3 mutual.
+
+    Examples
+    --------
+    >>> a = np.zeros((3, 3), bool); a[0, 1] = a[1, 0] = a[1, 2] = True
+    >>> dyad_states(a[None])[0].tolist()
+    [[0, 3, 0], [3, 0, 1], [0, 2, 0]]
+    """
+    a = np.asarray(adjacency, dtype=bool)
+    return np.ascontiguousarray(a.astype(np.int8) + 2 * np.swapaxes(a, -1, -2).astype(np.int8))
+
+
+def _sparse_state_matrices(adj: sp.csr_matrix) -> dict[int, sp.csr_matrix]:
+    """Indicator matrices (float64 CSR) of the non-empty states 1, 2, 3."""
+    a = sp.csr_matrix(adj, dtype=np.float64)
+    mutual = a.multiply(a.T).tocsr()
+    forward = (a - mutual).tocsr()
+    forward.eliminate_zeros()
+    return {1: forward, 2: forward.T.tocsr(), 3: mutual}
+
+
+# --------------------------------------------------------- triad census
+def _triad_label_codes() -> np.ndarray:
+    """(4, 4, 4) labelled 6-bit code of a triad with states (s_ab, s_ac, s_bc)."""
+    x, y, z = np.meshgrid(np.arange(4), np.arange(4), np.arange(4), indexing="ij")
+    bit = {pair: b for b, pair in enumerate(ORDERED_PAIRS[3])}
+    code = np.zeros((4, 4, 4), dtype=np.int64)
+    for state, (i, j) in ((x, (0, 1)), (y, (0, 2)), (z, (1, 2))):
+        code |= (state & 1) << bit[(i, j)]
+        code |= (state >> 1) << bit[(j, i)]
+    return code
+
+
+def _triad_cells(out_deg: np.ndarray, in_deg: np.ndarray, n: int,
+                 full: np.ndarray) -> np.ndarray:
+    """Ordered-triple counts by dyad states from the all-adjacent cells.
+
+    Parameters
+    ----------
+    out_deg, in_deg : (S, 4, n) int64
+        Row and column sums of the indicator matrix of each state 1..3
+        (slot 0 is ignored and rebuilt here).
+    n : int
+    full : (S, 4, 4, 4) int64
+        ``full[:, x, y, z]`` for x, y, z in 1..3:
+        sum over (a, b) of D_x[a, b] * (D_y @ D_z.T)[a, b].
+
+    Returns
+    -------
+    (S, 4, 4, 4) int64
+        ``cells[:, x, y, z]`` = number of ordered distinct (a, b, c) with
+        states s_ab = x, s_ac = y, s_bc = z. The cells with a 0 state follow
+        by inclusion-exclusion from two-pair marginals (degree products).
+    """
+    out_deg = out_deg.copy()
+    in_deg = in_deg.copy()
+    adjacent = out_deg[:, 1:].sum(axis=1)
+    out_deg[:, 0] = n - 1 - adjacent
+    in_deg[:, 0] = out_deg[:, 0]
+    n_pairs = out_deg.sum(axis=2)  # (S, 4): ordered pairs per state
+    eye = np.eye(4, dtype=bool)
+    rev = _REVERSED_STATE[:, None] == np.arange(4)[None, :]  # rev[x, z]: z is x reversed
+    # Two dyads of one triple sharing a node; the subtracted term removes the
+    # degenerate tuples where the two outer nodes coincide.
+    m_ab_ac = np.einsum("sxn,syn->sxy", out_deg, out_deg) - eye * n_pairs[:, :, None]
+    m_ac_bc = np.einsum("syn,szn->syz", in_deg, in_deg) - eye * n_pairs[:, :, None]
+    m_ab_bc = np.einsum("sxn,szn->sxz", in_deg, out_deg) - rev * n_pairs[:, :, None]
+
+    cells = np.zeros_like(full)
+    nz = slice(1, 4)
+    cells[:, nz, nz, nz] = full[:, nz, nz, nz]
+    cells[:, 0, nz, nz] = m_ac_bc[:, nz, nz] - cells[:, nz, nz, nz].sum(axis=1)
+    cells[:, nz, 0, nz] = m_ab_bc[:, nz, nz] - cells[:, nz, nz, nz].sum(axis=2)
+    cells[:, nz, nz, 0] = m_ab_ac[:, nz, nz] - cells[:, nz, nz, nz].sum(axis=3)
+    cells[:, 0, 0, nz] = m_ab_bc[:, 0, nz] - cells[:, 0, nz, nz].sum(axis=1)
+    cells[:, 0, nz, 0] = m_ab_ac[:, 0, nz] - cells[:, 0, nz, nz].sum(axis=2)
+    cells[:, nz, 0, 0] = m_ab_ac[:, nz, 0] - cells[:, nz, 0, nz].sum(axis=2)
+    cells[:, 0, 0, 0] = n * (n - 1) * (n - 2) - cells.reshape(len(cells), -1).sum(axis=1)
+    return cells
+
+
+def _triad_cells_dense(batch: np.ndarray) -> np.ndarray:
+    """(S, 4, 4, 4) int64 ordered-triple cells of a (S, n, n) bool batch."""
+    n_samples, n = batch.shape[0], batch.shape[1]
+    states = dyad_states(batch)
+    present = [s for s in (1, 2, 3) if (states == s).any()]
+    ind = {s: (states == s).astype(np.float32) for s in present}
+    out_deg = np.zeros((n_samples, 4, n), dtype=np.int64)
+    in_deg = np.zeros((n_samples, 4, n), dtype=np.int64)
+    for s in present:
+        out_deg[:, s] = ind[s].sum(axis=2)
+        in_deg[:, s] = ind[s].sum(axis=1)
+    full = np.zeros((n_samples, 4, 4, 4), dtype=np.int64)
+    for y in present:
+        for z in present:
+            # (D_y D_z^T)[a, b] = #c with s_ac = y, s_bc = z; entries <= n are
+            # exact in float32, the sums below run in float64.
+            # numpy runs stacked matmul through BLAS only on C-contiguous operands
+            paths = np.matmul(ind[y], np.ascontiguousarray(np.swapaxes(ind[z], 1, 2)))
+            for x in present:
+                full[:, x, y, z] = np.rint(
+                    (ind[x] * paths).sum(axis=(1, 2), dtype=np.float64)).astype(np.int64)
+    return _triad_cells(out_deg, in_deg, n, full)
+
+
+def _triad_cells_sparse(adj: sp.csr_matrix) -> np.ndarray:
+    """(4, 4, 4) int64 ordered-triple cells of one sparse adjacency."""
+    n = adj.shape[0]
+    ind = _sparse_state_matrices(adj)
+    present = [s for s in (1, 2, 3) if ind[s].nnz]
+    out_deg = np.zeros((1, 4, n), dtype=np.int64)
+    in_deg = np.zeros((1, 4, n), dtype=np.int64)
+    for s in present:
+        out_deg[0, s] = np.asarray(ind[s].sum(axis=1)).ravel()
+        in_deg[0, s] = np.asarray(ind[s].sum(axis=0)).ravel()
+    full = np.zeros((1, 4, 4, 4), dtype=np.int64)
+    for y in present:
+        for z in present:
+            paths = ind[y] @ ind[z].T
+            for x in present:
+                full[0, x, y, z] = int(round(ind[x].multiply(paths).sum()))
+    return _triad_cells(out_deg, in_deg, n, full)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _triad_projection() -> tuple[np.ndarray, np.ndarray]:
+    """(64, 16) MAN-code and (64, 16) isoclass one-hot maps of triad cells."""
+    codes = _triad_label_codes().ravel()
+    man = np.zeros((64, 16), dtype=np.int64)
+    man[np.arange(64), triad_code_table()[codes]] = 1
+    iso = np.zeros((64, 16), dtype=np.int64)
+    iso[np.arange(64), isoclass_table(3)[codes]] = 1
+    return man, iso
+
+
+def _triad_cells_any(adjacency) -> np.ndarray:
+    if _is_sparse_list(adjacency):
+        mats = _as_csr_list(adjacency)
+        return np.stack([_triad_cells_sparse(m) for m in mats]) if mats else \
+            np.zeros((0, 4, 4, 4), dtype=np.int64)
+    return _triad_cells_dense(_as_batch(adjacency))
+
+
+def triad_census_many(adjacency) -> np.ndarray:
+    """Triad census of many graphs at once.
+
+    Parameters
+    ----------
+    adjacency : (S, n, n) bool array, or a list of square scipy.sparse matrices
+        One adjacency per sample (no self-loops). Use the sparse list for
+        large sparse graphs (n beyond about a thousand).
+
+    Returns
+    -------
+    (S, 16) int64
+        Counts in :data:`motifs.catalog.TRIAD_CODES` order.
+
+    Notes
+    -----
+    Dense path: per sample, one float32 matrix product per pair of present
+    non-empty dyad states (4 for a DAG, at most 9), so O(S n^3) work run by
+    BLAS over the stacked samples; every cell with an empty dyad follows from
+    degree products by inclusion-exclusion and ``003`` from the total
+    n(n-1)(n-2)/6. Sparse path: the same with sparse products,
+    O(sum over nodes of degree^2) per graph.
+
+    References
+    ----------
+    Holland, P. W. & Leinhardt, S. (1976). Local structure in social networks.
+    Batagelj, V. & Mrvar, A. (2001). A subquadratic triad census algorithm for
+    large sparse networks with small maximum degree. Social Networks 23:237.
+
+    Examples
+    --------
+    >>> a = np.zeros((2, 4, 4), bool)
+    >>> a[0, 0, 1] = a[0, 1, 2] = a[0, 0, 2] = True   # one feed-forward loop
+    >>> a[1, 0, 1] = a[1, 1, 2] = a[1, 2, 0] = True   # one 3-cycle
+    >>> census = triad_census_many(a)
+    >>> dict(zip(TRIAD_CODES, census[0].tolist()))["030T"], int(census[0].sum())
+    (1, 4)
+    >>> dict(zip(TRIAD_CODES, census[1].tolist()))["030C"]
+    1
+    """
+    cells = _triad_cells_any(adjacency)
+    man, _ = _triad_projection()
+    return cells.reshape(len(cells), 64) @ man // 6
+
+
+def triad_census(net: Network) -> pd.Series:
+    """The 16-class triad census of a network.
+
+    Parameters
+    ----------
+    net : Network
+
+    Returns
+    -------
+    pandas.Series of int64
+        Indexed by the MAN codes of :data:`motifs.catalog.TRIAD_CODES`;
+        sums to n(n-1)(n-2)/6. Equal to ``networkx.triadic_census``.
+
+    Notes
+    -----
+    Sparse matrix products of the dyad-state indicator matrices,
+    O(sum over nodes of degree^2); ``003`` is the combinatorial remainder.
+
+    References
+    ----------
+    Holland, P. W. & Leinhardt, S. (1976). Local structure in social networks.
+    Sociological Methodology 7:1-45.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2], n_nodes=4)  # X->Y->Z, X->Z
+    >>> census = triad_census(net)
+    >>> census[["030T", "012", "003"]].tolist()
+    [1, 3, 0]
+    """
+    _check_network(net)
+    return pd.Series(triad_census_many([net.adjacency()])[0], index=list(TRIAD_CODES),
+                     name="count", dtype=np.int64)
+
+
+def motif3_census_many(adjacency) -> np.ndarray:
+    """(S, 13) int64 counts of the connected 3-node classes, in igraph isoclass order.
+
+    Parameters
+    ----------
+    adjacency : (S, n, n) bool array, or a list of scipy.sparse matrices
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 3, 3), bool); a[0, 0, 1] = a[0, 1, 2] = True
+    >>> motif3_census_many(a)[0].tolist()
+    [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    """
+    cells = _triad_cells_any(adjacency)
+    _, iso = _triad_projection()
+    return (cells.reshape(len(cells), 64) @ iso // 6)[:, connected_isoclasses(3)]
+
+
+def motif3_census(net: Network) -> pd.DataFrame:
+    """Counts of the 13 connected 3-node classes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class in igraph isoclass order, columns ``isoclass``,
+        ``code`` (MAN), ``name`` and ``count`` (int64); equal to
+        ``igraph.Graph.motifs_randesu(size=3)`` on the connected classes.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2])
+    >>> table = motif3_census(net).set_index("code")
+    >>> int(table.loc["030T", "count"]), table.loc["030T", "name"]
+    (1, 'ffl')
+    """
+    _check_network(net)
+    counts = motif3_census_many([net.adjacency()])[0]
+    classes = motif_classes(3)
+    return pd.DataFrame({
+        "isoclass": [m.isoclass for m in classes],
+        "code": [m.code for m in classes],
+        "name": [m.name for m in classes],
+        "count": counts.astype(np.int64),
+    })
+
+
+def ffl_count_many(adjacency) -> np.ndarray:
+    """(S,) int64 feed-forward loops (induced 030T triads) per sample.
+
+    A triple is an induced 030T iff its three dyads are asymmetric and
+    transitive, so the count is sum(F * (F @ F)) with F the asymmetric part
+    of the adjacency: one matrix product per sample.
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 3, 3), bool); a[0, 0, 1] = a[0, 1, 2] = a[0, 0, 2] = True
+    >>> ffl_count_many(a).tolist()
+    [1]
+    """
+    if _is_sparse_list(adjacency):
+        out = []
+        for mat in _as_csr_list(adjacency):
+            forward = _sparse_state_matrices(mat)[1]
+            out.append(int(round(forward.multiply(forward @ forward).sum())))
+        return np.array(out, dtype=np.int64)
+    batch = _as_batch(adjacency)
+    forward = np.ascontiguousarray(batch & ~np.swapaxes(batch, 1, 2), dtype=np.float32)
+    paths = np.matmul(forward, forward)
+    return np.rint((forward * paths).sum(axis=(1, 2), dtype=np.float64)).astype(np.int64)
+
+
+# ------------------------------------------------------- 4-node census
+@functools.lru_cache(maxsize=None)
+def _quad_projection(states: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Class map of the size-4 cells for the dyad states present.
+
+    The cells are indexed (row state, alpha, gamma, k, beta, delta) for
+    (s_ab, s_ac, s_bc, s_cd, s_ad, s_bd), the last five over ``states``.
+    Returns the (n_cells,) isoclass id of each cell and the (218,) number of
+    ordered counts per induced quad (2 x its adjacent node pairs).
+    """
+    bit = {pair: b for b, pair in enumerate(ORDERED_PAIRS[4])}
+    st = np.asarray(states)
+    k = len(st)
+    row, al, ga, kk, be, de = np.meshgrid(np.array([1, 3]), st, st, st, st, st, indexing="ij")
+    code = np.zeros(row.shape, dtype=np.int64)
+    for state, (i, j) in ((row, (0, 1)), (al, (0, 2)), (ga, (1, 2)), (kk, (2, 3)),
+                          (be, (0, 3)), (de, (1, 3))):
+        code |= (state & 1) << bit[(i, j)]
+        code |= (state >> 1) << bit[(j, i)]
+    iso = isoclass_table(4)[code.ravel()].astype(np.int64)
+    assert iso.size == 2 * k**5
+    multiplicity = np.zeros(218, dtype=np.int64)
+    import igraph
+
+    for cls in range(218):
+        g = igraph.Graph.Isoclass(4, cls, directed=True)
+        g.to_undirected(mode="collapse")
+        multiplicity[cls] = 2 * g.ecount()
+    return iso, multiplicity
+
+
+def _sums_by_sample(values: np.ndarray, starts: np.ndarray, weights: np.ndarray | None = None,
+                    max_value: int = 1) -> np.ndarray:
+    """Per-sample sums of the columns of ``values`` (C, N), float64.
+
+    Columns [starts[s], starts[s + 1]) belong to sample s. With ``weights``
+    (N, W) the sums are weighted, giving (S, C, W). float32 values are
+    summed by BLAS in pieces short enough for every partial sum of integers
+    <= ``max_value`` to stay exact, and the pieces are added in float64.
+    """
+    n_samples = starts.size - 1
+    width = 1 if weights is None else weights.shape[1]
+    out = np.zeros((n_samples, values.shape[0], width), dtype=np.float64)
+    piece = max(1, _F32_EXACT // max(1, max_value)) if values.dtype == np.float32 \
+        else values.shape[1] + 1
+    for sample in range(n_samples):  # a few BLAS calls per sample
+        for lo in range(starts[sample], starts[sample + 1], piece):
+            hi = min(starts[sample + 1], lo + piece)
+            if weights is None:
+                out[sample, :, 0] += values[:, lo:hi].sum(axis=1, dtype=np.float64)
+            else:
+                out[sample] += values[:, lo:hi] @ weights[lo:hi]
+    return out if weights is not None else out[:, :, 0]
+
+
+def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, row_s: np.ndarray,
+                row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
+    """Ordered-quad cells over one set of rows (adjacent pairs of one dyad state).
+
+    Parameters
+    ----------
+    states : (S, n, n) int8 dyad states of the samples.
+    present : the dyad states occurring, 0 first.
+    row_state : 1 (rows a -> b) or 3 (mutual rows, a < b).
+    row_s, row_a, row_b : (R,) int64, the rows, sorted by sample.
+
+    Returns
+    -------
+    (S, K, K, K, K, K) float64 cells (alpha, gamma, k, beta, delta): the
+    number of ordered (row (a, b), c, d) with s_ac = alpha, s_bc = gamma,
+    s_cd = k, s_ad = beta, s_bd = delta (indices into ``present``).
+
+    Notes
+    -----
+    For a row r = (a, b) let T_A[r] be the indicator row vector of the nodes c
+    of *type* A = (s_ac, s_bc). Then cells[k, A, B] = sum_r T_A[r] D_k T_B[r]^T
+    with D_k the indicator matrix of state k. Every T_A is a combination of a
+    small *basis*: the *linked* types L_(x,y) (c adjacent to both a and b),
+    and rows a or b of D_x, of I and of J, because D_0 = J - I - sum_x D_x.
+    So cells = C G_k C^T with G_k[j, l] = sum_r v_j[r] D_k v_l[r]^T over the
+    basis. Between two structured basis vectors G is a sum of entries of an
+    n x n product M D_k N^T; between a linked and a structured one a sum over
+    the linked pairs; between two linked ones one dense (n, n) x (n, rows)
+    product per sample. D_0 needs no product (G for J - I has closed forms
+    on the linked part), D_2 = D_1^T swaps j and l, so an oriented graph
+    costs one product with D_1 per sample.
+    """
+    n_samples, n = states.shape[0], states.shape[1]
+    n_states = len(present)
+    nz = list(present[1:])
+    n_nz, n_rows = len(nz), row_a.size
+    n_linked = n_nz**2
+    position = {state: i for i, state in enumerate(present)}
+    reverse = {0: 0, 1: 2, 2: 1, 3: 3}
+    # float32 products of 0/1 matrices are exact while entries stay below
+    # 2**24 (up to n^2 here); larger graphs use float64
+    dtype = np.float32 if n <= _F32_EXACT_N else np.float64
+    ind = {x: (states == x).astype(dtype) for x in nz}  # zero diagonals
+    anchors = {"a": row_a, "b": row_b}
+    # basis: linked types L(x, y) (x-major), then (anchor, matrix) rows
+    struct = [("a", ("D", x)) for x in nz] + [("b", ("D", y)) for y in nz] + \
+        [("a", "I"), ("b", "I"), ("a", "J")]
+    n_struct = len(struct)
+    n_basis = n_linked + n_struct
+    kinds = [("D", x) for x in nz] + ["I", "J"]
+
+    # linked pairs (r, c): c adjacent to both a and b, sorted by row (so by sample)
+    adjacent = states != 0
+    owner, c = np.nonzero(adjacent[row_s, row_a] & adjacent[row_s, row_b])
+    flat_states = states.reshape(-1)
+    pos = np.zeros(4, dtype=np.int64)
+    pos[nz] = np.arange(n_nz)
+    link_type = pos[np.take(flat_states, (row_s * n + row_a)[owner] * n + c)] * n_nz + \
+        pos[np.take(flat_states, (row_s * n + row_b)[owner] * n + c)]
+    link_s = row_s[owner]
+    row_starts = np.searchsorted(row_s, np.arange(n_samples + 1))
+    link_starts = np.searchsorted(owner, row_starts)
+    type_onehot = np.zeros((owner.size, n_linked), dtype=dtype)
+    type_onehot[np.arange(owner.size), link_type] = 1.0
+    links_per_row = np.bincount(owner * n_linked + link_type,
+                                minlength=n_rows * n_linked).reshape(n_rows, n_linked)
+    base_link, base_row = link_s * n * n, row_s * n * n
+    at = {p: anchors[p][owner] for p in anchors}
+
+    def left(kind, mat):  # kind @ mat, contiguous
+        if kind == "I":
+            return mat
+        if kind == "J":
+            return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=1, keepdims=True), mat.shape))
+        return np.matmul(ind[kind[1]], mat)
+
+    def right_t(mat, kind):  # mat @ kind^T, contiguous
+        if kind == "I":
+            return mat
+        if kind == "J":
+            return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=2, keepdims=True), mat.shape))
+        return np.matmul(mat, ind[reverse[kind[1]]])  # D_y^T is D of the reversed state
+
+    def gram(x_mat: np.ndarray, free: bool = False) -> np.ndarray:
+        """(S, n_basis, n_basis) G[j, l] = sum_r v_j[r] X v_l[r]^T; ``free``: X = J - I."""
+        g = np.zeros((n_samples, n_basis, n_basis), dtype=np.float64)
+        x_n = {kind: right_t(x_mat, kind).ravel() for kind in kinds}
+        m_x = {kind: left(kind, x_mat).ravel() for kind in kinds}
+        # structured x structured: entries (anchor, anchor') of M X N^T
+        per_row = np.empty((n_struct * n_struct, n_rows), dtype=dtype)  # entries <= n^2
+        for m_kind in kinds:
+            for n_kind in kinds:
+                prod = left(m_kind, x_n[n_kind].reshape(x_mat.shape)).ravel()
+                for j, (p, m_j) in enumerate(struct):
+                    for l, (q, n_l) in enumerate(struct):
+                        if m_j == m_kind and n_l == n_kind:
+                            np.take(prod, base_row + anchors[p] * n + anchors[q],
+                                    out=per_row[j * n_struct + l])
+        g[:, n_linked:, n_linked:] = _sums_by_sample(per_row, row_starts, max_value=n * n) \
+            .reshape(n_samples, n_struct, n_struct)
+        if free:
+            g[:, :n_linked, :n_linked], g[:, :n_linked, n_linked:] = free_linked_parts()
+            g[:, n_linked:, :n_linked] = np.swapaxes(g[:, :n_linked, n_linked:], 1, 2)
+            return g
+        # linked x structured, structured x linked, linked x linked: one value per link
+        per_link = np.empty((2 * n_struct + n_linked, owner.size), dtype=dtype)  # <= n
+        for l, (q, n_kind) in enumerate(struct):
+            np.take(x_n[n_kind], base_link + c * n + at[q], out=per_link[l])
+        for j, (p, m_kind) in enumerate(struct):
+            np.take(m_x[m_kind], base_link + at[p] * n + c, out=per_link[n_struct + j])
+        # paths[r, c] = (L_l X^T)[r, c] = (X L_l^T)[c, r], by blocks of rows
+        step = max(1, _QUAD_BLOCK_BYTES // (4 * n * n_linked))
+        for sample in range(n_samples):
+            for r0 in range(row_starts[sample], row_starts[sample + 1], step):
+                r1 = min(row_starts[sample + 1], r0 + step)
+                inside = np.arange(np.searchsorted(owner, r0), np.searchsorted(owner, r1))
+                local = owner[inside] - r0
+                width = n_linked * (r1 - r0)
+                links_t = np.zeros((n, width), dtype=dtype)  # [d, (l, r)]
+                links_t[c[inside], link_type[inside] * (r1 - r0) + local] = 1.0
+                # (n, n) x (n, rows): the orientation BLAS runs fast
+                paths_t = (x_mat[sample] @ links_t).reshape(-1)  # [c, (l, r)]
+                at_link = c[inside] * width + local
+                for l in range(n_linked):
+                    per_link[2 * n_struct + l, inside] = np.take(paths_t, at_link + l * (r1 - r0))
+        sums = _sums_by_sample(per_link, link_starts, type_onehot, max_value=n)  # (S, cols, type)
+        g[:, :n_linked, n_linked:] = np.swapaxes(sums[:, :n_struct], 1, 2)
+        g[:, n_linked:, :n_linked] = sums[:, n_struct:2 * n_struct]
+        g[:, :n_linked, :n_linked] = np.swapaxes(sums[:, 2 * n_struct:], 1, 2)
+        return g
+
+    def free_linked_parts() -> tuple[np.ndarray, np.ndarray]:
+        """The linked rows of G for X = J - I, from per-row counts only.
+
+        For a link (r, c) of type t and a structured (anchor q, matrix N):
+        ((J - I) N^T)[c, q_r] = rowsum(N)[q_r] - N[q_r, c], and N[q_r, c] is
+        fixed by t (c's dyads with a and b). Between linked types:
+        (L_l (J - I))[r, c] = (links of type l in row r) - [t == l].
+        """
+        per_row_links = links_per_row.astype(dtype)
+        link_counts = _sums_by_sample(per_row_links.T, row_starts, max_value=n)  # (S, types)
+        linked = _sums_by_sample(per_row_links.T, row_starts, per_row_links, max_value=n * n)
+        linked -= link_counts[:, :, None] * np.eye(n_linked)
+        row_sums = {"I": np.ones((n_samples, n), dtype=dtype),
+                    "J": np.full((n_samples, n), n, dtype=dtype)}
+        row_sums.update({("D", x): ind[x].sum(axis=2) for x in nz})
+        at_anchor = np.stack([np.take(row_sums[kind].ravel(), row_s * n + anchors[q])
+                              for q, kind in struct])  # (struct, rows)
+        mixed = _sums_by_sample(at_anchor, row_starts, per_row_links, max_value=n * n)
+        # N[q_r, c] for a link of type (x, y): [s_qc == kind's state], 0 for I, 1 for J
+        entry = np.zeros((n_struct, n_linked))
+        for i, (q, kind) in enumerate(struct):
+            for x in nz:
+                for y in nz:
+                    t = pos[x] * n_nz + pos[y]
+                    entry[i, t] = 1.0 if kind == "J" else 0.0 if kind == "I" else \
+                        float(kind[1] == (x if q == "a" else y))
+        mixed -= link_counts[:, None, :] * entry
+        return linked, np.swapaxes(mixed, 1, 2)
+
+    grams = np.zeros((n_samples, n_states, n_basis, n_basis), dtype=np.float64)
+    for state in nz:
+        if state in (1, 3):
+            grams[:, position[state]] = gram(ind[state])
+    if 2 in position:
+        grams[:, position[2]] = np.swapaxes(grams[:, position[1]], 1, 2)
+    free = np.ascontiguousarray(np.broadcast_to(~np.eye(n, dtype=bool), states.shape),
+                                dtype=dtype)
+    grams[:, 0] = gram(free, free=True) - grams[:, 1:].sum(axis=1)  # D_0 = J - I - sum_x D_x
+
+    # T_A as a combination of the basis, for rows of this state
+    coef = np.zeros((n_states, n_states, n_basis))
+    ra = {x: n_linked + i for i, x in enumerate(nz)}
+    rb = {y: n_linked + n_nz + i for i, y in enumerate(nz)}
+    e_a, e_b, one = n_basis - 3, n_basis - 2, n_basis - 1
+    for x in nz:
+        for y in nz:
+            coef[position[x], position[y], pos[x] * n_nz + pos[y]] = 1
+    for y in nz:  # (0, y) = D_y[b] - e_a D_y[b, a] - sum_x L(x, y)
+        coef[0, position[y], rb[y]] = 1
+        coef[0, position[y], e_a] = -float(y == reverse[row_state])
+        for x in nz:
+            coef[0, position[y], pos[x] * n_nz + pos[y]] = -1
+    for x in nz:  # (x, 0) = D_x[a] - e_b D_x[a, b] - sum_y L(x, y)
+        coef[position[x], 0, ra[x]] = 1
+        coef[position[x], 0, e_b] = -float(x == row_state)
+        for y in nz:
+            coef[position[x], 0, pos[x] * n_nz + pos[y]] = -1
+    coef[0, 0, one] = 1  # (0, 0) = 1 - U[a] - U[b] + sum L   (a, b adjacent)
+    for x in nz:
+        coef[0, 0, ra[x]] = coef[0, 0, rb[x]] = -1
+        for y in nz:
+            coef[0, 0, pos[x] * n_nz + pos[y]] = 1
+    return np.einsum("agj,skjl,bdl->sagkbd", coef, grams, coef)
+
+
+def _quad_class_counts_dense(batch: np.ndarray) -> np.ndarray:
+    """(S, 218) int64 induced 4-node class counts (connected classes exact)."""
+    n_samples, n = batch.shape[0], batch.shape[1]
+    counts = np.zeros((n_samples, 218), dtype=np.int64)
+    if n < 4 or n_samples == 0:
+        return counts
+    states = dyad_states(batch)
+    present = tuple(s for s in (0, 1, 2, 3) if s == 0 or (states == s).any())
+    n_states = len(present)
+    iso, multiplicity = _quad_projection(present)
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)
+    # Samples in blocks of bounded memory: about 100 bytes per (row, node).
+    rows = (states == 1).sum(axis=(1, 2)) + ((states == 3) & upper).sum(axis=(1, 2))
+    work = 100 * n * np.maximum(rows, 1).astype(np.int64) + 40 * n * n
+    cells_total = np.zeros((n_samples, 2) + (n_states,) * 5, dtype=np.float64)
+    s0 = 0
+    while s0 < n_samples:
+        s1 = min(n_samples, s0 + 1 + int(np.searchsorted(np.cumsum(work[s0 + 1:]),
+                                                         _QUAD_BLOCK_BYTES)))
+        block = states[s0:s1]
+        # Rows: every adjacent pair once, asymmetric ones along the edge
+        # (row state 1), mutual ones with a < b (row state 3).
+        for slot, (row_state, mask) in enumerate(((1, block == 1), (3, (block == 3) & upper))):
+            row_s, row_a, row_b = np.nonzero(mask)
+            if row_s.size:
+                cells_total[s0:s1, slot] = _quad_cells(block, present, row_state, row_s, row_a,
+                                                       row_b)
+        s0 = s1
+    flat = np.rint(cells_total.reshape(n_samples, -1)).astype(np.int64)
+    projection = np.zeros((iso.size, 218), dtype=np.int64)
+    projection[np.arange(iso.size), iso] = 1
+    sums = flat @ projection
+    connected = connected_isoclasses(4)
+    counts[:, connected] = sums[:, connected] // multiplicity[connected]
+    return counts
+
+
+def motif4_census_many(adjacency) -> np.ndarray:
+    """(S, 199) int64 counts of the connected 4-node classes, igraph isoclass order.
+
+    Parameters
+    ----------
+    adjacency : (S, n, n) bool array, or a list of scipy.sparse matrices
+        Null samples or any batch of graphs on n nodes (no self-loops).
+
+    Returns
+    -------
+    (S, 199) int64
+        Induced-subgraph counts, columns in the order of
+        :func:`motifs.catalog.connected_isoclasses` (4); equal to
+        ``igraph.Graph.motifs_randesu(size=4)`` on the connected classes.
+
+    Notes
+    -----
+    Every connected quad has an adjacent pair. For each adjacent pair (a, b)
+    (a *row*) and each other node c, the pair (s_ac, s_bc) of dyad states is
+    c's *type*; the number of ordered (a, b, c, d) with types A, B of c, d and
+    state k between c and d is sum_r T_A[r] D_k T_B[r]^T, T_A the (rows, n)
+    indicator of type A. That histogram gives every labelled quad, mapped to
+    its class by a 4096-entry table; each induced quad is seen 2 x (its
+    adjacent pairs) times. The types are combinations of a small basis
+    (see ``_quad_cells``): nodes adjacent to both a and b, and rows of D_x, I
+    and J, so the histogram needs n x n products of the state matrices, sums
+    over the common-neighbour pairs, and one (n, n) x (n, 4 rows) float32
+    product per sample for an oriented graph (two with mutual edges). Work
+    per sample O(n^3 + rows * n^2) in BLAS plus O(rows * n) in numpy, memory
+    O(rows * n) (samples are processed in blocks); no loop over quads. Dense
+    n x n arrays per sample: meant for n up to a few thousand.
+
+    On the 83-node, 1,719-edge Dallas graph one sample takes about 8-12 ms
+    of one core against about 120 ms for ``igraph motifs_randesu(size=4)``.
+
+    References
+    ----------
+    Milo, R. et al. (2002). Network motifs: simple building blocks of complex
+    networks. Science 298:824-827.
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 4, 4), bool)
+    >>> a[0, [0, 0, 1, 1], [2, 3, 2, 3]] = True          # a bi-fan
+    >>> counts = motif4_census_many(a)[0]
+    >>> from motifs.catalog import motif_class
+    >>> int(counts[list(connected_isoclasses(4)).index(motif_class("bifan").isoclass)])
+    1
+    """
+    if _is_sparse_list(adjacency):
+        mats = _as_csr_list(adjacency)
+        out = np.zeros((len(mats), 199), dtype=np.int64)
+        for i, mat in enumerate(mats):  # graphs of different sizes: one at a time
+            out[i] = _quad_class_counts_dense(mat.toarray().astype(bool)[None])[0][
+                connected_isoclasses(4)]
+        return out
+    return _quad_class_counts_dense(_as_batch(adjacency))[:, connected_isoclasses(4)]
+
+
+def motif4_census(net: Network) -> pd.DataFrame:
+    """Counts of the 199 connected 4-node classes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per class in igraph isoclass order, columns ``isoclass``,
+        ``code`` (``m4_<id>``), ``name`` (``bifan``, ``biparallel``,
+        ``feedback4`` or the code) and ``count``; equal to
+        ``igraph.Graph.motifs_randesu(size=4)`` on the connected classes.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1], [2, 3, 2, 3])   # a bi-fan
+    >>> table = motif4_census(net)
+    >>> table.loc[table["count"] > 0, ["name", "count"]].values.tolist()
+    [['bifan', 1]]
+    """
+    _check_network(net)
+    counts = _quad_class_counts_dense(net.adjacency().toarray().astype(bool)[None])[0]
+    classes = motif_classes(4)
+    return pd.DataFrame({
+        "isoclass": [m.isoclass for m in classes],
+        "code": [m.code for m in classes],
+        "name": [m.name for m in classes],
+        "count": counts[[m.isoclass for m in classes]].astype(np.int64),
+    })
+
+
+# --------------------------------------------------------- named motifs
+def named_census_many(adjacency, include_size4: bool = True) -> np.ndarray:
+    """(S, 9) int64 named-motif counts in :data:`motifs.catalog.NAMED_CENSUS_NAMES` order.
+
+    ``mutual`` counts reciprocated pairs; the others are induced class
+    counts. With ``include_size4=False`` the size-4 columns (bifan,
+    biparallel, feedback4) are left at -1 and the 4-node census is skipped.
+    """
+    if _is_sparse_list(adjacency):
+        mats = _as_csr_list(adjacency)
+        triads = triad_census_many(mats)
+        mutual = np.array([int(m.multiply(m.T).sum()) // 2 for m in mats], dtype=np.int64)
+        quads = motif4_census_many(mats) if include_size4 else None
+    else:
+        batch = _as_batch(adjacency)
+        triads = triad_census_many(batch)
+        mutual = (batch & np.swapaxes(batch, 1, 2)).sum(axis=(1, 2)) // 2
+        quads = motif4_census_many(batch) if include_size4 else None
+    out = np.full((len(triads), len(NAMED_CENSUS_NAMES)), -1, dtype=np.int64)
+    connected4 = list(connected_isoclasses(4))
+    for col, name in enumerate(NAMED_CENSUS_NAMES):
+        size, edges = NAMED_MOTIFS[name]
+        if name in NAMED_TRIADS:
+            out[:, col] = triads[:, TRIAD_CODES.index(NAMED_TRIADS[name])]
+        elif name == "mutual":
+            out[:, col] = mutual
+        elif quads is not None:
+            iso = int(isoclass_table(4)[edges_to_code(edges, 4)])
+            out[:, col] = quads[:, connected4.index(iso)]
+    return out
+
+
+def named_census(net: Network, include_size4: bool = True) -> pd.Series:
+    """Counts of the named motifs of a network.
+
+    ``ffl`` (030T), ``chain`` (021C), ``fan_in`` (021U), ``fan_out`` (021D),
+    ``cycle3`` (030C) are induced triad counts, ``mutual`` the number of
+    reciprocated pairs, ``bifan``, ``biparallel`` and ``feedback4`` induced
+    4-node class counts (Milo et al. 2002).
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1], [2, 3, 2, 3])   # a bi-fan
+    >>> named_census(net).to_dict()
+    {'ffl': 0, 'chain': 0, 'fan_in': 2, 'fan_out': 2, 'cycle3': 0, 'mutual': 0, 'bifan': 1, 'biparallel': 0, 'feedback4': 0}
+    """
+    _check_network(net)
+    counts = named_census_many([net.adjacency()], include_size4=include_size4)[0]
+    series = pd.Series(counts, index=list(NAMED_CENSUS_NAMES), name="count", dtype=np.int64)
+    return series if include_size4 else series.drop(["bifan", "biparallel", "feedback4"])
+
+
+# --------------------------------------------------------------- cycles
+def simple_cycles_count_many(src: np.ndarray, dst: np.ndarray, n_nodes: int,
+                             max_length: int) -> np.ndarray:
+    """(S, max_length - 1) int64 simple directed cycles of length 2..max_length.
+
+    Parameters
+    ----------
+    src, dst : (S, m) or (m,) int arrays
+        Edge lists of S graphs on ``n_nodes`` nodes (simple, no self-loops).
+    n_nodes : int
+    max_length : int >= 2
+
+    Notes
+    -----
+    The S graphs are laid side by side as one block-diagonal graph and
+    simple paths grown breadth-first from every start node, only through
+    nodes numbered above the start, so each cycle is found once, from its
+    smallest node. Work is proportional to the number of such paths of
+    length < ``max_length`` (exponential in ``max_length`` on dense graphs,
+    as for any exact cycle count); paths are grown in vectorised blocks.
+    """
+    src = np.atleast_2d(np.asarray(src, dtype=np.int64))
+    dst = np.atleast_2d(np.asarray(dst, dtype=np.int64))
+    if src.shape != dst.shape:
+        raise MotifError(f"src has shape {src.shape} but dst has {dst.shape}")
+    if int(max_length) < 2:
+        raise MotifError(f"max_length must be at least 2, got {max_length}")
+    n_samples = src.shape[0]
+    n = int(n_nodes)
+    if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise MotifError(f"edge endpoints must lie in 0..{n - 1}")
+    offset = (np.arange(n_samples, dtype=np.int64) * n)[:, None]
+    total = n_samples * n
+    graph = sp.csr_matrix((np.ones(src.size, dtype=np.int8),
+                           ((src + offset).ravel(), (dst + offset).ravel())), shape=(total, total))
+    graph.sum_duplicates()
+    indptr, indices = graph.indptr, graph.indices.astype(np.int64)
+    counts = np.zeros((n_samples, int(max_length) - 1), dtype=np.int64)
+    block = 1 << 20
+    frontier = [np.arange(total, dtype=np.int64)[:, None]]
+    for length in range(1, int(max_length) + 1):  # paths of `length` nodes
+        grown = []
+        for paths in frontier:
+            for start in range(0, len(paths), block):
+                part = paths[start:start + block]
+                last = part[:, -1]
+                deg = indptr[last + 1] - indptr[last]
+                owner = np.repeat(np.arange(len(part)), deg)
+                nxt = indices[np.repeat(indptr[last], deg) + (np.arange(owner.size) -
+                                                              np.repeat(np.cumsum(deg) - deg, deg))]
+                base = part[owner, 0]
+                if length >= 2:
+                    closes = nxt == base
+                    np.add.at(counts[:, length - 2], base[closes] // n, 1)
+                if length == int(max_length):
+                    continue
+                ok = (nxt > base) & ~(part[owner] == nxt[:, None]).any(axis=1)
+                if ok.any():
+                    grown.append(np.concatenate([part[owner[ok]], nxt[ok, None]], axis=1))
+        frontier = grown
+        if not frontier:
+            break
+    return counts
+
+
+def simple_cycles_count(net: Network, max_length: int = 4) -> pd.Series:
+    """Number of simple directed cycles of each length 2..max_length.
+
+    A 2-cycle is a mutual pair. Equal to counting
+    ``networkx.simple_cycles(G, length_bound=max_length)`` by length.
+
+    Returns
+    -------
+    pandas.Series of int64 indexed ``cycle2`` ... ``cycle{max_length}``.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 2, 1], [1, 2, 0, 0])   # 0->1->2->0 and 1<->0
+    >>> simple_cycles_count(net, max_length=3).to_dict()
+    {'cycle2': 1, 'cycle3': 1}
+    """
+    _check_network(net)
+    counts = simple_cycles_count_many(net.src, net.dst, net.n_nodes, max_length)[0]
+    return pd.Series(counts, index=[f"cycle{k}" for k in range(2, int(max_length) + 1)],
+                     name="count", dtype=np.int64)
+
+
+# --------------------------------------------------------------- signed
+def _signed_triad_counts(forward_pos, forward_neg, adjacent, prod, total, hadamard_total,
+                         transpose, diag_total) -> dict[str, np.ndarray]:
+    """Signed FFL, chain and fan counts from sign-split forward matrices.
+
+    ``forward_pos`` / ``forward_neg``: indicator of asymmetric edges x->y
+    with sign + / -; ``adjacent``: indicator of any edge between x and y
+    (either direction). The backend callables work on dense stacks or sparse
+    matrices alike.
+    """
+    f = {+1: forward_pos, -1: forward_neg}
+    out: dict[str, np.ndarray] = {}
+    two_paths = {(s1, s2): prod(f[s1], f[s2]) for s1 in (1, -1) for s2 in (1, -1)}
+    for name, (s_xy, s_yz, s_xz) in FFL_SIGN_TYPES.items():
+        out[name] = hadamard_total(f[s_xz], two_paths[(s_xy, s_yz)])
+    for name, (s1, s2) in SIGNED_TWO_EDGE_TYPES.items():
+        if name.startswith("chain_"):
+            paths = two_paths[(s1, s2)]
+        elif name.startswith("fan_in_"):
+            paths = prod(f[s1], transpose(f[s2]))
+        else:
+            paths = prod(transpose(f[s1]), f[s2])
+        # x != z and x, z not adjacent: the triad is exactly the two edges
+        count = total(paths) - diag_total(paths) - hadamard_total(adjacent, paths)
+        out[name] = count // 2 if (s1 == s2 and not name.startswith("chain_")) else count
+    return out
+
+
+def signed_triad_census(net: Network) -> pd.Series:
+    """Signed feed-forward loops, chains and fans of a signed network.
+
+    The eight FFL types of Mangan & Alon (2003) (``ffl_C1`` ... ``ffl_I4``,
+    see :data:`motifs.catalog.FFL_SIGN_TYPES`), chains ``chain_<s1><s2>``
+    (signs of the first and second edge) and unordered fans
+    ``fan_in_<s><s>``, ``fan_out_<s><s>``, all over induced triads (030T,
+    021C, 021U, 021D), so each sums to its triad-census count.
+
+    Raises
+    ------
+    MotifError
+        The network carries no signs.
+
+    References
+    ----------
+    Mangan, S. & Alon, U. (2003). Structure and function of the feed-forward
+    loop network motif. PNAS 100:11980-11985.
+    Alon, U. (2007). Network motifs: theory and experimental approaches.
+    Nat Rev Genet 8:450-461.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2], sign=[1, -1, 1])  # X->Y +, Y->Z -, X->Z +
+    >>> census = signed_triad_census(net)
+    >>> int(census["ffl_I1"]), int(census.sum())
+    (1, 1)
+    """
+    _check_network(net)
+    if net.sign is None:
+        raise MotifError("signed_triad_census needs a network with edge signs (sign=...)")
+    adj = net.adjacency(dtype=np.float64)
+    forward = _sparse_state_matrices(adj)[1]
+    signed = sp.csr_matrix((net.sign.astype(np.float64), (net.src, net.dst)), shape=adj.shape)
+    pos = forward.multiply(signed > 0).tocsr()
+    neg = forward.multiply(signed < 0).tocsr()
+    adjacent = ((adj + adj.T) > 0).astype(np.float64)
+    counts = _signed_triad_counts(
+        pos, neg, adjacent,
+        prod=lambda x, y: x @ y,
+        total=lambda x: int(round(x.sum())),
+        hadamard_total=lambda x, y: int(round(x.multiply(y).sum())),
+        transpose=lambda x: x.T.tocsr(),
+        diag_total=lambda x: int(round(x.diagonal().sum())),
+    )
+    return pd.Series({k: counts[k] for k in SIGNED_TRIAD_NAMES}, name="count", dtype=np.int64)
+
+
+def signed_ffl_census(net: Network) -> pd.Series:
+    """Counts of the eight signed feed-forward loop types ``ffl_C1`` ... ``ffl_I4``.
+
+    See :func:`signed_triad_census`; the types follow Mangan & Alon (2003):
+    coherent iff sign(X->Z) = sign(X->Y) * sign(Y->Z).
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2], sign=[1, 1, 1])
+    >>> signed_ffl_census(net).to_dict()["ffl_C1"]
+    1
+    """
+    return signed_triad_census(net)[list(FFL_SIGN_TYPES)]
+
+
+def signed_triad_census_many(src: np.ndarray, dst: np.ndarray, sign: np.ndarray,
+                             n_nodes: int) -> np.ndarray:
+    """(S, 18) int64 signed triad counts for a batch, in ``SIGNED_TRIAD_NAMES`` order.
+
+    Parameters
+    ----------
+    src, dst : (m,) or (S, m) int
+        Edges; 1-D when every sample shares one topology (sign shuffles).
+    sign : (S, m) int
+        Edge signs (+1 / -1) per sample.
+    n_nodes : int
+
+    Notes
+    -----
+    Dense batched float32 products over the sample axis, O(S n^3).
+
+    Examples
+    --------
+    >>> signs = np.array([[1, 1, 1], [1, -1, 1]])
+    >>> out = signed_triad_census_many([0, 1, 0], [1, 2, 2], signs, n_nodes=3)
+    >>> out[:, :8].tolist()
+    [[1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 1, 0, 0, 0]]
+    """
+    sign = np.atleast_2d(np.asarray(sign))
+    n_samples, m = sign.shape
+    src = np.broadcast_to(np.asarray(src, dtype=np.int64), (n_samples, m))
+    dst = np.broadcast_to(np.asarray(dst, dtype=np.int64), (n_samples, m))
+    n = int(n_nodes)
+    if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise MotifError(f"edge endpoints must lie in 0..{n - 1}")
+    if (src == dst).any():
+        raise MotifError("self-loops are not allowed in a motif census")
+    rows = np.repeat(np.arange(n_samples), m)
+    batch = np.zeros((n_samples, n, n), dtype=bool)
+    batch[rows, src.ravel(), dst.ravel()] = True
+    positive = np.zeros((n_samples, n, n), dtype=bool)
+    positive[rows, src.ravel(), dst.ravel()] = sign.ravel() > 0
+    forward = batch & ~np.swapaxes(batch, 1, 2)
+    # C-contiguous float32 stacks: numpy's stacked matmul uses BLAS only on those
+    pos = np.ascontiguousarray(forward & positive, dtype=np.float32)
+    neg = np.ascontiguousarray(forward & ~positive, dtype=np.float32)
+    adjacent = np.ascontiguousarray(batch | np.swapaxes(batch, 1, 2), dtype=np.float32)
+
+    def exact(x: np.ndarray) -> np.ndarray:
+        return np.rint(x).astype(np.int64)
+
+    counts = _signed_triad_counts(
+        pos, neg, adjacent,
+        prod=np.matmul,
+        total=lambda x: exact(x.sum(axis=(1, 2), dtype=np.float64)),
+        hadamard_total=lambda x, y: exact((x * y).sum(axis=(1, 2), dtype=np.float64)),
+        transpose=lambda x: np.ascontiguousarray(np.swapaxes(x, 1, 2)),
+        diag_total=lambda x: exact(np.trace(x, axis1=1, axis2=2, dtype=np.float64)),
+    )
+    return np.stack([counts[k] for k in SIGNED_TRIAD_NAMES], axis=1)
+
+
+def signed_ffl_census_many(src: np.ndarray, dst: np.ndarray, sign: np.ndarray,
+                           n_nodes: int) -> np.ndarray:
+    """(S, 8) int64 signed FFL type counts (``ffl_C1`` ... ``ffl_I4``) for a batch.
+
+    See :func:`signed_triad_census_many` for the arguments.
+    """
+    return signed_triad_census_many(src, dst, sign, n_nodes)[:, :len(FFL_SIGN_TYPES)]

@@ -1,0 +1,233 @@
+"""``cgram motifs``: motif Z-scores and significance profiles of corpus graphs or an edge list.
+
+Only argparse is imported at module level, so ``cgram motifs --help`` starts
+fast; numpy, pandas and the motif engine are imported inside the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+#: The ``--null`` names, in help order (the same keys as motifs.nulls.NULL_MODELS, which a
+#: test checks; spelled out here so that building the parser imports nothing heavy).
+NULL_NAMES: tuple[str, ...] = ("config", "config-dag", "er", "layer-er", "layer-config", "sign",
+                               "triad-preserving")
+
+#: Columns printed per graph (the CSV has every column).
+SHOWN_COLUMNS: tuple[str, ...] = ("motif", "name", "count", "null_mean", "null_sd", "z", "p", "sp",
+                                  "dependent_on")
+
+
+def read_edge_list(path: str | os.PathLike[str]) -> Any:
+    """Read a plain edge list into a :class:`motifs.network.Network`.
+
+    One edge per line, ``source target [sign_or_weight]``, fields separated
+    by whitespace and/or commas; ``#`` starts a comment; node names are
+    strings (numbered in order of first appearance). The optional third
+    field is a sign (``+1``/``-1``, or ``+``/``-``) when every edge's value is
+    ±1, else a weight (the edge's sign is the weight's). Either every edge
+    has it or none. Self-loops are dropped and repeated edges merged, as
+    :meth:`Network.from_edges` does.
+
+    Raises
+    ------
+    MotifError
+        Naming the file and line: a line with too few or too many fields, a
+        missing or non-numeric third field, or a file without edges.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "grn.txt"
+    >>> _ = path.write_text("# lacI network\\ncrp lacZ +\\ncrp lacI, -\\nlacI lacZ -\\n")
+    >>> net = read_edge_list(path)
+    >>> [(net.names[s], net.names[t], int(v)) for s, t, v in zip(net.src, net.dst, net.sign)]
+    [('crp', 'lacZ', 1), ('crp', 'lacI', -1), ('lacI', 'lacZ', -1)]
+    """
+    import re
+    from pathlib import Path
+
+    import numpy as np
+    import pandas as pd
+
+    from motifs.errors import MotifError
+    from motifs.network import Network
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MotifError(f"{path}: cannot read the edge list ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise MotifError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") \
+            from None
+    split = re.compile(r"[\s,]+")
+    rows: list[list[str]] = []
+    line_numbers: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        body = line.split("#", 1)[0]
+        fields = [f for f in split.split(body) if f]
+        if fields:
+            rows.append(fields)
+            line_numbers.append(number)
+    if not rows:
+        raise MotifError(f"{path}: no edges (expected lines 'source target [sign_or_weight]')")
+    widths = np.array([len(r) for r in rows])
+    bad = np.flatnonzero((widths < 2) | (widths > 3))
+    if bad.size:
+        i = int(bad[0])
+        raise MotifError(f"{path}:{line_numbers[i]}: expected 'source target [sign_or_weight]', "
+                         f"found {widths[i]} field{'s' if widths[i] != 1 else ''}: "
+                         f"{' '.join(rows[i])!r}")
+    odd = np.flatnonzero(widths != widths[0])
+    if odd.size:
+        i = int(odd[0])
+        raise MotifError(f"{path}:{line_numbers[i]}: has {widths[i]} fields but line "
+                         f"{line_numbers[0]} has {widths[0]}: give every edge a sign/weight, "
+                         f"or none")
+    names, codes = None, None
+    ends = np.array([r[:2] for r in rows], dtype=object)
+    codes, names = pd.factorize(pd.Series(ends.ravel(), dtype=object))
+    codes = codes.reshape(-1, 2)
+    sign = weight = None
+    if widths[0] == 3:
+        raw = pd.Series([r[2] for r in rows], dtype=object).replace({"+": "1", "-": "-1"})
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            raise MotifError(f"{path}:{line_numbers[i]}: third field {rows[i][2]!r} is not a "
+                             f"finite number (a sign +1/-1 or a weight)")
+        if np.isin(values, (-1.0, 1.0)).all():
+            sign = values
+        else:
+            weight, sign = values, np.sign(values)
+    return Network.from_edges(codes[:, 0], codes[:, 1], n_nodes=len(names), sign=sign,
+                              weight=weight, names=np.asarray(names, dtype=object))
+
+
+def _format_profile(profile: Any) -> str:
+    """One graph's profile as text: classes absent from the graph and its nulls left out."""
+    import numpy as np
+
+    present = (profile["count"] > 0) | (profile["null_mean"] > 0)
+    shown = profile.loc[present, [c for c in SHOWN_COLUMNS if c in profile.columns]].copy()
+    shown = shown.rename(columns={"dependent_on": "tied_to"})
+    for col, digits in (("null_mean", 1), ("null_sd", 2), ("z", 2), ("sp", 3)):
+        shown[col] = [("-" if not np.isfinite(v) else f"{v:.{digits}f}") for v in shown[col]]
+    shown["p"] = [f"{v:.3g}" for v in shown["p"]]
+    lines = shown.to_string(index=False).splitlines() if len(shown) else ["(no motif occurs)"]
+    hidden = int((~present).sum())
+    if hidden:
+        lines.append(f"({hidden} classes absent from the graph and every null sample not shown)")
+    return "\n".join(lines)
+
+
+def _header(profile: Any, graph: str, slug: str, null_given: bool) -> str:
+    model = str(profile["null_model"].iloc[0])
+    why = ""
+    if not null_given:
+        why = " (default: the graph is a DAG)" if model == "config-dag" else \
+            " (default: the graph has cycles)"
+    return (f"== {slug} ({graph}): null {model}{why}, {int(profile['n_null'].iloc[0])} samples; "
+            f"Z = (count - null mean) / null sd, SP = Z / ||Z|| ==")
+
+
+def cmd_motifs(args: argparse.Namespace) -> int:
+    from corpus.cli import open_corpus
+    from motifs.corpus_run import profile_network, run_motifs
+    from motifs.errors import MotifError
+
+    options = dict(null=args.null, n_null=args.n_null, size=args.size, signed=args.signed,
+                   seed=args.seed, executor=args.executor, jobs=args.jobs,
+                   progress=not args.quiet)
+    if args.edges:
+        if args.slugs:
+            raise MotifError("give graph slugs or --edges FILE, not both")
+        if args.keep_errors or args.min_weight is not None or args.top_k is not None:
+            raise MotifError("--keep-errors, --min-weight and --top-k choose the nodes and edges "
+                             "of attribution graphs; they do not apply to --edges")
+        net = read_edge_list(args.edges)
+        if not args.quiet:
+            print(f"{args.edges}: {net.n_nodes} nodes, {net.n_edges} edges"
+                  f"{', signed' if net.sign is not None else ''}")
+        table = profile_network(net, os.path.basename(args.edges), **options)
+    else:
+        corpus = open_corpus(args, create=False)
+        table = run_motifs(corpus, keys=args.slugs or None, keep_errors=args.keep_errors,
+                           min_abs_weight=args.min_weight, top_k=args.top_k, **options)
+    if not args.quiet:
+        for (graph, slug), profile in table.groupby(["graph", "slug"], sort=False):
+            print(_header(profile, graph, slug, args.null is not None))
+            print(_format_profile(profile))
+            print()
+    if args.csv:
+        try:
+            table.to_csv(args.csv, index=False)
+        except OSError as exc:
+            raise MotifError(f"{args.csv}: cannot write the CSV ({exc.strerror})") from None
+    stats = table.attrs
+    failures = stats["failures"]
+    n_graphs = stats["computed"] + stats["cached"] + len(failures)
+    print(f"{n_graphs} graph{'s' if n_graphs != 1 else ''}: {stats['computed']} computed, "
+          f"{stats['cached']} from cache, {len(failures)} failed ({stats['executor']}, "
+          f"{stats['seconds']:.1f} s)" + (f"; wrote {args.csv}" if args.csv else ""))
+    for failure in failures:
+        print(f"cgram: error: graph {failure['graph']} ({failure['slug']}): {failure['error']}",
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add ``cgram motifs``."""
+    from corpus.cli import add_corpus_argument
+
+    p = subparsers.add_parser(
+        "motifs", help="motif Z-scores and significance profiles of graphs",
+        description="Count 3- or 4-node motifs in corpus graphs (or an edge list), compare with "
+                    "null models, print Z-scores and significance profiles. Results are cached "
+                    "in the corpus: a second run, or a run resumed after a crash, computes only "
+                    "what is missing.")
+    p.add_argument("slugs", nargs="*", metavar="SLUG|ID",
+                   help="graphs to analyse (default: every graph of the corpus)")
+    add_corpus_argument(p)
+    p.add_argument("--edges", metavar="FILE",
+                   help="analyse a plain edge list instead ('source target [sign_or_weight]' "
+                        "per line, whitespace or commas, # comments)")
+    p.add_argument("--null", choices=NULL_NAMES, default=None,
+                   help="null model (default: config-dag for a DAG, else config): "
+                        + ", ".join(NULL_NAMES))
+    p.add_argument("--n-null", type=_positive_int, default=1000, metavar="N",
+                   help="null samples per graph (default 1000)")
+    p.add_argument("--size", type=int, choices=(3, 4), default=3, help="motif size (default 3)")
+    p.add_argument("--signed", action="store_true",
+                   help="signed triads: FFL types ffl_C1..ffl_I4, signed chains and fans")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+                   help="workers (default: all cores)")
+    p.add_argument("--executor", default="pool", metavar="KIND",
+                   help="serial, pool (default), dask-local, or dask://HOST:PORT for an existing "
+                        "Dask scheduler (its workers must see the corpus directory)")
+    p.add_argument("--keep-errors", action="store_true", help="keep error nodes in the network")
+    p.add_argument("--min-weight", type=float, default=None, metavar="W",
+                   help="drop edges with |weight| below W")
+    p.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
+                   help="keep only the K strongest edges")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write one row per graph x motif (graph, slug, motif, count, null_mean, "
+                        "null_sd, z, p, sp, null_model, n_null, flags)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no tables and no progress bar: the summary line only")
+    p.set_defaults(func=cmd_motifs)

@@ -1,0 +1,199 @@
+"""``cgram motifs``: tables, CSV, cache, edge lists, and a run resumed after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from corpus.cli import main
+from corpus.store import Corpus
+from motifs.cli import NULL_NAMES, read_edge_list
+from motifs.errors import MotifError
+from tests.motifs.test_corpus_run import random_layered_graph
+
+REPO = Path(__file__).resolve().parents[2]
+CSV_COLUMNS = {"graph", "slug", "motif", "count", "null_mean", "null_sd", "z", "p", "sp",
+               "null_model", "n_null"}
+
+
+def small_corpus(root: Path, n_graphs: int) -> Path:
+    corpus = Corpus(root)
+    for seed in range(n_graphs):
+        corpus.add(random_layered_graph(seed, n_nodes=30, n_edges=100))
+    return root
+
+
+def test_null_names_are_the_null_models_of_the_engine():
+    from motifs.nulls import NULL_MODELS
+
+    assert set(NULL_NAMES) == set(NULL_MODELS)
+
+
+def test_motifs_help_starts_without_heavy_imports():
+    code = "import sys, corpus.cli as c; c.build_parser(); print(sorted(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO).stdout
+    loaded = set(eval(out))  # noqa: S307 - our own printed list
+    assert "motifs.cli" in loaded
+    assert not loaded & {"numpy", "pandas", "scipy", "igraph", "torch", "dask"}
+    help_text = subprocess.run([sys.executable, "-m", "corpus.cli", "motifs", "--help"],
+                               capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert "--executor KIND" in help_text and "dask://HOST:PORT" in help_text
+
+
+def test_table_csv_and_second_run_from_cache(tmp_path, capsys):
+    root = small_corpus(tmp_path / "c", 2)
+    csv = tmp_path / "profiles.csv"
+    args = ["motifs", "--corpus", str(root), "--n-null", "16", "--executor", "serial"]
+    assert main(args + ["--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("null config-dag (default: the graph is a DAG), 16 samples") == 2
+    assert "2 graphs: 2 computed, 0 from cache, 0 failed (serial" in out
+    table = pd.read_csv(csv, keep_default_na=False)
+    assert CSV_COLUMNS <= set(table.columns)
+    assert len(table) == 2 * 13 and set(table["slug"]) == {"rand-0", "rand-1"}
+    # the printed counts are the CSV's: FFL row of rand-0
+    ffl = table[(table["slug"] == "rand-0") & (table["motif"] == "030T")].iloc[0]
+    from motifs.census import triad_census
+    from motifs.network import Network
+
+    expected = triad_census(Network.from_graph(Corpus(root).load("rand-0")))["030T"]
+    assert ffl["count"] == expected and ffl["name"] == "ffl"
+    assert main(args + ["rand-1", "-q"]) == 0
+    assert "1 graph: 0 computed, 1 from cache, 0 failed" in capsys.readouterr().out
+
+
+def test_signed_and_size_four_motif_names(tmp_path):
+    root = small_corpus(tmp_path / "c", 1)
+    signed, four = tmp_path / "signed.csv", tmp_path / "four.csv"
+    base = ["motifs", "--corpus", str(root), "--n-null", "8", "--executor", "serial", "-q"]
+    assert main(base + ["--signed", "--csv", str(signed)]) == 0
+    motifs = pd.read_csv(signed)["motif"].tolist()
+    assert motifs[:8] == [f"ffl_{t}{i}" for t in "CI" for i in range(1, 5)]
+    assert main(base + ["--size", "4", "--csv", str(four)]) == 0
+    table = pd.read_csv(four)
+    assert len(table) == 199 and {"bifan", "biparallel"} <= set(table["name"])
+
+
+EDGE_LIST = """\
+# a toy regulatory network: names are strings, fields split by spaces or commas
+crp   lacZ  +1
+crp,  lacY, +1
+lacZ  lacY  -1   # a comment after an edge
+lacY  crp   +1
+galS, galE, -1
+crp   galS  +1
+crp   galE  +1
+"""
+
+
+def test_edge_list_file_is_profiled_like_any_network(tmp_path, capsys):
+    import networkx as nx
+
+    path = tmp_path / "grn.txt"
+    path.write_text(EDGE_LIST)
+    csv = tmp_path / "grn.csv"
+    assert main(["motifs", "--edges", str(path), "--n-null", "20", "--executor", "serial",
+                 "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "grn.txt: 5 nodes, 7 edges, signed" in out
+    assert "null config (default: the graph has cycles), 20 samples" in out
+    table = pd.read_csv(csv, keep_default_na=False).set_index("motif")
+    graph = nx.DiGraph([line.replace(",", " ").split()[:2] for line in EDGE_LIST.splitlines()
+                        if line and not line.startswith("#")])
+    census = nx.triadic_census(graph)
+    assert {m: int(table.loc[m, "count"]) for m in table.index} == \
+        {m: census[m] for m in table.index}
+    # by hand: FFL crp->galS->galE; crp<->lacY with crp->lacZ->lacY; crp<->lacY with an edge
+    # out to galS, to galE; crp fanning out to lacZ and galS, to lacZ and galE
+    assert {m: int(table.loc[m, "count"]) for m in ("030T", "120C", "111U", "021D", "030C")} == \
+        {"030T": 1, "120C": 1, "111U": 2, "021D": 2, "030C": 0}
+
+
+def test_edge_list_signs_weights_and_names():
+    net = read_edge_list_text("a b 0.5\nb c -2\nc a 0\na a 3\n")
+    assert net.names.tolist() == ["a", "b", "c"]
+    assert net.n_edges == 3  # the self-loop a->a is dropped
+    assert net.weight.tolist() == [0.5, -2.0, 0.0] and net.sign.tolist() == [1, -1, 1]
+    unsigned = read_edge_list_text("x,y\ny,z\n")
+    assert unsigned.sign is None and unsigned.n_edges == 2
+
+
+def read_edge_list_text(text: str, tmp=Path(os.environ.get("TMPDIR", "/tmp"))):
+    path = tmp / f"cgram-edges-{os.getpid()}.txt"
+    path.write_text(text)
+    try:
+        return read_edge_list(path)
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a b\nc\n", r"edges\.txt:2: expected 'source target \[sign_or_weight\]', found 1 field"),
+    ("a b 1 2\n", r"edges\.txt:1: expected .* found 4 fields"),
+    ("# header\na b 1\nb c\n", r"edges\.txt:3: has 2 fields but line 2 has 3"),
+    ("a b 1\nb c strong\n", r"edges\.txt:2: third field 'strong' is not a finite number"),
+    ("a b inf\n", r"edges\.txt:1: third field 'inf' is not a finite number"),
+    ("# nothing\n\n", r"edges\.txt: no edges"),
+])
+def test_edge_list_errors_name_the_file_and_line(tmp_path, text, message):
+    path = tmp_path / "edges.txt"
+    path.write_text(text)
+    with pytest.raises(MotifError, match=message):
+        read_edge_list(path)
+
+
+def test_bad_invocations_are_clear_errors(tmp_path, capsys):
+    root = small_corpus(tmp_path / "c", 1)
+    assert main(["motifs", "--corpus", str(root), "nope", "--executor", "serial"]) == 1
+    assert "no graph 'nope'" in capsys.readouterr().err
+    assert main(["motifs", "--corpus", str(root), "rand-0", "--edges", "x.txt"]) == 1
+    assert "not both" in capsys.readouterr().err
+    assert main(["motifs", "--edges", "x.txt", "--top-k", "5"]) == 1
+    assert "do not apply to --edges" in capsys.readouterr().err
+    assert main(["motifs", "--edges", str(tmp_path / "absent.txt")]) == 1
+    assert "absent.txt: cannot read the edge list" in capsys.readouterr().err
+
+
+def test_run_killed_by_sigkill_resumes_with_only_the_missing_graphs(tmp_path, capsys):
+    n_graphs = 8
+    root = small_corpus(tmp_path / "c", n_graphs)
+    shutil.copytree(root, tmp_path / "clean")  # same graphs, never interrupted
+    cmd = [sys.executable, "-m", "corpus.cli", "motifs", "--corpus", str(root), "--n-null", "64",
+           "--executor", "serial", "-q"]
+    profiles = root / "results" / "motif_profile"
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(profiles.glob("*.parquet"))) < 2:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the run produced no results"
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    done = len(list(profiles.glob("*.parquet")))
+    assert 2 <= done < n_graphs
+    for path in (root / "results").rglob("*.parquet"):  # nothing half-written
+        assert pq.ParquetFile(path).metadata.num_rows > 0
+    resumed_csv, clean_csv = tmp_path / "resumed.csv", tmp_path / "clean.csv"
+    args = ["--n-null", "64", "--executor", "serial", "-q"]
+    assert main(["motifs", "--corpus", str(root), "--csv", str(resumed_csv)] + args) == 0
+    assert (f"{n_graphs} graphs: {n_graphs - done} computed, {done} from cache, 0 failed"
+            in capsys.readouterr().out)
+    assert main(["motifs", "--corpus", str(tmp_path / "clean"), "--csv", str(clean_csv)]
+                + args) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(resumed_csv), pd.read_csv(clean_csv))
+    assert np.isfinite(pd.read_csv(clean_csv)["z"]).any()

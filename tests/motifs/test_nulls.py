@@ -1,0 +1,415 @@
+"""Null models: every promised invariant checked on every sample, the
+stationary distribution checked against brute-force enumeration, and the
+degree-preserving null checked against igraph's rewiring."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import warnings
+
+import igraph
+import numpy as np
+import pytest
+from scipy.stats import chi2
+
+from motifs.census import triad_census_many
+from motifs.errors import MotifError
+from motifs.network import Network
+from motifs.nulls import NULL_MODELS, NullSamples, _levels, default_null, sample_nulls
+
+ENGINES = ("dense", "sequential")
+
+
+# ------------------------------------------------------------------ helpers
+def random_digraph(n: int, p: float, seed: int, mutual: float = 0.0,
+                   layers: int | None = None, dag: bool = False) -> Network:
+    """Seeded random digraph with weights (signs from weights) and optional layers.
+
+    ``dag``: edges only from a lower to a higher layer (or node number).
+    ``mutual``: share of linked pairs that get the reverse edge too.
+    """
+    rng = np.random.default_rng(seed)
+    layer = rng.integers(0, layers, size=n) if layers else np.arange(n)
+    linked = rng.random((n, n)) < p
+    if dag:
+        linked &= layer[:, None] < layer[None, :]
+    else:
+        linked = np.triu(linked, 1)
+        flip = rng.random((n, n)) < 0.5
+        linked = (linked & ~flip) | (linked & flip).T
+        both = np.triu(rng.random((n, n)) < mutual) | np.tril(rng.random((n, n)) < mutual).T
+        linked |= linked.T & both
+    np.fill_diagonal(linked, False)
+    src, dst = np.nonzero(linked)
+    weight = rng.normal(size=src.size)
+    return Network.from_edges(src, dst, n_nodes=n, sign=np.sign(weight), weight=weight,
+                              layer=layer if layers else None)
+
+
+def dense(net: Network) -> np.ndarray:
+    return net.adjacency().toarray().astype(bool)
+
+
+def mutual_dyads(adj: np.ndarray) -> np.ndarray:
+    return (adj & np.swapaxes(adj, -1, -2)).sum(axis=(-1, -2)) // 2
+
+
+def assert_simple_and_degree_preserving(nulls: NullSamples, net: Network) -> None:
+    adj = nulls.adjacency_dense()
+    real = dense(net)
+    n_samples = nulls.n_samples
+    assert nulls.src.shape == nulls.dst.shape == (n_samples, net.n_edges)
+    assert adj.sum(axis=(1, 2)).tolist() == [net.n_edges] * n_samples  # no repeated edge
+    assert not adj[:, np.arange(net.n_nodes), np.arange(net.n_nodes)].any()
+    assert (adj.sum(axis=2) == real.sum(axis=1)).all()              # out-degrees
+    assert (adj.sum(axis=1) == real.sum(axis=0)).all()              # in-degrees
+
+
+def all_graphs(net: Network, allowed: np.ndarray) -> list[np.ndarray]:
+    """Every digraph on allowed cells with the real in- and out-degrees."""
+    real = dense(net)
+    out_deg, in_deg = real.sum(axis=1), real.sum(axis=0)
+    rows = [list(itertools.combinations(np.flatnonzero(allowed[u]), out_deg[u]))
+            for u in range(net.n_nodes)]
+    graphs = []
+    for choice in itertools.product(*rows):
+        adj = np.zeros_like(real)
+        for u, cols in enumerate(choice):
+            adj[u, list(cols)] = True
+        if (adj.sum(axis=0) == in_deg).all():
+            graphs.append(adj)
+    return graphs
+
+
+def reachable_by_switches(real: np.ndarray, preserve_mutual: bool) -> list[np.ndarray]:
+    """Breadth-first search over Milo's switches (and dyad switches)."""
+    seen = {real.tobytes(): real}
+    queue = [real]
+    n = real.shape[0]
+    while queue:
+        adj = queue.pop()
+        mutual = adj & adj.T
+        single = adj & ~mutual if preserve_mutual else adj
+        edges = list(zip(*np.nonzero(single)))
+        moves = []
+        for (a, b), (c, d) in itertools.combinations(edges, 2):
+            if len({a, b, c, d}) < 4 or adj[a, d] or adj[c, b]:
+                continue
+            if preserve_mutual and (adj[d, a] or adj[b, c]):
+                continue
+            moves.append(((a, b, 0), (c, d, 0), (a, d, 1), (c, b, 1)))
+        if preserve_mutual:
+            dyads = [(u, v) for u, v in zip(*np.nonzero(np.triu(mutual)))]
+            for (u, v), (x, y) in itertools.combinations(dyads, 2):
+                for a, b in ((u, v), (v, u)):
+                    c, d = x, y
+                    if len({a, b, c, d}) < 4 or adj[a, d] or adj[d, a] or adj[c, b] or adj[b, c]:
+                        continue
+                    moves.append(((a, b, 0), (b, a, 0), (c, d, 0), (d, c, 0),
+                                  (a, d, 1), (d, a, 1), (c, b, 1), (b, c, 1)))
+        for move in moves:
+            new = adj.copy()
+            for x, y, value in move:
+                new[x, y] = bool(value)
+            if new.tobytes() not in seen:
+                seen[new.tobytes()] = new
+                queue.append(new)
+        assert n == adj.shape[0]
+    return list(seen.values())
+
+
+def chi2_uniform_pvalue(nulls: NullSamples, graphs: list[np.ndarray]) -> float:
+    index = {g.tobytes(): k for k, g in enumerate(graphs)}
+    hits = np.array([index[a.tobytes()] for a in nulls.adjacency_dense()])
+    counts = np.bincount(hits, minlength=len(graphs))
+    expected = nulls.n_samples / len(graphs)
+    return float(chi2.sf(((counts - expected) ** 2 / expected).sum(), len(graphs) - 1))
+
+
+# ------------------------------------------------------- invariants, every sample
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("preserve_mutual", [True, False])
+def test_config_keeps_degrees_and_stays_simple_on_every_sample(engine, preserve_mutual):
+    net = random_digraph(18, 0.2, seed=1, mutual=0.3)
+    nulls = sample_nulls(net, "config", 24, seed=3, engine=engine,
+                         preserve_mutual=preserve_mutual, switches_per_edge=20)
+    assert_simple_and_degree_preserving(nulls, net)
+    assert nulls.model == "config" and nulls.diagnostics["engine"] == engine
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_mutual_dyad_count_is_kept_only_when_asked(engine):
+    net = random_digraph(18, 0.25, seed=2, mutual=0.4)
+    real = int(mutual_dyads(dense(net)))
+    assert real >= 5
+    kept = sample_nulls(net, "config", 24, seed=1, engine=engine, switches_per_edge=20)
+    assert (mutual_dyads(kept.adjacency_dense()) == real).all()
+    free = sample_nulls(net, "config", 24, seed=1, engine=engine, preserve_mutual=False,
+                        switches_per_edge=20)
+    assert len(set(mutual_dyads(free.adjacency_dense()).tolist())) > 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_config_dag_samples_stay_acyclic_and_keep_the_levels(engine):
+    net = random_digraph(20, 0.3, seed=4, layers=5, dag=True)
+    nulls = sample_nulls(net, "config-dag", 24, seed=2, engine=engine)
+    assert_simple_and_degree_preserving(nulls, net)
+    layer = net.layer
+    assert (layer[nulls.src] < layer[nulls.dst]).all()  # every edge rises a layer
+    assert all(nulls.network(i).is_acyclic() for i in range(nulls.n_samples))
+    assert mutual_dyads(nulls.adjacency_dense()).max() == 0
+
+
+def test_config_dag_without_layers_keeps_longest_path_depth_order():
+    net = Network.from_edges([0, 0, 1, 2, 3, 1, 4], [1, 2, 3, 3, 4, 4, 5], n_nodes=6)
+    assert _levels(net).tolist() == [0, 1, 1, 2, 3, 4]
+    nulls = sample_nulls(net, "config-dag", 8, seed=0)
+    depth = np.array([0, 1, 1, 2, 3, 4])
+    assert (depth[nulls.src] < depth[nulls.dst]).all()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_layer_config_keeps_degrees_and_layer_pair_counts(engine):
+    net = random_digraph(24, 0.3, seed=5, layers=4, dag=True)
+    nulls = sample_nulls(net, "layer-config", 24, seed=1, engine=engine)
+    assert_simple_and_degree_preserving(nulls, net)
+    pair_counts = lambda s, d: collections.Counter(zip(net.layer[s].tolist(),
+                                                       net.layer[d].tolist()))
+    real = pair_counts(net.src, net.dst)
+    assert all(pair_counts(nulls.src[i], nulls.dst[i]) == real for i in range(24))
+    assert (dense(net)[None] != nulls.adjacency_dense()).any(axis=(1, 2)).all()
+
+
+def test_layer_config_on_layers_with_backward_edges_keeps_classes():
+    net = random_digraph(20, 0.3, seed=6, layers=3, mutual=0.2)
+    for engine in ENGINES:
+        nulls = sample_nulls(net, "layer-config", 16, seed=2, engine=engine,
+                             switches_per_edge=20)
+        assert_simple_and_degree_preserving(nulls, net)
+        real = collections.Counter(zip(net.layer[net.src], net.layer[net.dst]))
+        for i in range(16):
+            assert collections.Counter(zip(net.layer[nulls.src[i]],
+                                           net.layer[nulls.dst[i]])) == real
+
+
+def test_layer_er_keeps_layer_pair_counts_and_spreads_endpoints():
+    net = random_digraph(24, 0.3, seed=7, layers=4, dag=True)
+    nulls = sample_nulls(net, "layer-er", 32, seed=1)
+    adj = nulls.adjacency_dense()
+    assert adj.sum(axis=(1, 2)).tolist() == [net.n_edges] * 32
+    real = collections.Counter(zip(net.layer[net.src].tolist(), net.layer[net.dst].tolist()))
+    for i in range(32):
+        assert collections.Counter(zip(net.layer[nulls.src[i]].tolist(),
+                                       net.layer[nulls.dst[i]].tolist())) == real
+    # Degrees are not kept: some sample differs from the real out-degrees.
+    assert (adj.sum(axis=2) != dense(net).sum(axis=1)).any()
+
+
+def test_er_has_the_real_node_and_edge_counts_without_loops_or_repeats():
+    net = random_digraph(15, 0.2, seed=8)
+    nulls = sample_nulls(net, "er", 32, seed=1)
+    adj = nulls.adjacency_dense()
+    assert adj.sum(axis=(1, 2)).tolist() == [net.n_edges] * 32
+    assert not adj[:, np.arange(15), np.arange(15)].any()
+    # Edge frequency per cell is flat: every off-diagonal cell is hit.
+    assert adj.any(axis=0).sum() > 0.9 * 15 * 14
+
+
+def test_sign_null_keeps_topology_and_permutes_sign_with_weight():
+    net = random_digraph(15, 0.3, seed=9)
+    nulls = sample_nulls(net, "sign", 16, seed=1)
+    assert (nulls.src == net.src).all() and (nulls.dst == net.dst).all()
+    for i in range(16):
+        assert sorted(nulls.sign[i].tolist()) == sorted(net.sign.tolist())
+        assert sorted(nulls.weight[i].tolist()) == sorted(net.weight.tolist())
+    assert (np.sign(nulls.weight) == nulls.sign).all()
+    assert (nulls.sign != net.sign[None]).any(axis=1).all()
+
+
+# ------------------------------------------------------ attributes travel with edges
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("model", ["config", "config-dag", "layer-config"])
+def test_edge_attributes_travel_with_their_edge(engine, model):
+    """A switch a->b, c->d -> a->d, c->b keeps each source's edges, so every
+    source keeps the multiset of its out-edge weights, and signs match weights."""
+    net = random_digraph(20, 0.3, seed=10, layers=4, dag=model != "config", mutual=0.2)
+    nulls = sample_nulls(net, model, 16, seed=4, engine=engine, switches_per_edge=20)
+    assert_simple_and_degree_preserving(nulls, net)
+    for i in range(16):
+        for u in range(net.n_nodes):
+            assert sorted(nulls.weight[i][nulls.src[i] == u].tolist()) == \
+                sorted(net.weight[net.src == u].tolist())
+    assert (np.sign(nulls.weight) == nulls.sign).all()
+    if model == "layer-config":
+        real = collections.Counter(zip(net.layer[net.src], net.layer[net.dst], net.sign))
+        for i in range(16):
+            assert collections.Counter(zip(net.layer[nulls.src[i]], net.layer[nulls.dst[i]],
+                                           nulls.sign[i])) == real
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_edge_no_switch_can_move_keeps_its_own_weight(engine):
+    """0->1 is the only edge from layer 0 to layer 1, so layer-config never
+    moves it: it must keep weight 5, not a weight of 0's other out-edges."""
+    net = Network.from_edges([0, 0, 0, 4, 4, 5, 5], [1, 2, 3, 2, 3, 2, 6], n_nodes=7,
+                             weight=[5.0, 1.0, 2.0, 3.0, 4.0, 6.0, 7.0],
+                             layer=[0, 1, 2, 2, 0, 0, 2])
+    nulls = sample_nulls(net, "layer-config", 64, seed=1, engine=engine)
+    lone = (nulls.src == 0) & (nulls.dst == 1)
+    assert lone.sum(axis=1).tolist() == [1] * 64
+    assert (nulls.weight[lone] == 5.0).all()
+    # The movable edges of node 0 did move, carrying their own weights.
+    moved = (nulls.src == 0) & (nulls.dst == 6)
+    assert moved.any() and set(nulls.weight[moved].tolist()) <= {1.0, 2.0}
+
+
+def test_sign_only_network_carries_signs_through_the_dense_engine():
+    net = random_digraph(20, 0.35, seed=11, layers=4, dag=True)
+    signed = Network.from_edges(net.src, net.dst, n_nodes=net.n_nodes, sign=net.sign,
+                                layer=net.layer)
+    nulls = sample_nulls(signed, "layer-config", 32, seed=2, engine="dense")
+    assert nulls.weight is None
+    for i in range(32):
+        for u in range(net.n_nodes):
+            assert sorted(nulls.sign[i][nulls.src[i] == u].tolist()) == \
+                sorted(signed.sign[signed.src == u].tolist())
+
+
+# --------------------------------------------- stationary distribution and mixing
+@pytest.mark.parametrize("engine", ENGINES)
+def test_config_samples_all_86_graphs_with_the_degrees_uniformly(engine):
+    """Brute force: the 5-node degree sequence below has 86 simple digraphs;
+    640 samples hit each about 7.4 times (chi-square on 85 dof)."""
+    net = Network.from_edges([0, 0, 1, 2, 3, 3, 4, 1], [1, 2, 3, 4, 0, 2, 1, 4], n_nodes=5)
+    graphs = all_graphs(net, ~np.eye(5, dtype=bool))
+    assert len(graphs) == 86
+    nulls = sample_nulls(net, "config", 640, seed=5, engine=engine, preserve_mutual=False)
+    assert chi2_uniform_pvalue(nulls, graphs) > 1e-3
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_config_dag_samples_all_order_keeping_graphs_uniformly(engine):
+    net = Network.from_edges([0, 0, 1, 1, 2, 3, 4], [1, 3, 2, 5, 3, 5, 5], n_nodes=6)
+    level = _levels(net)
+    graphs = all_graphs(net, level[:, None] < level[None, :])
+    assert len(graphs) == 14
+    nulls = sample_nulls(net, "config-dag", 640, seed=6, engine=engine)
+    assert chi2_uniform_pvalue(nulls, graphs) > 1e-3
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_mutual_preserving_config_is_uniform_on_the_graphs_its_switches_reach(engine):
+    net = random_digraph(6, 0.45, seed=31, mutual=0.5)
+    real = dense(net)
+    reachable = reachable_by_switches(real, preserve_mutual=True)
+    assert len(reachable) >= 6 and mutual_dyads(real) >= 1
+    nulls = sample_nulls(net, "config", 640, seed=7, engine=engine)
+    assert chi2_uniform_pvalue(nulls, reachable) > 1e-3
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_default_switching_mixes_a_random_sparse_graph(engine):
+    """Mixing bound: after the default 100 attempted switches per edge, under
+    half of the real edges are still in place in every sample (a uniform
+    random graph with these degrees keeps about a tenth)."""
+    net = random_digraph(40, 0.08, seed=12)
+    nulls = sample_nulls(net, "config", 16, seed=1, engine=engine, preserve_mutual=False)
+    overlap = (nulls.adjacency_dense() & dense(net)[None]).sum(axis=(1, 2)) / net.n_edges
+    assert overlap.max() < 0.5
+    assert nulls.diagnostics["switches_per_edge"] == pytest.approx(100, rel=0.05)
+
+
+def test_config_null_agrees_with_igraph_rewire_on_mean_ffl_and_mutual_counts():
+    """Both are Milo's switch chain without mutual preservation: the mean
+    number of feed-forward loops (030T) and mutual dyads must agree."""
+    net = random_digraph(14, 0.25, seed=13, mutual=0.3)
+    ours = triad_census_many(sample_nulls(net, "config", 256, seed=1,
+                                          preserve_mutual=False).adjacency_dense())
+    graph = igraph.Graph(n=14, edges=list(zip(net.src.tolist(), net.dst.tolist())),
+                         directed=True)
+    theirs = []
+    for _ in range(160):
+        g = graph.copy()
+        g.rewire(n=100 * net.n_edges)
+        theirs.append(list(g.triad_census()))
+    theirs = np.array(theirs)
+    for column in (8, 2):  # 030T, 102 (one mutual dyad)
+        a, b = ours[:, column], theirs[:, column]
+        se = np.sqrt(a.var() / a.size + b.var() / b.size)
+        assert abs(a.mean() - b.mean()) < 4 * se + 1e-9
+
+
+# -------------------------------------------------------------- triad-preserving
+@pytest.mark.parametrize("dag", [False, True])
+def test_triad_preserving_null_matches_the_real_triad_census_on_every_sample(dag):
+    net = random_digraph(14, 0.25, seed=14, mutual=0.3, dag=dag)
+    real = triad_census_many(dense(net)[None])[0]
+    nulls = sample_nulls(net, "triad-preserving", 12, seed=2)
+    assert_simple_and_degree_preserving(nulls, net)
+    assert (triad_census_many(nulls.adjacency_dense()) == real).all()
+    assert nulls.diagnostics["n_exact"] == 12
+    assert (dense(net)[None] != nulls.adjacency_dense()).any(axis=(1, 2)).all()
+
+
+def test_triad_preserving_reports_the_residual_when_the_budget_is_too_small():
+    net = random_digraph(14, 0.3, seed=15)
+    with pytest.warns(UserWarning, match="did not reach the real triad census"):
+        nulls = sample_nulls(net, "triad-preserving", 8, seed=1, anneal_switches_per_edge=0)
+    real = triad_census_many(dense(net)[None])[0]
+    distance = np.abs(triad_census_many(nulls.adjacency_dense()) - real).sum(axis=1)
+    assert (nulls.diagnostics["census_distance"] == distance).all()
+    assert distance.max() > 0
+
+
+# ----------------------------------------------------------- seeds and the API
+@pytest.mark.parametrize("model", sorted(NULL_MODELS))
+def test_same_seed_gives_identical_samples_and_another_seed_differs(model):
+    net = random_digraph(14, 0.3, seed=16, layers=3, dag=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = sample_nulls(net, model, 6, seed=11)
+        two = sample_nulls(net, model, 6, seed=11)
+        other = sample_nulls(net, model, 6, seed=12)
+    for field in ("src", "dst", "sign", "weight"):
+        assert np.array_equal(getattr(one, field), getattr(two, field))
+    assert not (np.array_equal(one.dst, other.dst) and np.array_equal(one.sign, other.sign))
+
+
+def test_default_null_is_config_dag_for_acyclic_networks_only():
+    assert default_null(random_digraph(10, 0.3, seed=17, dag=True)) == "config-dag"
+    assert default_null(Network.from_edges([0, 1, 2], [1, 2, 0])) == "config"
+
+
+def test_network_and_dense_views_match_the_edge_arrays():
+    net = random_digraph(12, 0.3, seed=18, layers=3, dag=True)
+    nulls = sample_nulls(net, "config-dag", 4, seed=1)
+    one = nulls.network(2)
+    assert np.array_equal(one.src, nulls.src[2]) and np.array_equal(one.dst, nulls.dst[2])
+    assert np.array_equal(one.weight, nulls.weight[2]) and np.array_equal(one.layer, net.layer)
+    assert np.array_equal(nulls.adjacency_dense()[2], dense(one))
+    signed = nulls.signed_adjacency_dense()[2]
+    assert signed[one.src, one.dst].tolist() == one.sign.tolist()
+    with pytest.raises(MotifError, match="out of range"):
+        nulls.network(4)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda net: sample_nulls(net, "nope", 4, seed=0), "unknown null model"),
+    (lambda net: sample_nulls(net, "config", 0, seed=0), "n_samples"),
+    (lambda net: sample_nulls(net, "config", 4, seed=-1), "seed"),
+    (lambda net: sample_nulls(net, "config", 4, seed=0, swaps=3), "takes no option"),
+    (lambda net: sample_nulls(net, "config", 4, seed=0, switches_per_edge=-1), "non-negative"),
+    (lambda net: sample_nulls(net, "config", 4, seed=0, engine="gpu"), "engine"),
+    (lambda net: sample_nulls(net, "er", 4, seed=0, preserve_mutual=True), "takes no option"),
+    (lambda net: sample_nulls(net, "config-dag", 4, seed=0), "acyclic"),
+    (lambda net: sample_nulls(net, "layer-er", 4, seed=0), "needs node layers"),
+    (lambda net: sample_nulls(Network.from_edges(net.src, net.dst), "sign", 4, seed=0),
+     "needs edge signs"),
+    (lambda net: sample_nulls("graph", "config", 4, seed=0), "motifs.Network"),
+])
+def test_bad_arguments_raise_motif_error_naming_the_problem(call, message):
+    cyclic = Network.from_edges([0, 1, 2, 2], [1, 2, 0, 3], weight=[1.0, -1.0, 1.0, 2.0],
+                                sign=[1, -1, 1, 1])
+    with pytest.raises(MotifError, match=message):
+        call(cyclic)
