@@ -1,0 +1,554 @@
+"""Motif profiles of a whole corpus: parallel, cached, resumable, reproducible.
+
+:func:`run_motifs` computes :func:`motifs.analysis.motif_profile`-equivalent
+tables for many graphs on any :mod:`corpus.executor` (serial, a process
+pool, Dask). The unit of work is a *null block*: one graph's real census and
+the census of ``n`` of its null samples. A small graph is one block; a large
+one is split (:func:`null_blocks`) so its null samples spread over workers and
+no worker holds more than a bounded number of them. Blocks keep the raw null
+counts, so merging them is exact: the Z-scores and p-values of the merged
+blocks are those of all samples together (:func:`profile_from_blocks`).
+
+Caching and resuming: each graph's profile, and each block's raw null counts
+when a graph has several blocks, are written to the corpus cache as they
+finish (atomic writes, keyed by graph id + method + parameters), so a run
+that is killed and started again computes only what is missing (down to the
+block), and a finished run answers from the cache at once.
+
+Reproducibility: block ``b`` of a graph draws its nulls with the seed
+:func:`block_seed` ``(seed, graph id, null model, b)``; the block layout
+depends only on the graph's size and ``n_null``, so serial, pool and Dask
+runs give identical tables.
+
+Memory: the driver sends graph ids, never graphs; each worker loads its
+graph from the corpus directory. At most a window of tasks is in flight.
+
+Scheduling: graphs are sent largest first (edges x samples still to draw),
+so a run does not end with one worker on a big graph while the others idle.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from motifs.errors import MotifError
+from motifs.network import Network
+
+#: Cache method names (``ROOT/results/{method}/``).
+PROFILE_METHOD = "motif_profile"
+NULL_COUNTS_METHOD = "motif_null_counts"
+
+#: Bump when a change makes cached results of earlier versions wrong.
+RUN_VERSION = 1
+
+#: Null samples times edges one block may hold: a graph with m edges gets
+#: blocks of about ``BLOCK_EDGE_SAMPLES / m`` samples, rounded down to a
+#: multiple of ``MIN_BLOCK_SAMPLES`` (Dallas, 1,719 edges: 1,000 samples in one
+#: block; a 40,000-edge graph: 15 blocks of 64 and one of 40).
+BLOCK_EDGE_SAMPLES = 2_000_000
+
+#: The dense switching engine runs 64 samples as the bit lanes of one word, so
+#: a block of fewer samples costs as much as one of 64, and 90 as much as 128.
+MIN_BLOCK_SAMPLES = 64
+
+#: Columns of the run table, before the profile's own extras.
+RUN_COLUMNS: tuple[str, ...] = ("graph", "slug")
+
+
+# -------------------------------------------------------------------- plans
+def null_blocks(n_edges: int, n_null: int, edge_samples: int | None = None) -> list[int]:
+    """Sizes of the null blocks of a graph with ``n_edges`` edges (sum = ``n_null``).
+
+    Blocks hold ``edge_samples // n_edges`` samples (``edge_samples``
+    defaults to :data:`BLOCK_EDGE_SAMPLES`) rounded down to a multiple of
+    :data:`MIN_BLOCK_SAMPLES` (at least one such multiple), the last block
+    the remainder. The layout depends only on the graph and ``n_null``, never
+    on the executor, so every executor draws the same samples.
+
+    Examples
+    --------
+    >>> null_blocks(1_719, 1000)
+    [1000]
+    >>> null_blocks(5_000, 1000)
+    [384, 384, 232]
+    >>> blocks = null_blocks(40_000, 1000)
+    >>> len(blocks), blocks[0], blocks[-1]
+    (16, 64, 40)
+    """
+    fit = (edge_samples or BLOCK_EDGE_SAMPLES) // max(1, n_edges)
+    per_block = max(MIN_BLOCK_SAMPLES, fit // MIN_BLOCK_SAMPLES * MIN_BLOCK_SAMPLES)
+    if n_null <= per_block:
+        return [n_null]
+    full, rest = divmod(n_null, per_block)
+    return [per_block] * full + ([rest] if rest else [])
+
+
+def block_seed(seed: int, graph_id: str, null_model: str, block: int) -> int:
+    """The null sampler's seed for block ``block`` of a graph under a null model.
+
+    Derived with :class:`numpy.random.SeedSequence` from the run seed, the
+    graph id (a content hash), the null model name and the block index, so
+    it does not depend on which worker runs the block or in what order.
+
+    Examples
+    --------
+    >>> seeds = [block_seed(0, "9b1f9f0e0326dcaf", "config-dag", b) for b in (0, 0, 1)]
+    >>> seeds[0] == seeds[1], seeds[0] == seeds[2]
+    (True, False)
+    """
+    words = [int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+             for text in (graph_id, null_model)]
+    state = np.random.SeedSequence([int(seed), *words, int(block)]).generate_state(1, np.uint64)
+    return int(state[0])
+
+
+@dataclass(frozen=True)
+class MotifParams:
+    """What a profile depends on (its cache key, with the graph id)."""
+
+    null: str | None
+    n_null: int
+    size: int
+    signed: bool
+    seed: int
+    keep_errors: bool = False
+    min_abs_weight: float | None = None
+    top_k: int | None = None
+
+    def cache_key(self) -> dict[str, Any]:
+        return {"version": RUN_VERSION, "null": self.null or "auto", "n_null": self.n_null,
+                "size": self.size, "signed": self.signed, "seed": self.seed,
+                "keep_errors": self.keep_errors, "min_abs_weight": self.min_abs_weight,
+                "top_k": self.top_k}
+
+    def block_key(self, block: int, n_blocks: int) -> dict[str, Any]:
+        return {**self.cache_key(), "block": block, "n_blocks": n_blocks}
+
+
+@dataclass(frozen=True)
+class BlockTask:
+    """One null block of one graph: what a worker needs, and nothing big.
+
+    ``source`` is the corpus directory the worker loads the graph from, or,
+    for a network that is not in a corpus (an edge list), the Network itself.
+    """
+
+    graph_id: str
+    source: str | Network
+    params: MotifParams
+    block: int
+    first_sample: int
+    n_samples: int
+
+
+def validate_params(params: MotifParams) -> None:
+    """Check every run parameter once, at the boundary.
+
+    Raises
+    ------
+    MotifError
+        Naming the parameter and its bad value.
+    """
+    from motifs.nulls import NULL_MODELS
+
+    if params.null is not None and params.null not in NULL_MODELS:
+        raise MotifError(f"unknown null model {params.null!r}; choose one of "
+                         f"{', '.join(NULL_MODELS)}")
+    for name in ("n_null", "size", "seed"):
+        value = getattr(params, name)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise MotifError(f"{name} must be an integer, got {value!r}")
+    if params.n_null < 2:
+        raise MotifError(f"n_null must be at least 2 (a standard deviation needs two samples), "
+                         f"got {params.n_null}")
+    if params.size not in (3, 4):
+        raise MotifError(f"size must be 3 or 4, got {params.size}")
+    if params.signed and params.size != 3:
+        raise MotifError("signed motifs are counted on triads: use size 3 with signed")
+    if params.seed < 0:
+        raise MotifError(f"seed must be non-negative, got {params.seed}")
+    if params.min_abs_weight is not None and not params.min_abs_weight >= 0:
+        raise MotifError(f"min_abs_weight must be a non-negative number, "
+                         f"got {params.min_abs_weight}")
+    if params.top_k is not None and params.top_k < 1:
+        raise MotifError(f"top_k must be a positive number of edges, got {params.top_k}")
+
+
+# ------------------------------------------------------------ worker side
+@functools.lru_cache(maxsize=8)
+def _open_corpus(root: str) -> Any:
+    # one Corpus per worker process: its graphs table is re-read only when it changes
+    from corpus.store import Corpus
+
+    return Corpus(root, create=False)
+
+
+def _network(task: BlockTask) -> Network:
+    if isinstance(task.source, Network):
+        return task.source
+    graph = _open_corpus(task.source).load(task.graph_id)
+    p = task.params
+    return Network.from_graph(graph, keep_errors=p.keep_errors, min_abs_weight=p.min_abs_weight,
+                              top_k=p.top_k)
+
+
+def motif_names(size: int, signed: bool) -> tuple[list[str], list[str]]:
+    """(stable motif codes, display names) of a profile, in profile order."""
+    from motifs.analysis import _census_spec
+
+    codes, display, _, _ = _census_spec(size, signed)
+    return codes, display
+
+
+def compute_null_block(task: BlockTask) -> pd.DataFrame:
+    """Census of the real network and of one block of null samples (runs in a worker).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row for the real network (``sample`` = -1) then one per null
+        sample (``sample`` = global sample number), one int64 column per
+        motif code, and ``null_model``, the null actually used.
+    """
+    from motifs.analysis import _census_spec
+    from motifs.nulls import default_null, sample_nulls
+
+    net = _network(task)
+    p = task.params
+    if p.signed and net.sign is None:
+        raise MotifError(f"graph {task.graph_id}: signed motifs need edge signs")
+    codes, _, real_fn, null_fn = _census_spec(p.size, p.signed)
+    model = default_null(net) if p.null is None else p.null
+    nulls = sample_nulls(net, model, n_samples=task.n_samples,
+                         seed=block_seed(p.seed, task.graph_id, model, task.block))
+    counts = np.vstack([np.asarray(real_fn(net), dtype=np.int64)[None],
+                        np.asarray(null_fn(nulls, net, False), dtype=np.int64)])
+    table = pd.DataFrame(counts, columns=codes)
+    samples = np.arange(task.first_sample, task.first_sample + task.n_samples, dtype=np.int64)
+    table.insert(0, "sample", np.concatenate([[-1], samples]))
+    table["null_model"] = nulls.model
+    return table
+
+
+# ------------------------------------------------------------ driver side
+def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool) -> pd.DataFrame:
+    """Merge the null blocks of one graph into its motif profile, exactly.
+
+    The raw null counts of all blocks are stacked and passed to
+    :func:`motifs.stats.zscores`, so the profile is the one all samples
+    would give in a single block (same columns as
+    :func:`motifs.analysis.motif_profile`).
+
+    Raises
+    ------
+    MotifError
+        Blocks that disagree on the null model or on the real counts.
+    """
+    from motifs.analysis import PROFILE_COLUMNS
+    from motifs.stats import zscores
+
+    codes, display = motif_names(size, signed)
+    frame = pd.concat(blocks, ignore_index=True)
+    real_rows = frame[frame["sample"] < 0]
+    models = frame["null_model"].unique()
+    if len(models) != 1 or (real_rows[codes].nunique() > 1).any():
+        raise MotifError("null blocks of one graph disagree (null model or real counts): "
+                         "delete its cached motif_null_counts and run again")
+    null_rows = frame[frame["sample"] >= 0].sort_values("sample")
+    real = real_rows[codes].iloc[0].to_numpy(dtype=np.int64)
+    table = zscores(real, null_rows[codes].to_numpy(dtype=np.int64), names=codes)
+    table.insert(1, "name", display)
+    table["count"] = real
+    table["null_model"] = str(models[0])
+    table["n_null"] = len(null_rows)
+    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
+    out = table[list(PROFILE_COLUMNS) + extras].copy()
+    out.attrs = {}
+    return out
+
+
+@dataclass
+class _GraphState:
+    graph_id: str
+    slug: str
+    sizes: list[int]
+    n_edges: int = 0
+    blocks: dict[int, pd.DataFrame] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def expected_cost(self) -> int:
+        """Edge-samples still to switch: what a graph's remaining blocks cost, roughly."""
+        return self.n_edges * sum(n for b, n in enumerate(self.sizes) if b not in self.blocks)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.blocks) == len(self.sizes)
+
+    def tasks(self, source: str | Network, params: MotifParams) -> Iterator[BlockTask]:
+        offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int).tolist()
+        for b, (first, n) in enumerate(zip(offsets, self.sizes)):
+            if b not in self.blocks:
+                yield BlockTask(self.graph_id, source, params, b, first, n)
+
+
+def _with_graph(profile: pd.DataFrame, graph_id: str, slug: str) -> pd.DataFrame:
+    out = profile.copy()
+    out.insert(0, "slug", slug)
+    out.insert(0, "graph", graph_id)
+    return out
+
+
+def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifParams,
+                corpus: Any, executor: str, jobs: int | None, progress: bool,
+                dask_processes: bool) -> tuple[dict[str, pd.DataFrame], str]:
+    """Run the missing blocks of ``states``; profiles by graph id, executor description."""
+    from tqdm import tqdm
+
+    from corpus.executor import open_executor
+
+    profiles: dict[str, pd.DataFrame] = {}
+    todo = [s for s in states if not s.complete]
+    by_id = {s.graph_id: s for s in todo}
+
+    def finish(state: _GraphState) -> None:
+        try:
+            profile = profile_from_blocks([state.blocks[b] for b in sorted(state.blocks)],
+                                          params.size, params.signed)
+        except MotifError as exc:
+            state.error = f"MotifError: {exc}"
+            return
+        if corpus is not None:
+            corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(), profile)
+        profiles[state.graph_id] = profile
+        state.blocks.clear()  # the driver keeps profiles, not null counts
+
+    for state in todo:
+        if state.complete:  # every block was cached: a run killed before the merge
+            finish(state)
+    # largest first: the last tasks to finish are then short ones, so workers idle least
+    # (longest-processing-time-first scheduling); the table keeps corpus order regardless
+    pending = sorted((s for s in todo if not s.complete and s.error is None),
+                     key=lambda s: -s.expected_cost)
+    description = "nothing to compute"
+    if not pending:
+        return profiles, description
+
+    def tasks() -> Iterator[tuple[tuple[str, int], BlockTask]]:
+        for state in pending:
+            for task in state.tasks(source, params):
+                if state.error is None:  # a graph that failed stops sending blocks
+                    yield (state.graph_id, task.block), task
+
+    n_blocks = sum(len(s.sizes) - len(s.blocks) for s in pending)
+    with open_executor(executor, jobs=jobs, dask_processes=dask_processes) as pool:
+        description = pool.describe()
+        bar = tqdm(total=len(states), initial=len(states) - len(pending), unit="graph",
+                   desc="motifs", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+        with bar:
+            for done, outcome in enumerate(pool.run(compute_null_block, tasks()), start=1):
+                if n_blocks > len(pending):  # large graphs: show the blocks moving too
+                    bar.set_postfix_str(f"null blocks {done}/{n_blocks}")
+                graph_id, block = outcome.key
+                state = by_id[graph_id]
+                if state.error is not None:
+                    continue
+                if not outcome.ok:
+                    state.error = outcome.error
+                    state.blocks.clear()
+                    bar.update(1)
+                    continue
+                if corpus is not None and len(state.sizes) > 1:
+                    corpus.write_result(graph_id, NULL_COUNTS_METHOD,
+                                        params.block_key(block, len(state.sizes)), outcome.value)
+                state.blocks[block] = outcome.value
+                if state.complete:
+                    finish(state)
+                    bar.update(1)
+    return profiles, description
+
+
+def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None = None,
+               n_null: int = 1000, size: int = 3, signed: bool = False, seed: int = 0,
+               executor: str = "pool", jobs: int | None = None, keep_errors: bool = False,
+               min_abs_weight: float | None = None, top_k: int | None = None,
+               progress: bool = False, dask_processes: bool = True) -> pd.DataFrame:
+    """Motif profiles of corpus graphs, computed in parallel and cached in the corpus.
+
+    Parameters
+    ----------
+    corpus : corpus.store.Corpus or path
+        The corpus; results are cached under ``ROOT/results/motif_profile``
+        (and null blocks of large graphs under ``motif_null_counts``).
+    keys : sequence of str, optional
+        Graph ids, id prefixes or slugs (default: every graph).
+    null : str, optional
+        Null model (a key of :data:`motifs.nulls.NULL_MODELS`); by default
+        each graph gets :func:`motifs.nulls.default_null` (``config-dag`` for
+        a DAG) and the ``null_model`` column says which.
+    n_null, size, signed, seed
+        As in :func:`motifs.analysis.motif_profile`. A graph's nulls use the
+        seeds :func:`block_seed` derives from ``seed``.
+    executor : str
+        ``serial``, ``pool`` (default), ``dask-local`` or ``dask://host:port``
+        (see :func:`corpus.executor.open_executor`).
+    jobs : int, optional
+        Workers of ``pool`` / ``dask-local`` (default: all usable cores).
+    keep_errors, min_abs_weight, top_k
+        How each graph becomes a Network (:meth:`Network.from_graph`).
+    progress : bool
+        A tqdm bar of graphs done / total with an ETA (command-line use).
+    dask_processes : bool
+        ``dask-local`` workers as processes (default) or threads.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per graph x motif, in corpus order: ``graph`` (graph id),
+        ``slug``, then the profile columns (``motif``, ``name``, ``count``,
+        ``null_mean``, ``null_sd``, ``z``, ``p``, ``sp``, ``null_model``,
+        ``n_null`` and the flags of :func:`motifs.stats.zscores`).
+        ``attrs``: ``failures`` (list of dicts ``graph``, ``slug``, ``error``:
+        a graph that fails is left out, the others go on), ``computed`` and
+        ``cached`` (graph counts), ``executor`` (a description) and
+        ``seconds``.
+
+    Raises
+    ------
+    MotifError
+        A bad parameter. CorpusError: an unknown graph key or executor.
+
+    References
+    ----------
+    Milo, R. et al. (2002). Network motifs: simple building blocks of complex
+    networks. Science 298:824-827.
+    Milo, R. et al. (2004). Superfamilies of evolved and designed networks.
+    Science 303:1538-1542.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from corpus.graph import AttributionGraph, GraphMeta
+    >>> from corpus.store import Corpus
+    >>> nodes = pd.DataFrame({"node_id": ["a", "b", "c", "d"], "kind": ["embedding", "feature",
+    ...                       "feature", "logit"], "layer": [-1, 0, 1, 2], "pos": [0, 0, 0, 0]})
+    >>> g = AttributionGraph.from_arrays(nodes, [0, 0, 1, 1, 2], [1, 2, 2, 3, 3], [1.0] * 5,
+    ...                                  GraphMeta(slug="toy", n_layers=2))
+    >>> corpus = Corpus(tempfile.mkdtemp()); _ = corpus.add(g)
+    >>> table = run_motifs(corpus, n_null=10, executor="serial")
+    >>> table.loc[table["motif"] == "030T", ["slug", "count", "null_model"]].values.tolist()
+    [['toy', 2, 'config-dag']]
+    >>> run_motifs(corpus, n_null=10, executor="serial").attrs["cached"]
+    1
+    """
+    from corpus.store import Corpus
+
+    if not isinstance(corpus, Corpus):
+        corpus = Corpus(corpus, create=False)
+    params = MotifParams(null, n_null, size, signed, seed, keep_errors,
+                         None if min_abs_weight is None else float(min_abs_weight), top_k)
+    validate_params(params)
+    start = time.perf_counter()
+    table = corpus.table()
+    if keys is None:
+        ids = table["graph_id"].astype(str).tolist()
+    else:
+        ids = list(dict.fromkeys(corpus.resolve(k) for k in keys))
+    rows = table.set_index("graph_id").loc[ids] if ids else table.iloc[:0]
+    slugs = dict(zip(ids, rows["slug"].astype(str)))
+    n_edges = dict(zip(ids, rows["n_edges"].astype(int)))
+
+    profiles: dict[str, pd.DataFrame] = {}
+    states: list[_GraphState] = []
+    for graph_id in ids:
+        cached = corpus.read_result(graph_id, PROFILE_METHOD, params.cache_key())
+        if cached is not None:
+            profiles[graph_id] = cached
+            continue
+        state = _GraphState(graph_id, slugs[graph_id], null_blocks(n_edges[graph_id], n_null),
+                            n_edges[graph_id])
+        if len(state.sizes) > 1:  # blocks a killed run finished
+            for b in range(len(state.sizes)):
+                done = corpus.read_result(graph_id, NULL_COUNTS_METHOD,
+                                          params.block_key(b, len(state.sizes)))
+                if done is not None:
+                    state.blocks[b] = done
+        states.append(state)
+    n_cached = len(profiles)
+    computed, description = _run_graphs(states, str(Path(corpus.root).resolve()), params, corpus,
+                                        executor, jobs, progress, dask_processes)
+    profiles.update(computed)
+    return _assemble(ids, slugs, profiles, states, n_cached, description,
+                     time.perf_counter() - start)
+
+
+def _assemble(ids: list[str], slugs: dict[str, str], profiles: dict[str, pd.DataFrame],
+              states: list[_GraphState], n_cached: int, description: str,
+              seconds: float) -> pd.DataFrame:
+    parts = [_with_graph(profiles[g], g, slugs[g]) for g in ids if g in profiles]
+    if parts:
+        out = pd.concat(parts, ignore_index=True)
+    else:
+        out = pd.DataFrame(columns=list(RUN_COLUMNS) + ["motif", "name", "count", "null_mean",
+                                                        "null_sd", "z", "p", "sp", "null_model",
+                                                        "n_null"])
+    out.attrs = {
+        "failures": [{"graph": s.graph_id, "slug": s.slug, "error": s.error}
+                     for s in states if s.error is not None],
+        "computed": sum(1 for s in states if s.graph_id in profiles),
+        "cached": n_cached,
+        "executor": description,
+        "seconds": seconds,
+    }
+    return out
+
+
+def network_id(net: Network) -> str:
+    """A 16-hex-digit content hash of a network (its id for seeding, like a graph id)."""
+    h = hashlib.sha256(str(net.n_nodes).encode())
+    for arr in (net.src, net.dst, net.sign):
+        if arr is not None:
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
+def profile_network(net: Network, name: str, null: str | None = None, n_null: int = 1000,
+                    size: int = 3, signed: bool = False, seed: int = 0, executor: str = "pool",
+                    jobs: int | None = None, progress: bool = False,
+                    dask_processes: bool = True) -> pd.DataFrame:
+    """The motif profile of one network outside a corpus (an edge list), on an executor.
+
+    Its null blocks (:func:`null_blocks`) run in parallel; seeds come from
+    :func:`network_id`. Nothing is cached. Returns the table of
+    :func:`run_motifs` for one graph (``graph`` = the network id, ``slug`` =
+    ``name``); a failure raises :class:`MotifError`.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1, 2, 3], [2, 3, 2, 4, 4, 4])
+    >>> table = profile_network(net, "toy", n_null=20, executor="serial")
+    >>> table.loc[table["name"] == "ffl", ["slug", "motif", "count"]].values.tolist()
+    [['toy', '030T', 1]]
+    """
+    if not isinstance(net, Network):
+        raise MotifError(f"net must be a motifs.Network, got {type(net).__name__}")
+    params = MotifParams(null, n_null, size, signed, seed)
+    validate_params(params)
+    start = time.perf_counter()
+    graph_id = network_id(net)
+    state = _GraphState(graph_id, name, null_blocks(net.n_edges, n_null), net.n_edges)
+    profiles, description = _run_graphs([state], net, params, None, executor, jobs, progress,
+                                        dask_processes)
+    if state.error is not None:
+        raise MotifError(f"{name}: {state.error}")
+    return _assemble([graph_id], {graph_id: name}, profiles, [state], 0, description,
+                     time.perf_counter() - start)
