@@ -1,0 +1,85 @@
+"""``cgram trace``: trace one prompt's attribution graph from the command line.
+
+Only argparse is imported here; torch, transformers and the tracer load when
+the command runs, so ``cgram --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``trace`` sub-command to the ``cgram`` dispatcher."""
+    p = subparsers.add_parser(
+        "trace",
+        help="trace a prompt's attribution graph (HF model + transcoders)",
+        description=(
+            "Trace the attribution graph of PROMPT (Ameisen et al. 2025, as circuit-tracer "
+            "computes it), prune it, and write it as Neuronpedia JSON and/or add it to a corpus."
+        ),
+    )
+    p.add_argument("prompt", help="the prompt text")
+    p.add_argument("--model", required=True, metavar="ID|DIR", help="Hugging Face hub id or local model directory")
+    p.add_argument("--transcoders", required=True, metavar="ID|DIR|PRESET",
+                   help="transcoder set: a preset (gemma, llama, llama-clt, gemma-2-2b-clt, qwen3-4b, ...), "
+                        "a hub id or a local directory with config.yaml")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument("--dtype", default=None, help="float32 (default), bf16 or fp16")
+    p.add_argument("--batch-size", type=int, default=256, metavar="N", help="targets per backward pass (256)")
+    p.add_argument("--max-feature-nodes", type=int, default=8192, metavar="N",
+                   help="most feature nodes, chosen by influence (8192)")
+    p.add_argument("--max-n-logits", type=int, default=10, metavar="N", help="most logit targets (10)")
+    p.add_argument("--desired-logit-prob", type=float, default=0.95, metavar="P",
+                   help="take top logits until their probability reaches P (0.95)")
+    p.add_argument("--target-token", action="append", default=None, metavar="TOKEN",
+                   help="attribute from this token instead (repeatable; a token string or id)")
+    p.add_argument("--node-threshold", type=float, default=0.8, metavar="F", help="node pruning threshold (0.8)")
+    p.add_argument("--edge-threshold", type=float, default=0.98, metavar="F", help="edge pruning threshold (0.98)")
+    p.add_argument("--split-paths", action="store_true",
+                   help="store every edge as residual-direct and attention-mediated parts")
+    p.add_argument("--slug", default=None, help="graph slug (default: from the prompt)")
+    p.add_argument("--task", default=None, help="task label stored with the graph")
+    p.add_argument("--corpus", default=None, metavar="DIR", help="add the graph to this corpus")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="write Neuronpedia graph JSON here")
+    p.set_defaults(func=run_trace)
+
+
+def _target(token: str) -> int | str:
+    return int(token) if token.isdigit() else token
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    """Handler of ``cgram trace``; returns the exit code."""
+    import sys
+
+    from tracer.trace import trace
+
+    targets = None if args.target_token is None else [_target(t) for t in args.target_token]
+    graph = trace(
+        args.model, args.transcoders, args.prompt,
+        max_n_logits=args.max_n_logits, desired_logit_prob=args.desired_logit_prob,
+        max_feature_nodes=args.max_feature_nodes, batch_size=args.batch_size,
+        node_threshold=args.node_threshold, edge_threshold=args.edge_threshold,
+        split_paths=args.split_paths, device=args.device, dtype=args.dtype,
+        target_tokens=targets, progress=True,
+    )
+    if args.slug:
+        graph.meta.slug = args.slug
+    if args.task:
+        graph.meta.task = args.task
+    meta = graph.meta
+    print(f"{meta.slug}: {graph.n_nodes} nodes, {graph.n_edges} edges, replacement "
+          f"{meta.replacement_score:.3f}, completeness {meta.completeness_score:.3f}")
+    if args.output:
+        from corpus.neuronpedia import write_json
+
+        print(f"wrote {write_json(graph, args.output)}")
+    if args.corpus:
+        from corpus.store import Corpus
+
+        added = Corpus(args.corpus).add(graph, task=args.task)
+        print(f"{'added to' if getattr(added, 'added', True) else 'already in'} corpus {args.corpus}")
+    if not args.output and not args.corpus:
+        print("nothing written: pass -o FILE and/or --corpus DIR", file=sys.stderr)
+    return 0
