@@ -1,0 +1,156 @@
+"""The test-size pipeline end to end: world -> LM -> PLT + CLT -> trace -> census."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tests.tracer.zoo.conftest import run_zoo_cli
+from tracer.zoo.checkpoint import open_checkpoint
+
+
+def test_checkpoint_holds_model_transcoders_labels_and_recipe(test_checkpoint):
+    ckpt = open_checkpoint(test_checkpoint)
+    assert ckpt.recipe.world == "two_hop" and ckpt.recipe.shape.n_layers == 2
+    assert (ckpt.model_dir / "model.safetensors").is_file()
+    assert (ckpt.model_dir / "tokenizer.json").is_file()
+    labels = ckpt.labels("plt")
+    assert sorted(labels) == ["0", "1"] and len(labels["0"]) == 128
+    assert sorted(p.name for p in ckpt.transcoder_dir("clt").glob("W_dec_*")) == \
+        ["W_dec_0.safetensors", "W_dec_1.safetensors"]
+    assert json.loads((test_checkpoint / "recipe.json").read_text()) == ckpt.recipe.to_dict()
+
+
+def test_test_preset_learns_the_task_and_its_transcoders_replace_the_mlps(test_checkpoint):
+    """Thresholds: held-out two-hop accuracy >= 0.9; with every MLP replaced (no
+    error terms) >= 90% of that, for PLT and CLT; explained variance >= 0.8."""
+    from tracer.transcoders import load_transcoders
+    from tracer.zoo.evaluation import replacement_accuracy
+    from tracer.zoo.lm_recipe import answer_accuracy, encode_examples
+
+    ckpt = open_checkpoint(test_checkpoint)
+    model, tok = ckpt.load_model()
+    heldout = encode_examples(ckpt.world().heldout, tok)
+    accuracy = answer_accuracy(model, heldout)
+    assert accuracy >= 0.9
+    assert accuracy == pytest.approx(ckpt.metrics["lm"]["heldout_accuracy"])
+    for kind in ("plt", "clt"):
+        tc = load_transcoders(ckpt.transcoder_dir(kind), device="cpu", lazy=False)
+        replaced = replacement_accuracy(model, tc, heldout)
+        assert replaced >= 0.9 * accuracy
+        assert replaced == pytest.approx(ckpt.metrics[kind]["replacement_accuracy"])
+        layers = ckpt.metrics[kind]["layers"]
+        assert all(m["explained_variance"] >= 0.8 and m["l0"] <= 4.0 for m in layers)
+
+
+def test_a_traced_heldout_prompt_gives_a_graph_the_census_counts(test_checkpoint):
+    import tracer
+    from motifs.census import triad_census
+    from motifs.network import Network
+
+    ckpt = open_checkpoint(test_checkpoint)
+    model, tok = ckpt.load_model()
+    prompt = ckpt.world().heldout[0].prompt
+    graph = tracer.trace(ckpt.model_dir, ckpt.transcoder_dir("clt"), prompt, device="cpu")
+    graph.validate()
+    assert graph.meta.n_layers == 2 and graph.meta.transcoder_type == "clt"
+    with torch.no_grad():
+        predicted = model(**tok(prompt, return_tensors="pt")).logits[0, -1].argmax()
+    logits = graph.nodes[graph.kind_mask("logit")]
+    assert logits.loc[logits["prob"].idxmax(), "token"].strip() == tok.decode([int(predicted)])
+    census = triad_census(Network.from_graph(graph))
+    n = Network.from_graph(graph).n_nodes
+    assert int(census.sum()) == n * (n - 1) * (n - 2) // 6
+    assert int(census.drop("003").sum()) > 0
+
+
+def test_cli_rejects_an_unknown_world(capsys):
+    assert run_zoo_cli("zoo", "train", "no_such_world", "--out", "unused", "--preset", "test") == 2
+    assert "no_such_world" in capsys.readouterr().err
+
+
+def test_cli_lists_the_worlds_and_shipped_checkpoints(capsys):
+    assert run_zoo_cli("zoo", "list") == 0
+    out = capsys.readouterr().out
+    assert "worlds: addition, antonyms, two_hop" in out
+
+
+@pytest.mark.parametrize("name", ["two_hop-llama", "antonyms-gemma2", "addition-gpt2"])
+def test_shipped_checkpoints_meet_their_accuracy_thresholds(name):
+    """Recomputed from the shipped files: held-out accuracy >= 0.95; with every MLP
+    replaced by the PLT or the CLT (read by tracer.transcoders, no error terms)
+    >= 90% of it; and the recorded metrics.json agrees."""
+    from tracer.transcoders import load_transcoders
+    from tracer.zoo.checkpoint import shipped_checkpoints
+    from tracer.zoo.evaluation import replacement_accuracy
+    from tracer.zoo.lm_recipe import answer_accuracy, encode_examples
+
+    assert name in shipped_checkpoints()
+    ckpt = open_checkpoint(name)
+    model, tok = ckpt.load_model()
+    heldout = encode_examples(ckpt.world().heldout, tok)
+    accuracy = answer_accuracy(model, heldout)
+    assert accuracy >= 0.95
+    assert accuracy == pytest.approx(ckpt.metrics["lm"]["heldout_accuracy"])
+    for kind in ("plt", "clt"):
+        tc = load_transcoders(ckpt.transcoder_dir(kind), device="cpu", lazy=False)
+        assert replacement_accuracy(model, tc, heldout) >= 0.9 * accuracy
+        assert all(m["explained_variance"] >= 0.95 for m in ckpt.metrics[kind]["layers"])
+
+
+def test_shipped_checkpoints_fit_in_the_package_budget():
+    from tracer.zoo.checkpoint import CHECKPOINT_DIR
+
+    total = sum(p.stat().st_size for p in CHECKPOINT_DIR.rglob("*") if p.is_file())
+    assert total < 20 * 2**20
+
+
+USER_WORLD = '''\
+"""A user's own world: the colour of a fruit, asked two ways."""
+from tracer.zoo.world import Example, World
+
+NAME = "fruit_colours"
+FRUITS = {"apple": "red", "banana": "yellow", "lime": "green", "plum": "purple",
+          "cherry": "red", "lemon": "yellow", "kiwi": "green", "grape": "purple"}
+
+
+def build_world(seed, n_fruits=8):
+    train, heldout = [], []
+    for i, (fruit, colour) in enumerate(list(FRUITS.items())[:n_fruits]):
+        train.append(Example(f"the colour of {fruit} is", colour, "colour"))
+        asked = Example(f"{fruit} has the colour", colour, "colour")
+        (heldout if i % 4 == seed % 4 else train).append(asked)
+    return World(NAME, seed, {"n_fruits": n_fruits}, tuple(train), tuple(heldout))
+'''
+
+
+def test_cli_trains_a_users_own_world_file(tmp_path):
+    world_file = tmp_path / "fruit_colours.py"
+    world_file.write_text(USER_WORLD)
+    out = tmp_path / "fruit"
+    assert run_zoo_cli("zoo", "train", str(world_file), "--arch", "gpt2", "--transcoder", "plt",
+                       "--preset", "test", "--out", str(out), "--quiet") == 0
+    ckpt = open_checkpoint(out)
+    assert ckpt.recipe.world == str(world_file) and ckpt.recipe.world_params == {}
+    assert ckpt.recipe.transcoders == ("plt",) and ckpt.world().name == "fruit_colours"
+    assert (out / "plt" / "layer_1.safetensors").is_file() and not (out / "clt").exists()
+    assert set(ckpt.metrics) >= {"lm", "plt"} and len(ckpt.metrics["plt"]["layers"]) == 2
+
+
+def test_presets_and_recipes_round_trip_and_reject_bad_names():
+    from tracer.errors import TracerError
+    from tracer.zoo.checkpoint import Recipe, preset_recipe
+
+    recipe = preset_recipe("demo", "my/world.py", "gemma2", seed=3, transcoders=("clt",))
+    assert (recipe.world, recipe.seed, recipe.shape.n_layers, recipe.transcoder.k) == \
+        ("my/world.py", 3, 2, 8)
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    assert preset_recipe("demo", "addition", "gpt2").transcoder.k == 32
+    with pytest.raises(TracerError, match="preset"):
+        preset_recipe("huge", "two_hop", "llama")
+    with pytest.raises(TracerError, match="arch"):
+        preset_recipe("test", "two_hop", "mamba")
+    with pytest.raises(TracerError, match="transcoders"):
+        preset_recipe("test", "two_hop", "llama", transcoders=("sae",))

@@ -1,0 +1,111 @@
+"""``cgram zoo``: train a tiny world's LM and transcoders, list the zoo.
+
+    cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|clt|both --out DIR
+                    [--seed S] [--preset test|demo]
+    cgram zoo list
+    cgram zoo check CHECKPOINT [--transcoder plt|clt|both] [--prompts N]
+
+WORLD is a built-in world (``two_hop``, ``antonyms``, ``addition``), an
+importable module or a ``.py`` file defining ``NAME`` and ``build_world(seed,
+**params)`` (see :mod:`tracer.zoo.world`). Only argparse is imported here;
+torch and transformers load when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``zoo`` command to the ``cgram`` dispatcher's sub-parsers."""
+    from tracer.zoo.checkpoint import PRESETS
+    from tracer.zoo.lm_recipe import ARCHS
+
+    zoo = subparsers.add_parser("zoo", help="tiny synthetic worlds, their LMs and transcoders",
+                                description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = zoo.add_subparsers(dest="zoo_command", metavar="COMMAND", required=True)
+
+    train = commands.add_parser("train", help="train a world's LM and transcoders into a checkpoint")
+    train.add_argument("world", help="built-in world name, module path or .py file")
+    train.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
+    train.add_argument("--transcoder", choices=("plt", "clt", "both"), default="both",
+                       help="which transcoders to train (default both)")
+    train.add_argument("--out", required=True, help="checkpoint directory to write")
+    train.add_argument("--seed", type=int, default=0, help="seed of world, LM and transcoders")
+    train.add_argument("--preset", choices=PRESETS, default="demo",
+                       help="sizes: 'test' (seconds) or 'demo' (minutes; the shipped checkpoints)")
+    train.add_argument("--threads", type=int, default=1,
+                       help="torch CPU threads (recorded: exact weights can depend on it)")
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+    train.set_defaults(func=_train)
+
+    listing = commands.add_parser("list", help="built-in worlds and shipped checkpoints")
+    listing.set_defaults(func=_list)
+
+    check = commands.add_parser(
+        "check", help="measure the known circuit (concept features, ablation, steering)")
+    check.add_argument("checkpoint", help="shipped checkpoint name or checkpoint directory")
+    check.add_argument("--transcoder", choices=("plt", "clt", "both"), default="both")
+    check.add_argument("--prompts", type=int, default=None,
+                       help="held-out prompts to trace (default: all)")
+    check.add_argument("--concept", default="state", help="Example.info key of the concept")
+    check.add_argument("--source", default="city", help="Example.info key of the source words")
+    check.set_defaults(func=_check)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+    import sys
+
+    from tracer.errors import TracerError
+    from tracer.zoo.checkpoint import preset_recipe, train_checkpoint
+
+    kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    try:
+        recipe = preset_recipe(args.preset, args.world, args.arch, seed=args.seed, transcoders=kinds)
+        recipe = dataclasses.replace(recipe, threads=args.threads)
+        metrics = train_checkpoint(recipe, args.out, log=None if args.quiet else print)
+    except TracerError as exc:
+        print(f"cgram zoo train: {exc}", file=sys.stderr)
+        return 2
+    lm = metrics["lm"]
+    print(f"wrote {args.out}: held-out accuracy {lm['heldout_accuracy']:.3f}" + "".join(
+        f", {kind} replacement accuracy {metrics[kind]['replacement_accuracy']:.3f}" for kind in kinds))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from tracer.zoo.checkpoint import open_checkpoint, shipped_checkpoints
+    from tracer.zoo.world import BUILTIN_WORLDS
+
+    print("worlds: " + ", ".join(sorted(BUILTIN_WORLDS)))
+    for name in shipped_checkpoints():
+        ckpt = open_checkpoint(name)
+        lm = ckpt.metrics.get("lm", {})
+        kinds = [k for k in ("plt", "clt") if (ckpt.path / k / "config.yaml").is_file()]
+        print(f"{name}: {ckpt.recipe.shape.n_layers} layers, d_model {ckpt.recipe.shape.d_model}, "
+              f"held-out accuracy {lm.get('heldout_accuracy', float('nan')):.3f}, "
+              f"transcoders {'+'.join(kinds)}  ({ckpt.path})")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from tracer.errors import TracerError
+    from tracer.zoo.checkpoint import open_checkpoint
+    from tracer.zoo.circuits import circuit_report
+
+    kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    try:
+        checkpoint = open_checkpoint(args.checkpoint)
+        for kind in kinds:
+            report = circuit_report(checkpoint, kind, n_prompts=args.prompts,
+                                    concept_key=args.concept, source_key=args.source)
+            print(json.dumps({"checkpoint": str(args.checkpoint), "transcoder": kind, **report}))
+    except TracerError as exc:
+        print(f"cgram zoo check: {exc}", file=sys.stderr)
+        return 2
+    return 0
