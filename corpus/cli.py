@@ -18,9 +18,11 @@ from typing import Any, Callable, Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "corpus.cli",
     "tracer.cli",
+    "tracer.global_cli",
     "tracer.zoo.cli",
     "motifs.cli",
     "reports.cli",
+    "reports.demo",
 )
 
 

@@ -1,0 +1,162 @@
+"""``cgram compare`` and ``cgram report``: motif comparisons and HTML reports.
+
+Only argparse is imported here; the handlers import the heavy modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+#: Report null models by default (mirrors reports.graph_report.DEFAULT_NULLS,
+#: kept here so ``--help`` does not import numpy).
+DEFAULT_NULLS = "config-dag,layer-config,config,er"
+
+#: Columns a corpus can be grouped by (reports.corpus_report.GROUP_COLUMNS).
+GROUP_CHOICES = ("transcoder_type", "model", "task", "scan", "source")
+
+
+def _null_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one null model")
+    return names
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
+    return value
+
+
+def _fractions(text: str) -> list[float]:
+    if text.strip().lower() in ("", "none", "off"):
+        return []
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give fractions such as 1,0.5,0.25") from None
+    if any(not 0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"fractions must lie in (0, 1], got {values}")
+    return values
+
+
+def _by_columns(args: argparse.Namespace) -> list[str]:
+    columns: list[str] = []
+    for item in args.by or []:
+        columns += [c.strip() for c in item.split(",") if c.strip()]
+    return list(dict.fromkeys(columns))
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(executor=args.executor, jobs=args.jobs, progress=not args.quiet)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from corpus.cli import open_corpus
+    from reports.corpus_report import compare_corpus, comparison_text, write_comparison_tables
+
+    corpus = open_corpus(args, create=False)
+    comparison = compare_corpus(corpus, by=_by_columns(args), nulls=args.null,
+                                n_null=args.n_null, seed=args.seed, n_perm=args.n_perm,
+                                n_boot=args.n_boot, fraction=args.fraction, **_run_options(args))
+    print(comparison_text(comparison))
+    paths = write_comparison_tables(comparison, args.out)
+    print(f"\nwrote {len(paths)} CSV tables to {args.out}")
+    return 1 if comparison.failures else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from corpus.cli import open_corpus
+
+    corpus = open_corpus(args, create=False)
+    # --prune: absent keeps each report's default levels, 'none' ([]) skips the check
+    prune = {} if args.prune is None else {"keep_fractions": args.prune or None}
+    if args.slug:
+        from reports.graph_report import write_graph_report
+
+        out = args.out or f"report-{args.slug}"
+        path = write_graph_report(corpus, args.slug, out, nulls=args.null, n_null=args.n_null,
+                                  seed=args.seed, top=args.top, **prune, **_run_options(args))
+    else:
+        from reports.corpus_report import write_corpus_report
+
+        out = args.out or "report-corpus"
+        path = write_corpus_report(corpus, out, by=_by_columns(args) or
+                                   ["transcoder_type", "model", "task"], null=args.null,
+                                   n_null=args.n_null, seed=args.seed, n_perm=args.n_perm,
+                                   n_boot=args.n_boot, **prune, **_run_options(args))
+    print(path)
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from corpus.cli import add_corpus_argument
+
+    add_corpus_argument(p)
+    p.add_argument("--null", type=_null_list, default=_null_list(DEFAULT_NULLS),
+                   metavar="NAME[,NAME...]",
+                   help=f"null models, comma-separated; the first is the headline one "
+                        f"(default {DEFAULT_NULLS})")
+    p.add_argument("--n-null", type=_positive_int, default=200, metavar="N",
+                   help="null samples per graph and model (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="workers (default: all cores)")
+    p.add_argument("--executor", default="pool", metavar="KIND",
+                   help="serial, pool (default), dask-local or dask://HOST:PORT")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _group_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--by", action="append", required=required, metavar="COLUMN",
+                   help=f"group graphs by this column ({', '.join(GROUP_CHOICES)}); repeat or "
+                        "comma-separate for several")
+    p.add_argument("--n-perm", type=_positive_int, default=5000, metavar="N",
+                   help="permutations per group test (default 5000)")
+    p.add_argument("--n-boot", type=_positive_int, default=2000, metavar="N",
+                   help="bootstrap resamples per interval (default 2000)")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``cgram compare`` and ``cgram report``."""
+    p = subparsers.add_parser(
+        "compare", help="compare motif profiles across groups of graphs",
+        description="Motif profiles of every corpus graph under each null model (cached), "
+                    "then per group of --by: FFL enrichment and 3-cycle absence, group means "
+                    "with bootstrap intervals, permutation tests with Benjamini-Hochberg q and "
+                    "effect sizes on size-normalised values (SP, and Z adjusted for log edges), "
+                    "SP correlation and clustering, the universal backbone. Prints the tables "
+                    "and writes them as CSV.")
+    _common(p)
+    _group_options(p, required=True)
+    p.add_argument("--fraction", type=float, default=0.8,
+                   help="backbone: share of each group's graphs a motif must be significant in "
+                        "(default 0.8)")
+    p.add_argument("--out", default="compare-out", metavar="DIR",
+                   help="folder for the CSV tables (default compare-out)")
+    p.set_defaults(func=cmd_compare)
+
+    p = subparsers.add_parser(
+        "report", help="write a self-contained HTML report of one graph or a corpus",
+        description="With SLUG: the report of one graph (profiles under each null, null "
+                    "distributions, its strongest feed-forward loops drawn and listed, "
+                    "robustness to pruning). Without: the corpus report (findings per group, "
+                    "profiles, clustering, group comparisons, size confound, backbone, "
+                    "pruning). Writes one HTML file (figures embedded, no network needed) "
+                    "with CSV tables and PNG figures beside it, and prints its path.")
+    p.add_argument("slug", nargs="?", metavar="SLUG|ID",
+                   help="the graph to report on (default: the whole corpus)")
+    _common(p)
+    _group_options(p, required=False)
+    p.add_argument("--top", type=int, default=10, help="FFLs listed in a graph report")
+    p.add_argument("--prune", type=_fractions, default=None, metavar="F[,F...]",
+                   help="edge fractions of the pruning check (default 1,0.5,0.25,0.1 for a "
+                        "graph, 1,0.5,0.25 for a corpus; 'none' to skip)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default report-SLUG or report-corpus)")
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,561 @@
+"""Compare motif profiles across a corpus and write the corpus report.
+
+:func:`compare_corpus` runs the motif engine on every graph under each null
+model (cached in the corpus) and gathers the comparisons of
+:mod:`motifs.compare`: profile tables, SP correlation and clustering, group
+tests on size-normalised values, the universal backbone, the size regression
+and the per-group FFL / 3-cycle summary. :func:`write_comparison_tables`
+writes them as CSV (``cgram compare``); :func:`write_corpus_report` adds
+figures, prose and the pruning check in one self-contained HTML page
+(``cgram report --corpus``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from motifs.errors import MotifError
+from reports.graph_report import DEFAULT_NULLS, check_nulls
+
+if TYPE_CHECKING:
+    from corpus.store import Corpus
+    from motifs.compare import Clustering, GroupComparison
+
+#: Metadata columns a corpus can be grouped by.
+GROUP_COLUMNS: tuple[str, ...] = ("transcoder_type", "model", "task", "scan", "source")
+
+#: Values groups are compared on, size-normalised first.
+COMPARED_VALUES: tuple[str, ...] = ("sp", "z_resid")
+
+
+@dataclass
+class CorpusComparison:
+    """Everything :func:`compare_corpus` computed, as tables.
+
+    Attributes
+    ----------
+    graphs : corpus graphs table (``Corpus.list()``) of the graphs analysed.
+    results : long table, one row per null x graph x motif.
+    nulls : null models run; ``nulls[0]`` is the headline one.
+    profiles : one profile table (:func:`motifs.compare.profile_table`) per null.
+    correlation : SP correlation between graphs (under ``sp_null``).
+    clustering : its hierarchical clustering (None below 3 graphs).
+    comparisons : (by, value) -> GroupComparison: ``sp`` under ``sp_null``,
+        ``z_resid`` under the headline null.
+    backbones : (by, null) -> universal backbone table.
+    size_fit : per motif, the regression of Z on log(edges) (headline null).
+    summary : per group x null x motif, FFL and 3-cycle counts (all ``by``
+        columns and ``all``).
+    sp_null : the null whose SP is correlated, clustered and compared: the
+        first whose SP matrix has rank >= 2 (:func:`profile_null`).
+    skipped : why a comparison was not made (one group only, ...).
+    failures : graphs the motif engine failed on (left out).
+    seconds : wall time of the motif runs.
+    """
+
+    graphs: pd.DataFrame
+    results: pd.DataFrame
+    nulls: list[str]
+    profiles: dict[str, pd.DataFrame]
+    correlation: pd.DataFrame
+    clustering: Clustering | None
+    comparisons: dict[tuple[str, str], GroupComparison]
+    backbones: dict[tuple[str, str], pd.DataFrame]
+    size_fit: pd.DataFrame
+    summary: pd.DataFrame
+    by: list[str]
+    n_null: int
+    seed: int
+    sp_null: str
+    skipped: list[str] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def primary(self) -> str:
+        return self.nulls[0]
+
+
+def corpus_results(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int = 0,
+                   size: int = 3, keys: Sequence[str] | None = None,
+                   **run_options: Any) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Long results of every graph under each null, and the failures.
+
+    One :func:`motifs.corpus_run.run_motifs` call per null (parallel over
+    graphs and null blocks; cached in the corpus, so a second call reads).
+    """
+    from motifs.corpus_run import run_motifs
+
+    parts, failures = [], []
+    for null in nulls:
+        table = run_motifs(corpus, keys=keys, null=null, n_null=n_null, size=size, seed=seed,
+                           **run_options)
+        parts.append(table)
+        failures += [{**f, "null_model": null} for f in table.attrs.get("failures") or []]
+    return pd.concat(parts, ignore_index=True), failures
+
+
+def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type", "model", "task"),
+                   nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200, seed: int = 0,
+                   keys: Sequence[str] | None = None, n_boot: int = 2000, n_perm: int = 5000,
+                   fraction: float = 0.8, n_clusters: int = 2, alpha: float = 0.05,
+                   **run_options: Any) -> CorpusComparison:
+    """Run the motif engine over a corpus and compare the profiles.
+
+    Parameters
+    ----------
+    corpus : corpus.store.Corpus
+    by : column name(s) of the graphs table to group by.
+    nulls : null model(s); the first is the headline one (profiles,
+        clustering and group tests); every null enters the FFL / 3-cycle
+        summary and the backbone.
+    n_null, seed : null samples per graph and model; the run seed.
+    keys : graphs to include (default: all).
+    n_boot, n_perm, fraction, n_clusters, alpha
+        Bootstrap resamples, permutations, backbone fraction, clusters cut
+        from the tree, false discovery rate.
+    **run_options
+        ``executor``, ``jobs``, ``progress`` for :func:`motifs.corpus_run.run_motifs`.
+
+    Returns
+    -------
+    CorpusComparison
+
+    Raises
+    ------
+    MotifError
+        An unknown ``by`` column or null model, or no graph to compare.
+    """
+    from motifs.compare import (
+        cluster_profiles,
+        compare_groups,
+        group_motif_summary,
+        profile_table,
+        size_regression,
+        sp_correlation,
+        universal_backbone,
+    )
+
+    chosen = check_nulls(nulls)
+    columns = [by] if isinstance(by, str) else list(by)
+    unknown = [c for c in columns if c not in GROUP_COLUMNS]
+    if unknown:
+        raise MotifError(f"cannot group by {unknown}; choose from {list(GROUP_COLUMNS)}")
+    started = time.perf_counter()
+    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
+    seconds = time.perf_counter() - started
+    graphs = corpus.list()
+    graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
+    if graphs.empty:
+        raise MotifError(f"{corpus.root}: no graph to compare "
+                         f"({len(failures)} failed in the motif engine)")
+    profiles = {null: profile_table(results, graphs, null=null) for null in chosen}
+    adjusted, size_fit = size_regression(profiles[chosen[0]])
+    profiles[chosen[0]] = adjusted
+    sp_null = profile_null(profiles, chosen)
+    correlation = sp_correlation(profiles[sp_null])
+    clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(adjusted))) \
+        if len(adjusted) >= 3 else None
+    comparisons: dict[tuple[str, str], GroupComparison] = {}
+    backbones: dict[tuple[str, str], pd.DataFrame] = {}
+    skipped: list[str] = []
+    summaries = [group_motif_summary(results, graphs, None)]
+    for column in columns:
+        summaries.append(group_motif_summary(results, graphs, column))
+        for null in chosen:
+            backbones[(column, null)] = universal_backbone(profiles[null], column, fraction)
+        labels = adjusted[column].dropna().astype(str)
+        if labels.nunique() < 2:
+            skipped.append(f"{column}: the corpus has {labels.nunique()} labelled group(s) "
+                           f"({', '.join(sorted(labels.unique())) or 'none'}); nothing to compare")
+            continue
+        for value in COMPARED_VALUES:
+            table = profiles[sp_null] if value == "sp" else adjusted
+            comparisons[(column, value)] = compare_groups(table, column, value=value,
+                                                          n_boot=n_boot, n_perm=n_perm,
+                                                          alpha=alpha, seed=seed)
+    return CorpusComparison(
+        graphs=graphs, results=results, nulls=chosen, profiles=profiles,
+        correlation=correlation, clustering=clustering, comparisons=comparisons,
+        backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
+        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, skipped=skipped,
+        failures=failures, seconds=seconds)
+
+
+def profile_rank(profiles: pd.DataFrame) -> int:
+    """Numerical rank of the (graphs, motifs) SP matrix (NaN as 0).
+
+    Rank 1 means every graph's significance profile is one vector up to sign:
+    the null ties its motif counts together (with in/out degrees kept and no
+    mutual edges, the null counts of 021U, 021C, 021D and 030T are affine
+    functions of one another), so SP carries one number per graph.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"graph": ["a", "b"], "sp:x": [0.5, -0.5], "sp:y": [-0.5, 0.5]})
+    >>> profile_rank(p)
+    1
+    """
+    from motifs.compare import motif_matrix
+
+    matrix = motif_matrix(profiles, "sp").fillna(0.0).to_numpy()
+    return int(np.linalg.matrix_rank(matrix, tol=1e-6)) if matrix.size else 0
+
+
+def profile_null(profiles: dict[str, pd.DataFrame], nulls: Sequence[str]) -> str:
+    """The null whose SP profiles are compared: the first in ``nulls`` whose SP
+    matrix has rank 2 or more (see :func:`profile_rank`), else the first."""
+    for null in nulls:
+        if profile_rank(profiles[null]) >= 2:
+            return null
+    return nulls[0]
+
+
+def write_comparison_tables(comparison: CorpusComparison, out_dir: str | Path) -> list[Path]:
+    """Write every table of a comparison as CSV under ``out_dir``; returns the paths.
+
+    Files: ``results.csv`` (long), ``profiles_<null>.csv``,
+    ``sp_correlation.csv``, ``clusters.csv``, ``group_means_<by>_<value>.csv``,
+    ``group_tests_<by>_<value>.csv``, ``backbone_<by>_<null>.csv``,
+    ``size_regression.csv``, ``motif_summary.csv``.
+    """
+    from corpus.atomic import atomic_write
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, pd.DataFrame] = {"results": comparison.results,
+                                       "sp_correlation": comparison.correlation.reset_index()
+                                       .rename(columns={"index": "graph"}),
+                                       "size_regression": comparison.size_fit,
+                                       "motif_summary": comparison.summary}
+    for null, profile in comparison.profiles.items():
+        tables[f"profiles_{null}"] = profile
+    if comparison.clustering is not None:
+        labels = comparison.clustering.labels
+        tables["clusters"] = pd.DataFrame({"graph": labels.index, "cluster": labels.to_numpy()}) \
+            .merge(comparison.graphs[["graph_id", "slug"] + comparison.by]
+                   .rename(columns={"graph_id": "graph"}), on="graph")
+    for (by, value), result in comparison.comparisons.items():
+        tables[f"group_means_{by}_{value}"] = result.means
+        tests = result.tests.copy()
+        tests.insert(0, "value", value)
+        tests.insert(0, "by", by)
+        tables[f"group_tests_{by}_{value}"] = tests
+    for (by, null), backbone in comparison.backbones.items():
+        tables[f"backbone_{by}_{null}"] = backbone
+    paths = []
+    for name, frame in tables.items():
+        path = out / f"{name}.csv"
+        atomic_write(path, lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
+        paths.append(path)
+    return paths
+
+
+def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
+    """The plain-text summary ``cgram compare`` prints."""
+    from reports.findings import group_findings
+
+    lines = [f"{len(comparison.graphs)} graphs; nulls {', '.join(comparison.nulls)} "
+             f"({comparison.n_null} samples each, seed {comparison.seed}); motif runs "
+             f"{comparison.seconds:.1f} s"]
+    if comparison.failures:
+        lines.append(f"{len(comparison.failures)} graph runs failed: " + "; ".join(
+            f"{f['slug']} ({f['null_model']}): {f['error']}" for f in comparison.failures[:5]))
+    head = comparison.profiles[comparison.primary]
+    shown = [c for c in ("slug", *comparison.by, "n_edges") if c in head.columns]
+    value_cols = [c for c in head.columns if c.split(":")[0] in ("z", "sp")
+                  and _is_main(c.split(":", 1)[1])]
+    lines.append(f"\nProfiles under {comparison.primary} (Z and SP of the named triads):")
+    lines.append(head[shown + value_cols].head(max_rows).to_string(
+        index=False, float_format=lambda v: f"{v:.3g}"))
+    lines.append("\nFindings:")
+    lines.extend("  " + line for line in group_findings(comparison.summary))
+    for (by, value), result in comparison.comparisons.items():
+        null_used = comparison.sp_null if value == "sp" else comparison.primary
+        lines.append(f"\nGroups by {by} under {null_used}, on {result.description}:")
+        tests = result.tests.loc[np.isfinite(result.tests["p"])]
+        lines.append(tests[["motif", "n_graphs", "p", "q", "significant", "effect",
+                            "effect_measure", "contrast"]]
+                     .to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    for (by, null), backbone in comparison.backbones.items():
+        if null != comparison.primary:
+            continue
+        members = backbone.loc[backbone["in_backbone"]]
+        text = ", ".join(f"{m} ({d})" for m, d in zip(members["motif"], members["direction"]))
+        lines.append(f"\nUniversal backbone by {by} under {null}: {text or 'none'}")
+    for note in comparison.skipped:
+        lines.append(f"skipped: {note}")
+    return "\n".join(lines)
+
+
+def summary_grid(summary: pd.DataFrame) -> pd.DataFrame:
+    """The FFL / 3-cycle summary as a grid: one row per group, one column per
+    null and motif, cells ``enriched/tested (median Z)`` for FFLs and
+    ``absent/graphs`` for 3-cycles."""
+    rows = summary.copy()
+    tested = (rows["n_graphs"] - rows["n_undefined"]).astype(int)
+    median = rows["median_z"].map(lambda z: "n/a" if not np.isfinite(z) else f"{z:+.1f}")
+    rows["cell"] = np.where(rows["motif"] == "ffl",
+                            rows["n_enriched"].astype(int).astype(str) + "/" + tested.astype(str)
+                            + " (Z " + median + ")",
+                            rows["n_absent"].astype(int).astype(str) + "/"
+                            + rows["n_graphs"].astype(int).astype(str))
+    rows["column"] = np.where(rows["motif"] == "ffl", "FFL enriched: ", "3-cycles absent: ") \
+        + rows["null_model"]
+    order = list(dict.fromkeys(rows.sort_values("motif", key=lambda m: m != "ffl",
+                                                kind="stable")["column"]))
+    grid = rows.pivot_table(index=["by", "group"], columns="column", values="cell",
+                            aggfunc="first", sort=False)
+    return grid.reindex(columns=order).reset_index()
+
+
+def _is_main(motif: str) -> bool:
+    from motifs.compare import find_motif
+
+    return any(find_motif([motif], key) for key in ("ffl", "chain", "fan_in", "fan_out",
+                                                     "cycle3"))
+
+
+def _row_labels(head: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
+    """Heatmap row names: ``slug [first group]``, or the slug alone."""
+    slugs = head["slug"].astype(str)
+    if by:
+        slugs = slugs + " [" + head[by[0]].fillna("-").astype(str) + "]"
+    return dict(zip(head["graph"], slugs))
+
+
+def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_null: int,
+                       seed: int, keep_fractions: Sequence[float],
+                       **run_options: Any) -> pd.DataFrame:
+    """FFL and 3-cycle rows of :func:`motifs.compare.weight_sensitivity` for every graph."""
+    from motifs.compare import find_motif, weight_sensitivity
+
+    parts = []
+    for graph_id in graph_ids:  # one cached run_motifs call per graph and level
+        table = weight_sensitivity(graph_id, keep_fractions=keep_fractions, null=null,
+                                   n_null=n_null, seed=seed, corpus=corpus, **run_options)
+        present = list(pd.unique(table["motif"]))
+        keep = [find_motif(present, "ffl"), find_motif(present, "cycle3")]
+        table = table.loc[table["motif"].isin([k for k in keep if k])]
+        table.insert(0, "graph", graph_id)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_corpus_report(corpus: Corpus, out_dir: str | Path,
+                        by: str | Sequence[str] = ("transcoder_type", "model", "task"),
+                        null: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200,
+                        seed: int = 0, keys: Sequence[str] | None = None,
+                        keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25),
+                        sensitivity_n_null: int | None = None, n_boot: int = 2000,
+                        n_perm: int = 5000, executor: str = "pool", jobs: int | None = None,
+                        progress: bool = False, name: str = "report.html") -> Path:
+    """Write the corpus report: one self-contained HTML page, CSV tables, PNG figures.
+
+    Parameters
+    ----------
+    corpus : corpus.store.Corpus
+    out_dir : path
+        Output folder (created): the page, ``tables/*.csv``, ``figures/*.png``.
+    by : column name(s) to compare groups by (``transcoder_type``, ``model``,
+        ``task``, ``scan``, ``source``).
+    null : null model name or names; the first is the headline one.
+    n_null : null samples per graph and model.
+    seed : int
+    keys : graphs to include (default: all).
+    keep_fractions : edge-pruning levels of the robustness section (None: none).
+    sensitivity_n_null : null samples per pruning level (default ``min(n_null, 50)``).
+    n_boot, n_perm : bootstrap resamples and permutations of the group tests.
+    executor, jobs, progress : how motif runs execute (cached in the corpus).
+    name : file name of the page.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML file.
+    """
+    from reports import figures
+    from reports.findings import group_findings
+    from reports.html import Page
+
+    started = time.perf_counter()
+    run_options = dict(executor=executor, jobs=jobs, progress=progress)
+    comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
+                                n_boot=n_boot, n_perm=n_perm, **run_options)
+    primary = comparison.primary
+    head = comparison.profiles[primary]
+    columns = comparison.by
+    page = Page(f"Motifs across {len(head)} attribution graphs", out_dir)
+    counts = "; ".join(f"{c}: " + ", ".join(f"{k} {v}" for k, v in
+                                             head[c].fillna("(none)").value_counts().items())
+                       for c in columns)
+    page.paragraph(f"Corpus {corpus.root}: {len(head)} graphs ({counts}). Null models "
+                   f"{', '.join(comparison.nulls)}, {n_null} samples each, seed {seed}; "
+                   f"headline null {primary}.", cls="meta")
+    if comparison.failures:
+        page.paragraph(f"{len(comparison.failures)} graph runs failed and are left out: " +
+                       "; ".join(f"{f['slug']} ({f['null_model']}): {f['error']}"
+                                 for f in comparison.failures[:10]), cls="note")
+
+    page.heading("Findings")
+    page.paragraph("Are feed-forward loops enriched under each null model, and are 3-cycles "
+                   "absent? Per group, the number of graphs with Z > 2 out of those where Z is "
+                   "defined, and what each null expects.")
+    page.bullets(group_findings(comparison.summary))
+    page.table(comparison.summary, "motif_summary", "Graphs with FFLs enriched / 3-cycles "
+               "absent, per group and null (full counts in the CSV)",
+               shown=summary_grid(comparison.summary), max_rows=None)
+
+    page.heading("Profiles")
+    results = comparison.results
+    median_z = results.groupby(["motif", "null_model"], sort=False)["z"].median().unstack() \
+        .reindex(index=pd.unique(results["motif"]), columns=comparison.nulls)
+    median_z = median_z.loc[median_z.notna().any(axis=1)]
+    page.figure(figures.profile_bars(median_z, "median Z", f"Median Z over the {len(head)} "
+                                     "graphs, per null model", threshold=2.0), "median_z",
+                "Median over graphs of each class's Z under each null; dashed: |Z| = 2. "
+                "Z is not size-normalised: the group comparisons below use SP and size-"
+                "adjusted Z.")
+    shown = [c for c in ("slug", *columns, "n_nodes", "n_edges", "density") if c in head]
+    mains = [c for c in head.columns if c.split(":")[0] in ("count", "z", "sp")
+             and _is_main(c.split(":", 1)[1])]
+    page.table(head, f"profiles_{primary}", f"One row per graph under {primary} (all "
+               "motifs in the CSV)", shown=head[shown + mains])
+    for other in comparison.nulls[1:]:
+        page.save_csv(comparison.profiles[other], f"profiles_{other}")
+    page.save_csv(comparison.results, "results")
+
+    from motifs.compare import motif_matrix
+
+    sp_null = comparison.sp_null
+    sp = motif_matrix(comparison.profiles[sp_null], "sp")
+    sp = sp.loc[:, sp.notna().any(axis=0)]
+    labels = _row_labels(head, columns)
+    page.heading("Superfamilies: SP correlation and clustering")
+    if sp_null != primary:
+        page.paragraph(
+            f"Under {primary} every graph's significance profile is the same vector up to "
+            f"sign (the SP matrix has rank {profile_rank(head)}): with in/out degrees kept and "
+            "no mutual edges, the null counts of fan-in, chain, fan-out and FFL are affine "
+            "functions of one another (the dependent_on column of the profiles), so their "
+            f"Z-scores agree up to sign. Profiles are therefore correlated, clustered and "
+            f"compared under {sp_null}, the first null whose profiles vary in more than one "
+            "direction.")
+    elif profile_rank(head) <= 1:
+        page.paragraph(
+            f"Under every null run here ({', '.join(comparison.nulls)}) the significance "
+            "profiles of all graphs are one vector up to sign (SP matrix of rank "
+            f"{profile_rank(head)}): the null ties the counts of the varying classes "
+            "together, so the correlation and clustering below only separate graphs by the "
+            "sign of their FFL Z. Add a null that lets more classes vary (config or er) to "
+            "compare profile shapes.", cls="note")
+    if comparison.clustering is not None:
+        page.figure(figures.sp_heatmap(sp, comparison.clustering, labels,
+                                       f"SP under {sp_null}, rows clustered (average linkage "
+                                       "on 1 − r)"), "sp_heatmap",
+                    "Significance profiles of all graphs; the dendrogram groups graphs whose "
+                    "profiles correlate (Milo et al. 2004 'superfamilies'). Classes the null "
+                    "can never form are left out.")
+        clusters = comparison.clustering.labels
+        cross = pd.crosstab(clusters.rename("cluster"),
+                            head.set_index("graph").loc[clusters.index, columns[0]]
+                            .fillna("(none)").rename(columns[0])) if columns else None
+        page.paragraph(f"Cophenetic correlation {comparison.clustering.cophenetic:.2f}. "
+                       "Clusters against " + (columns[0] if columns else "graphs") + ":")
+        if cross is not None:
+            page.table(cross.reset_index(), "clusters_by_group", "")
+    page.save_csv(comparison.correlation.reset_index().rename(columns={"index": "graph"}),
+                  "sp_correlation")
+
+    page.heading("Group comparisons (size-normalised)")
+    page.paragraph("Z-scores grow with graph size, and the groups here differ in size, so "
+                   "groups are compared on the significance profile SP = Z/||Z|| and on the "
+                   "residual of Z after a pooled regression on log(edges); raw Z is not "
+                   "compared. Each table says which value it shows.")
+    for (column, value), result in comparison.comparisons.items():
+        null_used = sp_null if value == "sp" else primary
+        page.heading(f"{column}: {value} under {null_used}", level=3)
+        page.paragraph(result.description + f"; null model {null_used}.")
+        finite = result.tests.loc[np.isfinite(result.tests["p"]), "motif"].tolist()
+        if value == "sp":
+            means = result.means.pivot(index="motif", columns="group", values="mean") \
+                .reindex(index=finite)
+            errors = pd.concat({f"{g}:{end}": result.means.loc[result.means["group"] == g]
+                                .set_index("motif")[f"ci_{end}"].reindex(finite)
+                                for g in result.groups for end in ("low", "high")}, axis=1)
+            page.figure(figures.profile_bars(means, "mean SP", f"Mean SP by {column} "
+                                             "(95% bootstrap intervals)", errors=errors),
+                        f"mean_sp_{column}", f"Mean significance profile per {column} group.")
+        page.figure(figures.group_comparison_plot(result, finite,
+                                                  f"{value} by {column}; * q < 0.05"),
+                    f"groups_{column}_{value}", f"Group means and 95% bootstrap intervals "
+                    f"of {value} per motif; q: Benjamini-Hochberg over motifs.")
+        page.table(result.tests.loc[result.tests["motif"].isin(finite)],
+                   f"group_tests_{column}_{value}", "Permutation tests")
+        page.save_csv(result.means, f"group_means_{column}_{value}")
+    for note in comparison.skipped:
+        page.paragraph(f"Not compared: {note}.", cls="note")
+
+    page.heading("Size confound")
+    from motifs.compare import find_motif
+
+    ffl = find_motif(list(sp.columns), "ffl") or find_motif(
+        [c.split(":", 1)[1] for c in head.columns if c.startswith("z:")], "ffl")
+    if ffl is not None:
+        page.figure(figures.size_scatter(head, ffl, columns[0] if columns else None,
+                                         title=f"FFL Z under {primary} against graph size"),
+                    "size_confound", "Each point a graph; dashed: pooled least-squares fit "
+                    "of Z on log10(edges). Groups are compared on residuals from this fit.")
+    fit = comparison.size_fit
+    page.table(fit, "size_regression", "Z regressed on natural log(edges), per motif (pooled "
+               "over graphs)", shown=fit.loc[fit["n"] > 0])
+
+    page.heading("Universal backbone")
+    page.paragraph("A motif belongs to the backbone when it is significant (|Z| > 2) in the "
+                   "same direction in at least 80% of the graphs of every group.")
+    for (column, null_model), backbone in comparison.backbones.items():
+        members = backbone.loc[backbone["in_backbone"]]
+        text = ", ".join(f"{figures.motif_label(m)} {d}" for m, d in
+                         zip(members["motif"], members["direction"])) or "none"
+        page.paragraph(f"By {column} under {null_model}: {text}.")
+        page.save_csv(backbone, f"backbone_{column}_{null_model}")
+    first = (columns[0], primary) if columns else None
+    if first in comparison.backbones:
+        backbone = comparison.backbones[first]
+        page.table(backbone, f"backbone_{first[0]}_{first[1]}",
+                   f"Fractions of graphs with each motif enriched (up) or depleted (down), "
+                   f"by {first[0]} under {primary}",
+                   shown=backbone.loc[backbone["min_fraction"].notna()])
+
+    if keep_fractions:
+        page.heading("Does it survive pruning?")
+        sens_n = sensitivity_n_null or min(n_null, 50)
+        sens = corpus_sensitivity(corpus, head["graph"].tolist(), primary, sens_n, seed,
+                                  keep_fractions, **run_options)
+        meta = head[["graph", *columns]]
+        sens = sens.merge(meta, on="graph", how="left")
+        sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
+        ffl_rows = sens.loc[sens["motif"] == find_motif(list(pd.unique(sens["motif"])), "ffl")]
+        page.figure(figures.sensitivity_lines(ffl_rows, columns[0] if columns else None,
+                                              title=f"FFL Z under {primary} as weak edges "
+                                                    "are pruned"), "ffl_pruning",
+                    "One line per graph: FFL Z when only the strongest fraction of edges "
+                    f"(by |weight|) is kept, each level against its own null ({sens_n} "
+                    "samples).")
+        survive = ffl_rows.groupby("level", sort=False)["z"].agg(
+            enriched=lambda z: int((z > 2).sum()), graphs="size")
+        page.bullets(f"{level}: FFLs enriched (Z > 2) in {int(r.enriched)}/{int(r.graphs)} "
+                     "graphs" for level, r in survive.iterrows())
+        page.table(sens, "pruning", "FFL and 3-cycle profiles at each pruning level",
+                   shown=sens[["slug", *columns, "level", "n_edges", "motif", "count",
+                               "null_mean", "z", "sp"]])
+    page.paragraph(f"Motif runs {comparison.seconds:.1f} s (cached in the corpus: a second "
+                   f"report reads them); report written in {time.perf_counter() - started:.1f} "
+                   "s.", cls="note")
+    return page.write(name)

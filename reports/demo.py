@@ -1,0 +1,193 @@
+"""The main job, end to end: ``cgram demo`` (what ``make demo`` runs).
+
+1. trace held-out prompts of every shipped zoo world with its tiny model and
+   both transcoder sets (PLT and CLT) into a corpus;
+2. import the real Neuronpedia / Anthropic graphs beside the repository
+   (``../shared/data/neuronpedia``) into the same corpus, with task labels;
+3. run the motif census with degree-preserving nulls on every graph;
+4. compare by transcoder type, model and task, and write the corpus report.
+
+Every stage is timed; the paths of all outputs are printed at the end. The
+motif results are cached in the corpus, so a second run is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+TASKS_CSV = Path(__file__).resolve().parent / "data" / "shared_tasks.csv"
+
+
+def shared_graphs_dir() -> Path:
+    """``$CGRAM_SHARED_GRAPHS`` or ``../shared/data/neuronpedia`` beside the repo."""
+    env = os.environ.get("CGRAM_SHARED_GRAPHS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "neuronpedia"
+
+
+class StageClock:
+    """Times the named stages of a run and prints them as they end."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[str, float]] = []
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        print(f"\n== {name}", flush=True)
+        start = time.perf_counter()
+        yield
+        took = time.perf_counter() - start
+        self.times.append((name, took))
+        print(f"   [{name}: {took:.1f} s]", flush=True)
+
+    def summary(self) -> str:
+        lines = [f"  {name:<44}{took:>8.1f} s" for name, took in self.times]
+        lines.append(f"  {'total':<44}{time.perf_counter() - self.started:>8.1f} s")
+        return "\n".join(lines)
+
+
+def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, Any]]:
+    """Trace held-out prompts of every shipped checkpoint with PLT and CLT.
+
+    Returns one summary row per (checkpoint, transcoder type).
+    """
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from tracer.models import wrap_model
+    from tracer.trace import trace
+    from tracer.transcoders import load_transcoders
+    from tracer.zoo.checkpoint import open_checkpoint, shipped_checkpoints
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    rows = []
+    for name in shipped_checkpoints():
+        checkpoint = open_checkpoint(name)
+        hf_model, tokenizer = checkpoint.load_model()
+        model = wrap_model(hf_model, tokenizer, name=name)
+        world = checkpoint.world()
+        examples = list(world.heldout)
+        random.Random(seed).shuffle(examples)
+        examples = examples[:prompts_per_world]
+        metrics = checkpoint.metrics
+        for kind in ("plt", "clt"):
+            try:
+                directory = checkpoint.transcoder_dir(kind)
+            except Exception:  # a checkpoint may ship one kind only
+                continue
+            transcoders = load_transcoders(directory)
+            sizes = []
+            for example in tqdm(examples, desc=f"trace {name} {kind}", unit="prompt",
+                                file=sys.stdout):
+                graph = trace(model, transcoders, example.prompt)
+                graph.meta.model = f"zoo-{name}"
+                graph.meta.task = world.name
+                graph.meta.slug = f"{name}-{kind}-{graph.meta.slug}"
+                corpus.add(graph, task=world.name)
+                sizes.append((graph.n_nodes, graph.n_edges))
+            size = np.asarray(sizes)
+            kind_metrics = metrics.get(kind, {}) if isinstance(metrics, dict) else {}
+            rows.append({
+                "checkpoint": name, "transcoders": kind, "graphs": len(sizes),
+                "nodes (mean)": float(size[:, 0].mean()), "edges (mean)": float(size[:, 1].mean()),
+                "model accuracy": metrics.get("heldout_accuracy") if isinstance(metrics, dict)
+                else None,
+                "replacement accuracy": kind_metrics.get("replacement_accuracy"),
+                "explained variance": kind_metrics.get("explained_variance"),
+            })
+    return rows
+
+
+def import_shared(corpus: Any, folder: Path) -> int:
+    """Import the real exports with their task labels; returns how many."""
+    from corpus.neuronpedia import read_json
+
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no graph files in {folder} (set CGRAM_SHARED_GRAPHS)")
+    for path in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            corpus.add(read_json(path))
+    corpus.label_tasks(TASKS_CSV)
+    return len(files)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from corpus.store import Corpus
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = StageClock()
+    corpus = Corpus(out / "corpus")
+    pd.set_option("display.width", 160)
+
+    with clock.stage("1. trace the zoo worlds (tiny models x PLT/CLT)"):
+        rows = trace_zoo(corpus, args.prompts, args.seed)
+        if rows:
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        else:
+            print("no shipped zoo checkpoints found")
+    with clock.stage("2. import the real Neuronpedia / Anthropic graphs"):
+        n = import_shared(corpus, Path(args.shared))
+        print(f"imported {n} graphs from {args.shared}; corpus holds {len(corpus)} graphs")
+        table = corpus.list()
+        print(table.groupby(["source", "model", "transcoder_type"]).size()
+              .rename("graphs").reset_index().to_string(index=False))
+    with clock.stage(f"3. motif census, {args.n_null} degree-preserving nulls per graph"):
+        from motifs.corpus_run import run_motifs
+
+        results = run_motifs(corpus, null=args.null, n_null=args.n_null, seed=args.seed,
+                             executor=args.executor, jobs=args.jobs, progress=True)
+        results.to_csv(out / "motifs.csv", index=False)
+        head = results[results["motif"].isin(["030T", "021C", "030C"])]
+        summary = head.pivot_table(index="motif", values="z", aggfunc=["median", "min", "max"])
+        print(f"null model(s) used: {', '.join(sorted(results['null_model'].unique()))}")
+        print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+    with clock.stage("4. compare groups and write the corpus report"):
+        from reports.corpus_report import write_corpus_report
+
+        report = write_corpus_report(corpus, out / "report", by=("transcoder_type", "model", "task"),
+                                     null=args.report_nulls.split(","), n_null=args.report_n_null,
+                                     seed=args.seed, executor=args.executor, jobs=args.jobs,
+                                     progress=True)
+    print("\nstage times:\n" + clock.summary())
+    print("\noutputs:")
+    print(f"  corpus        {corpus.root}")
+    print(f"  motif table   {out / 'motifs.csv'}")
+    print(f"  report        {report}")
+    print(f"  report files  {report.parent}")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """``cgram demo``: the main job end to end (see the module docstring)."""
+    p = subparsers.add_parser("demo", help="run the whole pipeline on the shipped zoo and the "
+                                           "shared real graphs, and write a report")
+    p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
+    p.add_argument("--shared", default=str(shared_graphs_dir()),
+                   help="folder of real graph exports (default ../shared/data/neuronpedia)")
+    p.add_argument("--prompts", type=int, default=24, help="held-out prompts traced per world "
+                                                           "and transcoder set (default 24)")
+    p.add_argument("--n-null", type=int, default=1000, help="null samples per graph (default 1000)")
+    p.add_argument("--null", default=None, help="null model (default: config-dag for DAGs)")
+    p.add_argument("--report-nulls", default="config-dag,layer-config",
+                   help="null models compared in the report (comma-separated)")
+    p.add_argument("--report-n-null", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--executor", default="pool", help="serial | pool | dask-local | dask://host:port")
+    p.add_argument("-j", "--jobs", type=int, default=None)
+    p.set_defaults(func=run)

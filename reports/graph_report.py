@@ -1,0 +1,305 @@
+"""The report of one attribution graph: its motif profile under several null
+models, the null distributions, the strongest feed-forward loops drawn on the
+graph and listed by their features, and how the profile survives pruning.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+
+from motifs.errors import MotifError
+
+if TYPE_CHECKING:
+    from corpus.store import Corpus
+
+#: Null models a report runs by default, the first being the headline one:
+#: ``config-dag`` keeps degrees and acyclicity (an attribution graph is a
+#: DAG); ``layer-config`` also keeps which layers edges join; ``config``
+#: allows cycles (comparable with mfinder); ``er`` keeps only n and m.
+DEFAULT_NULLS: tuple[str, ...] = ("config-dag", "layer-config", "config", "er")
+
+
+def check_nulls(nulls: str | Sequence[str]) -> list[str]:
+    """The null model list of a report, validated against :data:`motifs.nulls.NULL_MODELS`."""
+    from motifs.nulls import NULL_MODELS
+
+    chosen = [nulls] if isinstance(nulls, str) else list(nulls)
+    if not chosen:
+        raise MotifError("give at least one null model")
+    unknown = [n for n in chosen if n not in NULL_MODELS]
+    if unknown:
+        raise MotifError(f"unknown null model(s) {unknown}; choose from {sorted(NULL_MODELS)}")
+    return list(dict.fromkeys(chosen))
+
+
+def null_count_samples(corpus: Corpus, key: str, null: str, n_null: int, seed: int,
+                       size: int = 3, executor: str = "pool",
+                       jobs: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """(S, k) motif counts of the null samples behind a graph's profile, and the k codes.
+
+    The samples are those :func:`motifs.corpus_run.run_motifs` draws for the
+    same ``null``, ``n_null`` and ``seed`` (the same null blocks and block
+    seeds), so a histogram of these counts is the ensemble the profile's
+    Z-scores come from. Blocks cached in the corpus are read back; the others
+    are computed on ``executor`` and cached.
+    """
+    from corpus.executor import open_executor
+    from motifs.corpus_run import (
+        NULL_COUNTS_METHOD,
+        BlockTask,
+        MotifParams,
+        compute_null_block,
+        motif_names,
+        null_blocks,
+        validate_params,
+    )
+
+    graph_id = corpus.resolve(key)
+    params = MotifParams(null, n_null, size, False, seed)
+    validate_params(params)
+    sizes = null_blocks(int(corpus.row(graph_id)["n_edges"]), n_null)
+    firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+    blocks: dict[int, pd.DataFrame] = {}
+    todo = []
+    for b, (first, count) in enumerate(zip(firsts, sizes)):
+        cached = corpus.read_result(graph_id, NULL_COUNTS_METHOD, params.block_key(b, len(sizes)))
+        if cached is not None:
+            blocks[b] = cached
+        else:
+            todo.append((b, BlockTask(graph_id, str(Path(corpus.root).resolve()), params, b,
+                                      first, count)))
+    if todo:
+        with open_executor(executor if len(todo) > 1 else "serial", jobs=jobs) as pool:
+            for outcome in pool.run(compute_null_block, iter(todo)):
+                if not outcome.ok:
+                    raise MotifError(f"{key}: null block {outcome.key} failed: {outcome.error}")
+                corpus.write_result(graph_id, NULL_COUNTS_METHOD,
+                                    params.block_key(outcome.key, len(sizes)), outcome.value)
+                blocks[outcome.key] = outcome.value
+    codes, _ = motif_names(size, False)
+    frame = pd.concat([blocks[b] for b in sorted(blocks)], ignore_index=True)
+    frame = frame.loc[frame["sample"] >= 0].sort_values("sample")
+    return frame[codes].to_numpy(dtype=np.int64), codes
+
+
+def graph_profiles(corpus: Corpus, key: str, nulls: Sequence[str], n_null: int, seed: int,
+                   size: int = 3, **run_options: object) -> pd.DataFrame:
+    """Long profile table of one corpus graph under each null (rows: null x motif),
+    from :func:`motifs.corpus_run.run_motifs` (parallel, cached in the corpus)."""
+    from motifs.corpus_run import run_motifs
+
+    parts = []
+    for null in nulls:  # a few nulls, each one batched run
+        table = run_motifs(corpus, keys=[key], null=null, n_null=n_null, size=size, seed=seed,
+                           **run_options)
+        failures = table.attrs.get("failures") or []
+        if failures:
+            raise MotifError(f"{key} under {null}: {failures[0]['error']}")
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)
+
+
+def top_instances_table(instances: pd.DataFrame, names: np.ndarray,
+                        rows: np.ndarray) -> pd.DataFrame:
+    """The instance table a reader scans: rank, each node's text, layer and
+    position, the three weights, strength and sign type."""
+    out = pd.DataFrame({"rank": np.arange(1, len(instances) + 1)})
+    for role in ("x", "y", "z"):
+        graph_rows = rows[instances[role].to_numpy(dtype=np.int64)]
+        out[role.upper()] = names[graph_rows]
+        for column in ("layer", "pos", "id"):
+            if f"{role}_{column}" in instances:
+                out[f"{role.upper()} {column}"] = instances[f"{role}_{column}"].to_numpy()
+    for column in ("w_xy", "w_yz", "w_xz", "strength", "sign_type"):
+        if column in instances:
+            out[column] = instances[column].to_numpy()
+    return out
+
+
+def pick_loops_to_draw(table: pd.DataFrame, crossing: np.ndarray, n_loops: int) -> list[int]:
+    """Row numbers of the loops to draw: the strongest crossing token
+    positions first, then the strongest overall, skipping a loop whose three
+    labels repeat an already chosen one."""
+    if not len(table):
+        return []
+    labels = table[["X", "Y", "Z"]].astype(str).agg(" | ".join, axis=1)
+    first_unique = ~labels.duplicated().to_numpy()
+    candidates = list(np.flatnonzero(crossing & first_unique)[:1])
+    for row in np.flatnonzero(first_unique):
+        if len(candidates) >= n_loops:
+            break
+        if row not in candidates:
+            candidates.append(int(row))
+    return sorted(int(r) for r in candidates)
+
+
+def describe_loop(row: pd.Series) -> str:
+    """One loop as prose: ``X 'Dallas' (layer -1, pos 10) -> Y ... -> Z ..., and X -> Z``."""
+    def node(role: str) -> str:
+        return f"{row[role.upper()]} (layer {row[f'{role.upper()} layer']}, " \
+               f"pos {row[f'{role.upper()} pos']})"
+
+    return (f"{node('x')} → {node('y')} → {node('z')}, with the direct edge X → Z "
+            f"(weights {row['w_xy']:+.3g}, {row['w_yz']:+.3g}, {row['w_xz']:+.3g})")
+
+
+def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
+                       nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200,
+                       seed: int = 0, top: int = 10, n_loops: int = 3,
+                       keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25, 0.1),
+                       sensitivity_n_null: int | None = None, executor: str = "pool",
+                       jobs: int | None = None, progress: bool = False,
+                       name: str = "report.html") -> Path:
+    """Write the HTML report of one corpus graph (plus CSV tables and PNG figures).
+
+    Parameters
+    ----------
+    corpus : corpus.store.Corpus
+    key : str
+        Slug, graph id or id prefix.
+    out_dir : path
+        Output folder (created): the page, ``tables/*.csv``, ``figures/*.png``.
+    nulls : str or sequence of str
+        Null models to run; the first is the headline one (null
+        distributions and pruning use it).
+    n_null : int
+        Null samples per model.
+    seed : int
+    top : int
+        Feed-forward loops listed.
+    n_loops : int
+        Loops drawn on the graph.
+    keep_fractions : sequence of float or None
+        Edge-pruning levels of the sensitivity section (None: no section).
+    sensitivity_n_null : int, optional
+        Null samples per pruning level (default ``min(n_null, 100)``).
+    executor, jobs, progress
+        How motif runs execute (:func:`motifs.corpus_run.run_motifs`);
+        profiles and null samples are cached in the corpus.
+    name : str
+        File name of the page.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML file.
+    """
+    from motifs.compare import weight_sensitivity
+    from motifs.instances import instances_for_graph
+    from motifs.network import Network
+    from reports import figures
+    from reports.findings import graph_findings
+    from reports.html import Page
+
+    started = time.perf_counter()
+    chosen = check_nulls(nulls)
+    primary = chosen[0]
+    graph_id = corpus.resolve(key)
+    graph = corpus.load(graph_id)
+    net = Network.from_graph(graph)
+    run_options = dict(executor=executor, jobs=jobs, progress=progress)
+    if net.n_edges == 0:
+        raise MotifError(f"{graph.name}: no edges between embedding, feature and logit nodes")
+    meta = graph.meta
+    page = Page(f"Motifs of {graph.name}", out_dir)
+    page.paragraph(
+        f"model {meta.model} · transcoder {meta.transcoder_type} · task {meta.task or '-'} · "
+        f"source {meta.source} · {graph.n_nodes} nodes, {graph.n_edges} edges; the motif "
+        f"network keeps embeddings, features and logits: {net.n_nodes} nodes, {net.n_edges} "
+        f"edges.", cls="meta")
+    page.paragraph(f"Prompt: {meta.prompt!r}", cls="meta")
+
+    profiles = graph_profiles(corpus, graph_id, chosen, n_null, seed, **run_options)
+    page.heading("Findings")
+    findings = graph_findings(profiles)
+    page.bullets(findings)
+
+    page.heading("Motif profile")
+    z = profiles.pivot(index="motif", columns="null_model", values="z") \
+        .reindex(index=pd.unique(profiles["motif"]), columns=chosen)
+    sp = profiles.pivot(index="motif", columns="null_model", values="sp") \
+        .reindex(index=pd.unique(profiles["motif"]), columns=chosen)
+    page.figure(figures.profile_bars(z, "Z-score", f"Z per null model ({n_null} samples each)",
+                                     threshold=2.0), "z_profile",
+                "Z = (count − null mean) / null sd per 3-node class and null model; dashed: "
+                "|Z| = 2; n/a: the null count never varies (Z undefined). Each class is drawn "
+                "under its bars.")
+    page.figure(figures.profile_bars(sp, "SP", "Significance profile SP = Z / ||Z||"),
+                "sp_profile", "Significance profile (Milo et al. 2004), normalised over the "
+                "finite Z of each null.")
+    wide = profiles.pivot(index="motif", columns="null_model", values=["null_mean", "z"]) \
+        .reindex(index=z.index)
+    wide.columns = [f"{'Z' if v == 'z' else 'null mean'} ({null})" for v, null in wide.columns]
+    first = profiles.drop_duplicates("motif").set_index("motif")[["name", "count"]]
+    shown = first.join(wide[[f"{kind} ({null})" for kind in ("null mean", "Z")
+                             for null in chosen]]).reset_index()
+    page.table(profiles, "profiles", "Count, null mean and Z per null model (null sd, p, SP "
+               "and dependence flags in the CSV)", shown=shown)
+
+    page.heading(f"Null distributions ({primary})")
+    null_counts, codes = null_count_samples(corpus, graph_id, primary, n_null, seed,
+                                            executor=executor, jobs=jobs)
+    real = profiles.loc[profiles["null_model"] == primary].set_index("motif")["count"] \
+        .reindex(codes).to_numpy()
+    page.figure(figures.null_distributions(null_counts, real, codes,
+                                           f"{n_null} {primary} samples; red: the real count"),
+                "null_distributions", f"Histogram of each class's count in the {primary} "
+                "samples, the real count in red.")
+
+    page.heading("Strongest feed-forward loops")
+    instances = instances_for_graph(graph, net, "ffl")
+    names = figures.node_display_names(graph)
+    table = top_instances_table(instances, names, net.rows)
+    # loops whose input sits at an earlier token than their output carry
+    # information across positions (Dallas -> Texas -> Austin)
+    crossing = (table["X pos"] < table["Z pos"]).to_numpy() if len(table) else np.zeros(0, bool)
+    drawn = pick_loops_to_draw(table, crossing, n_loops)
+    if len(table):
+        page.paragraph("The strongest loop: " + describe_loop(table.iloc[0]) + ".")
+    if crossing.any():
+        page.paragraph("The strongest loop across token positions: "
+                       + describe_loop(table.loc[crossing].iloc[0]) + ".")
+    page.figure(figures.ffl_on_graph(graph, instances.iloc[drawn], net.rows, n_loops=n_loops,
+                                     title="FFLs on the graph: layer (y) by token position (x)"),
+                "ffl_on_graph", "Panels: the strongest FFLs with distinct feature labels, "
+                "the strongest crossing token positions included (strength = geometric mean "
+                "of the three |weights|); the graph around each in grey; blue edges excite, "
+                "red inhibit; width ∝ |weight|.")
+    page.table(table.head(top), "ffl_instances",
+               f"The {min(top, len(table))} strongest of {len(table):,} FFLs with their features",
+               max_rows=top)
+    page.table(table.loc[crossing].head(top), "ffl_instances_across_positions",
+               f"The strongest of {int(crossing.sum()):,} FFLs whose X precedes Z in the prompt",
+               max_rows=top)
+    page.save_csv(table, "ffl_instances_all")
+
+    if keep_fractions:
+        page.heading("Does it survive pruning?")
+        sens = weight_sensitivity(graph_id, keep_fractions=keep_fractions, null=primary,
+                                  n_null=sensitivity_n_null or min(n_null, 100), seed=seed,
+                                  corpus=corpus, **run_options)
+        page.figure(figures.sensitivity_plot(sens, "z", motifs=_main_motifs(sens["motif"]),
+                                             title=f"Z under {primary} as weak edges are "
+                                                   "pruned"),
+                    "weight_sensitivity", "Z of the main 3-node classes when only the "
+                    "strongest edges (by |weight|) are kept; each level is re-tested against "
+                    "its own null.")
+        page.table(sens, "weight_sensitivity", "Profiles at each pruning level",
+                   shown=sens[["level", "n_edges", "motif", "count", "null_mean", "z", "sp"]])
+    page.paragraph(f"Null models: {', '.join(chosen)}; {n_null} samples each; seed {seed}. "
+                   f"Written in {time.perf_counter() - started:.1f} s.", cls="note")
+    return page.write(name)
+
+
+def _main_motifs(motifs: pd.Series) -> list[str]:
+    """The five named 3-node motifs present in a table (by catalog, any labelling)."""
+    from motifs.compare import find_motif
+
+    present = list(pd.unique(motifs))
+    found = [find_motif(present, key) for key in ("ffl", "chain", "fan_in", "fan_out", "cycle3")]
+    return [m for m in found if m is not None]
