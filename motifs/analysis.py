@@ -16,6 +16,7 @@ import pandas as pd
 from motifs.catalog import (
     NAMED_CENSUS_NAMES,
     SIGNED_TRIAD_NAMES,
+    TRIAD_CODES,
     motif_classes,
 )
 from motifs.census import (
@@ -23,6 +24,7 @@ from motifs.census import (
     motif4_census_many,
     signed_triad_census,
     signed_triad_census_many,
+    triad_census_edges,
 )
 from motifs.errors import MotifError
 from motifs.network import Network
@@ -80,6 +82,14 @@ def _census_spec(size: int, signed: bool) -> tuple[list[str], list[str], Callabl
     def real_fn(net: Network) -> np.ndarray:
         return census_many(net.adjacency().toarray().astype(bool)[None])[0]
 
+    if size == 3:
+        triad_columns = [TRIAD_CODES.index(code) for code in codes]
+
+        def null_fn(nulls, net: Network, progress: bool) -> np.ndarray:
+            return triad_census_edges(nulls.src, nulls.dst, net.n_nodes)[:, triad_columns]
+
+        return codes, display, real_fn, null_fn
+
     def null_fn(nulls, net: Network, progress: bool) -> np.ndarray:
         out = np.zeros((nulls.n_samples, len(codes)), dtype=np.int64)
         chunks = _dense_chunks(nulls, net.n_nodes)
@@ -102,6 +112,39 @@ def _progress(iterable, progress: bool):
     return tqdm(iterable, desc="signed census of nulls", unit="block")
 
 
+def census_with_nulls(net: Network, null: str | None, n_null: int, seed: int, size: int = 3,
+                      signed: bool = False, progress: bool = False,
+                      **null_options: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Census of ``net`` and of ``n_null`` samples of a null model.
+
+    The one place that draws nulls for a census (:func:`motif_profile` and
+    the corpus runs' null blocks). An unsigned census samples the bare
+    topology: edge attributes would only slow the switching down.
+
+    Returns
+    -------
+    real : (n_motifs,) int64
+    null_counts : (n_null, n_motifs) int64
+    nulls : motifs.nulls.NullSamples
+        The samples (``nulls.model`` is the null actually used).
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1, 2, 3], [2, 3, 2, 4, 4, 4])
+    >>> real, counts, nulls = census_with_nulls(net, None, n_null=5, seed=0)
+    >>> counts.shape, nulls.model
+    ((5, 13), 'config-dag')
+    """
+    from motifs.nulls import default_null, sample_nulls
+
+    _, _, real_fn, null_fn = _census_spec(size, signed)
+    model = default_null(net) if null is None else null
+    sampled = net if signed or model == "sign" else net.topology()
+    nulls = sample_nulls(sampled, model, n_samples=n_null, seed=seed, **null_options)
+    real = np.asarray(real_fn(net), dtype=np.int64)
+    return real, np.asarray(null_fn(nulls, net, progress), dtype=np.int64), nulls
+
+
 def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, size: int = 3,
                   signed: bool = False, seed: int = 0, progress: bool = False,
                   **null_options: Any) -> pd.DataFrame:
@@ -118,7 +161,8 @@ def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, siz
     n_null : int
         Number of null samples (>= 2).
     size : 3 or 4
-        Connected 3-node classes (13, by MAN code) or 4-node classes (199,
+        Connected 3-node classes (13, by MAN code) or 4-node classes (199:
+        ``bifan``, ``biparallel``, ``feedback4`` by name, the others
         ``m4_<igraph isoclass id>``).
     signed : bool
         Count the signed triads (FFL types ``ffl_C1`` ... ``ffl_I4``,
@@ -157,19 +201,15 @@ def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, siz
     >>> profile.loc[profile["name"] == "ffl", ["motif", "count", "null_model"]].values.tolist()
     [['030T', 1, 'config-dag']]
     """
-    from motifs.nulls import default_null, sample_nulls
-
     if not isinstance(net, Network):
         raise MotifError(f"net must be a motifs.Network, got {type(net).__name__}")
     if isinstance(n_null, bool) or not isinstance(n_null, (int, np.integer)) or n_null < 2:
         raise MotifError(f"n_null must be an integer >= 2, got {n_null!r}")
     if signed and net.sign is None:
         raise MotifError("signed=True needs a network with edge signs")
-    codes, display, real_fn, null_fn = _census_spec(size, signed)
-    model = default_null(net) if null is None else null
-    nulls = sample_nulls(net, model, n_samples=int(n_null), seed=seed, **null_options)
-    real = real_fn(net)
-    null_counts = null_fn(nulls, net, progress)
+    codes, display = _census_spec(size, signed)[:2]
+    real, null_counts, nulls = census_with_nulls(net, null, int(n_null), seed, size, signed,
+                                                 progress, **null_options)
     table = zscores(real, null_counts, names=codes)
     table.insert(1, "name", display)
     table["count"] = real.astype(np.int64)

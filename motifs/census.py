@@ -38,6 +38,7 @@ from motifs.catalog import (
     motif_classes,
     triad_code_table,
 )
+from motifs.compiled import kernels as _kernel
 from motifs.errors import MotifError
 from motifs.network import Network
 
@@ -191,6 +192,20 @@ def _triad_cells_dense(batch: np.ndarray) -> np.ndarray:
         out_deg[:, s] = ind[s].sum(axis=2)
         in_deg[:, s] = ind[s].sum(axis=1)
     full = np.zeros((n_samples, 4, 4, 4), dtype=np.int64)
+    if 3 not in present:
+        # No mutual dyad in any sample: D_2 = D_1^T = A^T, and every ordered
+        # triple of three adjacent nodes is a transitive triple or a cycle, so
+        # one product A @ A gives all eight cells: each transitive triple
+        # shows as each of the six acyclic patterns once, each 3-cycle as the
+        # two cyclic ones, three times each.
+        adj = batch.astype(np.float32)
+        paths = np.matmul(adj, adj)
+        transitive = np.rint((adj * paths).sum(axis=(1, 2), dtype=np.float64)).astype(np.int64)
+        cyclic = np.rint((np.swapaxes(adj, 1, 2) * paths).sum(axis=(1, 2), dtype=np.float64)
+                         ).astype(np.int64)
+        full[:, 1:3, 1:3, 1:3] = transitive[:, None, None, None]
+        full[:, 1, 2, 1] = full[:, 2, 1, 2] = cyclic
+        return _triad_cells(out_deg, in_deg, n, full)
     for y in present:
         for z in present:
             # (D_y D_z^T)[a, b] = #c with s_ac = y, s_bc = z; entries <= n are
@@ -284,6 +299,70 @@ def triad_census_many(adjacency) -> np.ndarray:
     cells = _triad_cells_any(adjacency)
     man, _ = _triad_projection()
     return cells.reshape(len(cells), 64) @ man // 6
+
+
+def triad_census_edges(src: np.ndarray, dst: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Triad census of many graphs given as edge arrays (null samples).
+
+    Parameters
+    ----------
+    src, dst : (S, m) int arrays
+        Edges of each graph (no self-loops or repeated edges).
+    n_nodes : int
+
+    Returns
+    -------
+    (S, 16) int64
+        Counts in :data:`motifs.catalog.TRIAD_CODES` order, equal to
+        :func:`triad_census_many` of the same graphs.
+
+    Notes
+    -----
+    Without mutual dyads (attribution graphs and their order-keeping nulls)
+    a triad has at most three single edges, and the census follows from the
+    degrees and two numbers per graph: ``T`` transitive triples and ``C``
+    3-cycles. With ``k_v`` out- and ``l_v`` in-degrees, 021D = sum C(k_v, 2)
+    - T, 021U = sum C(l_v, 2) - T, 021C = sum k_v l_v - T - 3C, and 012 =
+    m(n - 2) - 2(021D + 021U + 021C) - 3(T + C) (each edge meets each third
+    node once). ``T`` and ``C`` take one bitset popcount per edge and
+    64-node word in compiled code, O(S m n / 64); graphs with a mutual dyad,
+    or an install without the compiled kernels, take the sparse path of
+    :func:`triad_census_many`.
+
+    Examples
+    --------
+    >>> src = np.array([[0, 0, 1], [0, 1, 2]]); dst = np.array([[1, 2, 2], [1, 2, 0]])
+    >>> census = triad_census_edges(src, dst, 4)
+    >>> [dict(zip(TRIAD_CODES, row))[code] for row, code in zip(census.tolist(), ["030T", "030C"])]
+    [1, 1]
+    """
+    src = np.ascontiguousarray(src, dtype=np.int64)
+    dst = np.ascontiguousarray(dst, dtype=np.int64)
+    n_samples, m = src.shape
+    n = int(n_nodes)
+    counts = None
+    if _kernel is not None and m:
+        counts = np.zeros((n_samples, 3), dtype=np.int64)
+        _kernel.triangle_counts(n, m, src, dst, counts)
+    if counts is None or counts[:, 2].any():
+        mats = [sp.csr_matrix((np.ones(m, dtype=np.int8), (src[s], dst[s])), shape=(n, n))
+                for s in range(n_samples)]
+        return triad_census_many(mats) if mats else np.zeros((0, 16), dtype=np.int64)
+    transitive, cycles = counts[:, 0], counts[:, 1] // 3
+    rows = np.repeat(np.arange(n_samples), m)
+    out_deg = np.bincount(rows * n + src.ravel(), minlength=n_samples * n).reshape(n_samples, n)
+    in_deg = np.bincount(rows * n + dst.ravel(), minlength=n_samples * n).reshape(n_samples, n)
+    census = np.zeros((n_samples, 16), dtype=np.int64)
+    code = {c: i for i, c in enumerate(TRIAD_CODES)}
+    census[:, code["030T"]] = transitive
+    census[:, code["030C"]] = cycles
+    census[:, code["021D"]] = (out_deg * (out_deg - 1) // 2).sum(axis=1) - transitive
+    census[:, code["021U"]] = (in_deg * (in_deg - 1) // 2).sum(axis=1) - transitive
+    census[:, code["021C"]] = (out_deg * in_deg).sum(axis=1) - transitive - 3 * cycles
+    two = census[:, [code["021D"], code["021U"], code["021C"]]].sum(axis=1)
+    census[:, code["012"]] = m * (n - 2) - 2 * two - 3 * (transitive + cycles)
+    census[:, code["003"]] = n * (n - 1) * (n - 2) // 6 - census.sum(axis=1)
+    return census
 
 
 def triad_census(net: Network) -> pd.Series:

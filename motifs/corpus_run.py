@@ -29,6 +29,7 @@ so a run does not end with one worker on a big graph while the others idle.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import sys
@@ -219,19 +220,19 @@ def compute_null_block(task: BlockTask) -> pd.DataFrame:
         sample (``sample`` = global sample number), one int64 column per
         motif code, and ``null_model``, the null actually used.
     """
-    from motifs.analysis import _census_spec
-    from motifs.nulls import default_null, sample_nulls
+    from motifs.analysis import _census_spec, census_with_nulls
+    from motifs.nulls import default_null
 
     net = _network(task)
     p = task.params
     if p.signed and net.sign is None:
         raise MotifError(f"graph {task.graph_id}: signed motifs need edge signs")
-    codes, _, real_fn, null_fn = _census_spec(p.size, p.signed)
+    codes = _census_spec(p.size, p.signed)[0]
     model = default_null(net) if p.null is None else p.null
-    nulls = sample_nulls(net, model, n_samples=task.n_samples,
-                         seed=block_seed(p.seed, task.graph_id, model, task.block))
-    counts = np.vstack([np.asarray(real_fn(net), dtype=np.int64)[None],
-                        np.asarray(null_fn(nulls, net, False), dtype=np.int64)])
+    real, null_counts, nulls = census_with_nulls(
+        net, model, task.n_samples, block_seed(p.seed, task.graph_id, model, task.block),
+        p.size, p.signed)
+    counts = np.vstack([real[None], null_counts])
     table = pd.DataFrame(counts, columns=codes)
     samples = np.arange(task.first_sample, task.first_sample + task.n_samples, dtype=np.int64)
     table.insert(0, "sample", np.concatenate([[-1], samples]))
@@ -314,7 +315,7 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     """Run the missing blocks of ``states``; profiles by graph id, executor description."""
     from tqdm import tqdm
 
-    from corpus.executor import open_executor
+    from corpus.executor import Executor, open_executor
 
     profiles: dict[str, pd.DataFrame] = {}
     todo = [s for s in states if not s.complete]
@@ -350,7 +351,10 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
                     yield (state.graph_id, task.block), task
 
     n_blocks = sum(len(s.sizes) - len(s.blocks) for s in pending)
-    with open_executor(executor, jobs=jobs, dask_processes=dask_processes) as pool:
+    # an open executor is the caller's to close: many small runs can share one pool
+    scope = (contextlib.nullcontext(executor) if isinstance(executor, Executor)
+             else open_executor(executor, jobs=jobs, dask_processes=dask_processes))
+    with scope as pool:
         description = pool.describe()
         bar = tqdm(total=len(states), initial=len(states) - len(pending), unit="graph",
                    desc="motifs", disable=not progress, file=sys.stderr, dynamic_ncols=True)
@@ -379,7 +383,7 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
 
 def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None = None,
                n_null: int = 1000, size: int = 3, signed: bool = False, seed: int = 0,
-               executor: str = "pool", jobs: int | None = None, keep_errors: bool = False,
+               executor: Any = "pool", jobs: int | None = None, keep_errors: bool = False,
                min_abs_weight: float | None = None, top_k: int | None = None,
                progress: bool = False, dask_processes: bool = True) -> pd.DataFrame:
     """Motif profiles of corpus graphs, computed in parallel and cached in the corpus.
@@ -398,9 +402,10 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
     n_null, size, signed, seed
         As in :func:`motifs.analysis.motif_profile`. A graph's nulls use the
         seeds :func:`block_seed` derives from ``seed``.
-    executor : str
+    executor : str or corpus.executor.Executor
         ``serial``, ``pool`` (default), ``dask-local`` or ``dask://host:port``
-        (see :func:`corpus.executor.open_executor`).
+        (see :func:`corpus.executor.open_executor`), or an open executor,
+        which is used and left open (for many small runs in a row).
     jobs : int, optional
         Workers of ``pool`` / ``dask-local`` (default: all usable cores).
     keep_errors, min_abs_weight, top_k

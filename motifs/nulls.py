@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from motifs.compiled import kernels as _kernel
 from motifs.errors import MotifError
 from motifs.network import Network
 
@@ -89,7 +90,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
                          "anneal_switches_per_edge": 1000.0, "temperature": 0.05},
 }
 
-_ENGINES = ("auto", "dense", "sequential")
+_ENGINES = ("auto", "dense", "sequential", "compiled")
 _ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 #: Working memory (bytes) one engine call may hold before it splits samples into chunks.
 _MEMORY_BUDGET = 96 * 2**20
@@ -474,7 +475,8 @@ def _switching(net: Network, model: str, n_samples: int, rng: np.random.Generato
     chain = _chain_for(net, model, opts.get("preserve_mutual", False))
     label, planes = _edge_labels(net, chain)
     engine = _pick_engine(chain, n_samples, opts["engine"], planes)
-    run = _dense_switch if engine == "dense" else _sequential_switch
+    run = {"dense": _dense_switch, "sequential": _sequential_switch,
+           "compiled": _compiled_switch}[engine]
     dst, diag = run(chain, n_samples, rng, opts["switches_per_edge"], label, planes)
     m = net.n_edges
     src = np.broadcast_to(chain.src, (n_samples, m)).copy()
@@ -508,12 +510,18 @@ def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int) -> str
     and 64-sample lane, and attempts about density**2 switches per block and
     sample (density: edges per cell of the blocks' (layer) classes).
     Sequential: about 40 us per step plus 25 ns per sample, one attempt each.
+    Compiled (the same chain in C, when built): about 8 ns per attempt.
     """
+    if engine == "compiled" and _kernel is None:
+        raise MotifError("engine 'compiled' is not built in this install (motifs/_kernels.c "
+                         "needs a C compiler at install time); use 'auto', 'dense' or "
+                         "'sequential'")
     if engine != "auto":
         return engine
     n, m = chain.n, chain.src.size
+    serial = "sequential" if _kernel is None else "compiled"
     if m < 2 or n < 4:
-        return "sequential"
+        return serial
     # Edges and cells of each class the dense blocks visit.
     if chain.by_layer:
         k = int(chain.group.max()) + 1
@@ -533,8 +541,8 @@ def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int) -> str
     lanes = (n_samples + 63) // 64
     per_block = (35 + 12 * planes) * (1.5 if chain.preserve_mutual else 1.0)
     dense_ns = (60_000 + per_block * lanes * blocks) / max(blocks * density_sq * n_samples, 1e-9)
-    sequential_ns = 40_000 / n_samples + 25
-    return "dense" if dense_ns < sequential_ns else "sequential"
+    serial_ns = 40_000 / n_samples + 25 if _kernel is None else 8.0
+    return "dense" if dense_ns < serial_ns else serial
 
 
 def _cells_fraction(chain: _Chain) -> float:
@@ -913,14 +921,51 @@ def _sequential_switch(chain: _Chain, n_samples: int, rng: np.random.Generator,
                  "acceptance": accepted / max(attempts, 1)}
 
 
+def _step_counts(n_singles: int, n_dyads: int, switches_per_edge: float) -> tuple[int, int]:
+    """Attempts per sample: ``switches_per_edge`` per single edge and per dyad edge."""
+    single_steps = int(round(switches_per_edge * n_singles)) if n_singles >= 2 else 0
+    # A dyad switch moves four edges, so it counts as two attempts.
+    dyad_steps = int(round(switches_per_edge * n_dyads)) if n_dyads >= 2 else 0
+    return single_steps, dyad_steps
+
+
+def _compiled_switch(chain: _Chain, n_samples: int, rng: np.random.Generator,
+                     switches_per_edge: float, label: np.ndarray,
+                     planes: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The sequential engine's chain in C (motifs/_kernels.c), one sample at a time.
+
+    Each sample runs its own generator, seeded from ``rng``; the move set,
+    the constraints and the attempt count are those of the sequential engine.
+    """
+    del label, planes  # each edge slot keeps its attributes by construction
+    n, m = chain.n, chain.src.size
+    state = _SequentialState(chain, 1)
+    single_steps, dyad_steps = _step_counts(state.singles.size, state.dyads.shape[1],
+                                            switches_per_edge)
+    ints = [np.ascontiguousarray(x, dtype=np.int64) for x in (
+        chain.src, chain.dst, state.singles, state.class_start, state.class_size,
+        state.dyads[0], chain.edge_class)]
+    # a bitset: bit (cell % 64) of word cell // 64, as the kernel reads it
+    bits = np.packbits(chain.allowed.ravel(), bitorder="little")
+    allowed = np.zeros((n * n + 63) // 64 * 8, dtype=np.uint8)
+    allowed[:bits.size] = bits
+    allowed = allowed.view("<u8")
+    seeds = rng.integers(0, 2**63, size=n_samples, dtype=np.uint64)
+    out = np.empty((n_samples, m), dtype=np.int64)
+    out_dyads = np.empty((n_samples, state.dyads.shape[1], 2), dtype=np.int64)
+    accepted = _kernel.switch_samples(
+        n, m, ints[0], ints[1], allowed, ints[2], ints[3], ints[4], ints[5], ints[6],
+        bool(chain.preserve_mutual), single_steps, dyad_steps, seeds, out, out_dyads)
+    attempts = n_samples * (single_steps + 2 * dyad_steps)
+    return out, {"switches_per_edge": attempts / max(n_samples * m, 1),
+                 "acceptance": accepted / max(attempts, 1)}
+
+
 def _run_sequential(state: _SequentialState, rng: np.random.Generator,
                     switches_per_edge: float) -> tuple[int, int]:
     """Attempt ``switches_per_edge`` switches per single edge and per dyad edge."""
-    single_steps = int(round(switches_per_edge * state.singles.size)) \
-        if state.singles.size >= 2 else 0
-    # A dyad switch moves four edges, so it counts as two attempts.
-    dyad_steps = int(round(switches_per_edge * state.dyads.shape[1])) \
-        if state.dyads.shape[1] >= 2 else 0
+    single_steps, dyad_steps = _step_counts(state.singles.size, state.dyads.shape[1],
+                                            switches_per_edge)
     attempts = accepted = 0
     s = state.rows.size
     for step in range(max(single_steps, dyad_steps)):
@@ -1021,7 +1066,8 @@ def _triad_preserving(net: Network, n_samples: int, rng: np.random.Generator,
     chain = _chain_for(net, base_model, opts["preserve_mutual"])
     label, planes = _edge_labels(net, chain)
     engine = _pick_engine(chain, n_samples, opts["engine"], planes)
-    run = _dense_switch if engine == "dense" else _sequential_switch
+    run = {"dense": _dense_switch, "sequential": _sequential_switch,
+           "compiled": _compiled_switch}[engine]
     start, diag = run(chain, n_samples, rng, opts["switches_per_edge"], label, planes)
     table = _triad_code_classes()
     n, m = net.n_nodes, net.n_edges

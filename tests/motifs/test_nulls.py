@@ -18,7 +18,7 @@ from motifs.errors import MotifError
 from motifs.network import Network
 from motifs.nulls import NULL_MODELS, NullSamples, _levels, default_null, sample_nulls
 
-ENGINES = ("dense", "sequential")
+ENGINES = ("dense", "sequential", "compiled")
 
 
 # ------------------------------------------------------------------ helpers
