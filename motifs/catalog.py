@@ -13,8 +13,10 @@ names up here. Three naming schemes meet:
   ``mutual``, ``bifan``, ``biparallel``, ``feedback4``) and the signed
   feed-forward loop types of Mangan & Alon (2003).
 
-Stable names written to CSV files: MAN codes for triads (``030T``),
-``m4_<isoclass id>`` for 4-node classes, the named motifs, ``cycle{k}``,
+Stable names written to CSV files: MAN codes for triads (``030T``), the
+motif name for the named 4-node classes (``bifan``, ``biparallel``,
+``feedback4``) and ``m4_<isoclass id>`` for the other 4-node classes,
+the named motifs, ``cycle{k}``,
 ``ffl_C1`` ... ``ffl_I4``, ``chain_++`` ... and ``fan_in_+-`` ....
 
 Labelled codes
@@ -128,7 +130,8 @@ class MotifClass:
     isoclass : int
         igraph isoclass id (``igraph.Graph.Isoclass(size, isoclass, directed=True)``).
     code : str
-        Stable name: the MAN code for triads (``"030T"``), ``"m4_<id>"`` for quads.
+        Stable name: the MAN code for triads (``"030T"``); for quads the motif
+        name where it has one (``"bifan"``), else ``"m4_<id>"``.
     name : str
         Motif name where it has one (``"ffl"``, ``"bifan"``), else ``code``.
     edges : tuple of (int, int)
@@ -293,7 +296,7 @@ def motif_classes(size: int) -> tuple[MotifClass, ...]:
         code = f"m4_{iso}"
         name, edges = named4.get(
             iso, (code, tuple(igraph.Graph.Isoclass(4, iso, directed=True).get_edgelist())))
-        classes.append(MotifClass(4, iso, code, name, edges))
+        classes.append(MotifClass(4, iso, name, name, edges))
     return tuple(classes)
 
 
@@ -332,6 +335,9 @@ def motif_class(key: str | int, size: int | None = None) -> MotifClass:
             if motif.isoclass == int(key):
                 return motif
         raise MotifError(f"isoclass {key} is not a connected {size}-node class")
+    numbered = re.fullmatch(r"m4_(\d+)", key)
+    if numbered and size in (None, 4):
+        return motif_class(int(numbered.group(1)), size=4)
     sizes = (size,) if size is not None else (3, 4)
     for k in sizes:
         for motif in motif_classes(k):

@@ -82,7 +82,8 @@ def test_signed_and_size_four_motif_names(tmp_path):
     assert motifs[:8] == [f"ffl_{t}{i}" for t in "CI" for i in range(1, 5)]
     assert main(base + ["--size", "4", "--csv", str(four)]) == 0
     table = pd.read_csv(four)
-    assert len(table) == 199 and {"bifan", "biparallel"} <= set(table["name"])
+    assert len(table) == 199 and {"bifan", "biparallel", "feedback4"} <= set(table["motif"])
+    assert table["motif"].str.fullmatch(r"m4_\d+|bifan|biparallel|feedback4").all()
 
 
 EDGE_LIST = """\
