@@ -325,6 +325,10 @@ class _Pass:
         self.injections: dict[Any, torch.Tensor] = {}
         self.readout: torch.Tensor | None = None
         self.live_acts: list[torch.Tensor | None] = [None] * L
+        # frozen passes: record each layer's attention values, or replay recorded
+        # ones so that no perturbation passes through an attention OV path
+        self.values: dict[int, torch.Tensor] | None = None
+        self.clean_values: dict[int, torch.Tensor] | None = None
 
     def read(self, key: Any, site: torch.Tensor) -> None:
         """Register a target read site (a layer's transcoder input, or ``"final"``)."""
@@ -341,6 +345,10 @@ class _Pass:
             pattern = self.state.patterns[layer]
             if self.mode == "linear" and self.block_attention:
                 value = value.detach()
+            if self.values is not None:
+                self.values[layer] = value
+            if self.clean_values is not None:
+                value = self.clean_values[layer].expand_as(value)
             return _apply_pattern(pattern, value, getattr(module, "num_key_value_groups", 1)), pattern
         out, pattern = eager(module, query, key, value, mask, **kwargs)
         if self.mode == "record":
@@ -841,6 +849,7 @@ class ReplacementModel:
         state: ReplacementState,
         emb_delta: torch.Tensor | None = None,
         site_delta: torch.Tensor | None = None,
+        block_attention: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the frozen model forward with perturbations added.
 
@@ -857,6 +866,11 @@ class ReplacementModel:
             From :meth:`setup`.
         emb_delta : (B, T, d), optional
         site_delta : (B, L, T, d), optional
+        block_attention : bool
+            Keep every attention layer's values at their clean values too, so
+            perturbations reach targets only through the residual stream (and
+            skip paths): the forward counterpart of the residual-direct part
+            of a split edge.
 
         Returns
         -------
@@ -868,6 +882,13 @@ class ReplacementModel:
         T, d, L = state.n_pos, self.model.d_model, self.n_layers
         device = self.model.device
         run = _Pass(self, "frozen", state=state)
+        if block_attention:
+            clean = _Pass(self, "frozen", state=state)
+            clean.emb_delta = torch.zeros(1, T, d, device=device)
+            clean.site_delta = torch.zeros(1, L, T, d, device=device)
+            clean.values = {}
+            self._run(clean, state.tokens, 1)
+            run.clean_values = clean.values
         run.emb_delta = (emb_delta.to(device) if emb_delta is not None
                          else torch.zeros(batch, T, d, device=device))
         run.site_delta = (site_delta.to(device) if site_delta is not None

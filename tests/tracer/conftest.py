@@ -253,7 +253,8 @@ def traced(hub: Hub) -> Callable:
     return get
 
 
-def frozen_columns(rm, state, attribution, columns: np.ndarray, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
+def frozen_columns(rm, state, attribution, columns: np.ndarray, chunk: int = 128,
+                   block_attention: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Each source column's effect measured by perturbing the frozen model forward.
 
     For source ``s`` (a column of the adjacency), add ``s``'s write vector (an
@@ -271,7 +272,7 @@ def frozen_columns(rm, state, attribution, columns: np.ndarray, chunk: int = 128
     n_f, n_e, T, L = attribution.n_features, attribution.n_errors, state.n_pos, attribution.n_layers
     d = state.embeddings.shape[-1]
     rows = attribution.feature_rows
-    base_inputs, base_final = rm.frozen_forward(state)
+    base_inputs, base_final = rm.frozen_forward(state, block_attention=block_attention)
     feature_out, logit_out = [], []
     for block in np.array_split(columns, max(1, int(np.ceil(len(columns) / chunk)))):
         B = len(block)
@@ -289,7 +290,8 @@ def frozen_columns(rm, state, attribution, columns: np.ndarray, chunk: int = 128
             else:
                 p = col - n_f - n_e
                 emb[b, p] = state.embeddings[p]
-        inputs, final = rm.frozen_forward(state, emb_delta=emb, site_delta=site)
+        inputs, final = rm.frozen_forward(state, emb_delta=emb, site_delta=site,
+                                          block_attention=block_attention)
         change = (inputs - base_inputs).float()
         picked = change[:, f.layer[rows], f.pos[rows]]  # (B, n_f, d)
         feature_out.append((picked * f.encoders[rows].float()).sum(-1).T)

@@ -64,6 +64,28 @@ def test_adjacency_is_causal_in_layer_and_position(traced):
     assert not A[kinds == "error"].any() and not A[kinds == "embedding"].any()
 
 
+@pytest.mark.parametrize("case", ["gemma2-clt-skip", "llama-clt", "gpt2-jumprelu-skip"])
+def test_residual_direct_part_matches_perturbations_with_attention_values_frozen(
+        case, traced, measure_columns):
+    # the independent check of the split: run the frozen model forward with the
+    # attention values clamped too, so a source reaches its targets only through
+    # the residual stream; the change must equal the residual-direct part
+    rm, state, attribution = traced(case, split_paths=True)
+    residual, total = attribution.residual.numpy(), attribution.adjacency.numpy()
+    n_f, k = attribution.n_features, len(attribution.targets)
+    feature_cols, other_cols = _columns(attribution, 100, seed=7)
+    logit_rows = np.arange(total.shape[0] - k, total.shape[0])
+    for cols, atol in ((other_cols, 1e-3), (feature_cols, 5e-4)):
+        feat_change, logit_change = measure_columns(rm, state, attribution, cols,
+                                                    block_attention=True)
+        np.testing.assert_allclose(residual[:n_f][:, cols], feat_change, atol=atol, rtol=1e-3)
+        np.testing.assert_allclose(residual[logit_rows][:, cols], logit_change, atol=1e-5,
+                                   rtol=1e-3)
+        # and the attention-mediated part is far from zero on these columns, so the
+        # clamp changed the answer: the test would see a wrong split
+        assert np.abs(total[:, cols] - residual[:, cols]).max() > 20 * atol
+
+
 def test_split_path_parts_sum_to_edge_and_cross_position_edges_are_all_attention(traced):
     _, _, attribution = traced("gemma2-clt-skip", split_paths=True)
     _, _, unsplit = traced("gemma2-clt-skip")
