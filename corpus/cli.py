@@ -40,6 +40,21 @@ def open_corpus(args: argparse.Namespace, create: bool = True) -> Any:
     return Corpus(args.corpus, create=create)
 
 
+def write_graph(graph: Any, output: str | None, corpus: str | None, task: str | None) -> None:
+    """Write a produced graph as Neuronpedia JSON and/or add it to a corpus, saying where."""
+    if output:
+        from corpus.neuronpedia import write_json
+
+        print(f"wrote {write_json(graph, output)}")
+    if corpus:
+        from corpus.store import Corpus
+
+        added = Corpus(corpus).add(graph, task=task)
+        print(f"{'added to' if added.added else 'already in'} corpus {corpus} as {added.graph_id}")
+    if not output and not corpus:
+        print("nothing written: pass -o FILE and/or --corpus DIR", file=sys.stderr)
+
+
 def _err(message: str) -> None:
     print(f"cgram: error: {message}", file=sys.stderr)
 

@@ -51,8 +51,7 @@ def _target(token: str) -> int | str:
 
 def run_trace(args: argparse.Namespace) -> int:
     """Handler of ``cgram trace``; returns the exit code."""
-    import sys
-
+    from corpus.cli import write_graph
     from tracer.trace import trace
 
     targets = None if args.target_token is None else [_target(t) for t in args.target_token]
@@ -71,15 +70,5 @@ def run_trace(args: argparse.Namespace) -> int:
     meta = graph.meta
     print(f"{meta.slug}: {graph.n_nodes} nodes, {graph.n_edges} edges, replacement "
           f"{meta.replacement_score:.3f}, completeness {meta.completeness_score:.3f}")
-    if args.output:
-        from corpus.neuronpedia import write_json
-
-        print(f"wrote {write_json(graph, args.output)}")
-    if args.corpus:
-        from corpus.store import Corpus
-
-        added = Corpus(args.corpus).add(graph, task=args.task)
-        print(f"{'added to' if getattr(added, 'added', True) else 'already in'} corpus {args.corpus}")
-    if not args.output and not args.corpus:
-        print("nothing written: pass -o FILE and/or --corpus DIR", file=sys.stderr)
+    write_graph(graph, args.output, args.corpus, args.task)
     return 0

@@ -81,8 +81,7 @@ def _local_config(ref: str) -> tuple[object, dict]:
 
 def run_global(args: argparse.Namespace) -> int:
     """Handler of ``cgram global``; returns the exit code."""
-    import sys
-
+    from corpus.cli import write_graph
     from tracer.errors import TracerError
     from tracer.global_weights import (
         collect_stats,
@@ -122,15 +121,5 @@ def run_global(args: argparse.Namespace) -> int:
     graph = result.to_graph(labels=labels, model=model_name, slug=args.slug, task=args.task)
     print(f"{graph.meta.slug}: {graph.n_nodes} features, {graph.n_edges} edges ({result.weighting}; "
           f"{maps.description})")
-    if args.output:
-        from corpus.neuronpedia import write_json
-
-        print(f"wrote {write_json(graph, args.output)}")
-    if args.corpus:
-        from corpus.store import Corpus
-
-        added = Corpus(args.corpus).add(graph, task=args.task)
-        print(f"{'added to' if added.added else 'already in'} corpus {args.corpus} as {added.graph_id}")
-    if not args.output and not args.corpus:
-        print("nothing written: pass -o FILE and/or --corpus DIR", file=sys.stderr)
+    write_graph(graph, args.output, args.corpus, args.task)
     return 0
