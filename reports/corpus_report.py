@@ -12,6 +12,7 @@ figures, prose and the pruning check in one self-contained HTML page
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -334,17 +335,29 @@ def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_nu
                        seed: int, keep_fractions: Sequence[float],
                        **run_options: Any) -> pd.DataFrame:
     """FFL and 3-cycle rows of :func:`motifs.compare.weight_sensitivity` for every graph."""
+    from corpus.executor import open_executor
     from motifs.compare import find_motif, weight_sensitivity
 
     parts = []
-    for graph_id in graph_ids:  # one cached run_motifs call per graph and level
-        table = weight_sensitivity(graph_id, keep_fractions=keep_fractions, null=null,
-                                   n_null=n_null, seed=seed, corpus=corpus, **run_options)
-        present = list(pd.unique(table["motif"]))
-        keep = [find_motif(present, "ffl"), find_motif(present, "cycle3")]
-        table = table.loc[table["motif"].isin([k for k in keep if k])]
-        table.insert(0, "graph", graph_id)
-        parts.append(table)
+    spec = run_options.pop("executor", "pool")
+    # one pool for all the small runs: starting one per graph and level costs more
+    # than the runs themselves
+    progress = run_options.pop("progress", False)
+    with open_executor(spec, jobs=run_options.pop("jobs", None),
+                       dask_processes=run_options.pop("dask_processes", True)) as pool:
+        from tqdm import tqdm
+
+        # one cached run_motifs call per graph and level
+        for graph_id in tqdm(graph_ids, desc="pruning levels", unit="graph",
+                             disable=not progress, file=sys.stderr):
+            table = weight_sensitivity(graph_id, keep_fractions=keep_fractions, null=null,
+                                       n_null=n_null, seed=seed, corpus=corpus, executor=pool,
+                                       **run_options)
+            present = list(pd.unique(table["motif"]))
+            keep = [find_motif(present, "ffl"), find_motif(present, "cycle3")]
+            table = table.loc[table["motif"].isin([k for k in keep if k])]
+            table.insert(0, "graph", graph_id)
+            parts.append(table)
     return pd.concat(parts, ignore_index=True)
 
 

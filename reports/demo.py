@@ -69,6 +69,7 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
     from tracer.trace import trace
     from tracer.transcoders import load_transcoders
     from tracer.zoo.checkpoint import open_checkpoint, shipped_checkpoints
+    from tracer.zoo.labels import label_graph
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     rows = []
@@ -87,24 +88,25 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
             except Exception:  # a checkpoint may ship one kind only
                 continue
             transcoders = load_transcoders(directory)
+            labels = checkpoint.labels(kind)
             sizes = []
             for example in tqdm(examples, desc=f"trace {name} {kind}", unit="prompt",
                                 file=sys.stdout):
-                graph = trace(model, transcoders, example.prompt)
+                graph = label_graph(trace(model, transcoders, example.prompt), labels)
                 graph.meta.model = f"zoo-{name}"
                 graph.meta.task = world.name
                 graph.meta.slug = f"{name}-{kind}-{graph.meta.slug}"
                 corpus.add(graph, task=world.name)
                 sizes.append((graph.n_nodes, graph.n_edges))
             size = np.asarray(sizes)
-            kind_metrics = metrics.get(kind, {}) if isinstance(metrics, dict) else {}
+            kind_metrics = metrics.get(kind, {})
+            variance = [layer["explained_variance"] for layer in kind_metrics.get("layers", [])]
             rows.append({
                 "checkpoint": name, "transcoders": kind, "graphs": len(sizes),
                 "nodes (mean)": float(size[:, 0].mean()), "edges (mean)": float(size[:, 1].mean()),
-                "model accuracy": metrics.get("heldout_accuracy") if isinstance(metrics, dict)
-                else None,
+                "model accuracy": metrics.get("lm", {}).get("heldout_accuracy"),
                 "replacement accuracy": kind_metrics.get("replacement_accuracy"),
-                "explained variance": kind_metrics.get("explained_variance"),
+                "explained variance (min over layers)": min(variance) if variance else None,
             })
     return rows
 

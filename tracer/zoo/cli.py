@@ -1,6 +1,6 @@
 """``cgram zoo``: train a tiny world's LM and transcoders, list the zoo.
 
-    cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|clt|both --out DIR
+    cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|clt|both [--out DIR]
                     [--seed S] [--preset test|demo]
     cgram zoo list
     cgram zoo check CHECKPOINT [--transcoder plt|clt|both] [--prompts N]
@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
     train.add_argument("--transcoder", choices=("plt", "clt", "both"), default="both",
                        help="which transcoders to train (default both)")
-    train.add_argument("--out", required=True, help="checkpoint directory to write")
+    train.add_argument("--out", default=None,
+                       help="checkpoint directory to write (default zoo-checkpoints/WORLD-ARCH)")
     train.add_argument("--seed", type=int, default=0, help="seed of world, LM and transcoders")
     train.add_argument("--preset", choices=PRESETS, default="demo",
                        help="sizes: 'test' (seconds) or 'demo' (minutes; the shipped checkpoints)")
@@ -62,6 +63,14 @@ def _train(args: argparse.Namespace) -> int:
     from tracer.zoo.checkpoint import preset_recipe, train_checkpoint
 
     kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    from pathlib import Path
+
+    if args.world.endswith(".py") and Path(args.world).is_file():
+        # the recipe keeps the world's path: make it absolute, so the checkpoint reopens
+        # from any directory
+        args.world = str(Path(args.world).resolve())
+    if args.out is None:
+        args.out = str(Path("zoo-checkpoints") / f"{Path(args.world).stem}-{args.arch}")
     try:
         recipe = preset_recipe(args.preset, args.world, args.arch, seed=args.seed, transcoders=kinds)
         recipe = dataclasses.replace(recipe, threads=args.threads)
@@ -99,6 +108,14 @@ def _check(args: argparse.Namespace) -> int:
     from tracer.zoo.circuits import circuit_report
 
     kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    from pathlib import Path
+
+    if args.world.endswith(".py") and Path(args.world).is_file():
+        # the recipe keeps the world's path: make it absolute, so the checkpoint reopens
+        # from any directory
+        args.world = str(Path(args.world).resolve())
+    if args.out is None:
+        args.out = str(Path("zoo-checkpoints") / f"{Path(args.world).stem}-{args.arch}")
     try:
         checkpoint = open_checkpoint(args.checkpoint)
         for kind in kinds:

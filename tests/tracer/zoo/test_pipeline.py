@@ -126,14 +126,18 @@ def build_world(seed, n_fruits=8):
 '''
 
 
-def test_cli_trains_a_users_own_world_file(tmp_path):
+def test_cli_trains_a_users_own_world_file(tmp_path, monkeypatch):
     world_file = tmp_path / "fruit_colours.py"
     world_file.write_text(USER_WORLD)
-    out = tmp_path / "fruit"
-    assert run_zoo_cli("zoo", "train", str(world_file), "--arch", "gpt2", "--transcoder", "plt",
-                       "--preset", "test", "--out", str(out), "--quiet") == 0
+    monkeypatch.chdir(tmp_path)
+    # a relative world path and no --out: the default folder, and a recipe that
+    # still finds its world from another directory
+    assert run_zoo_cli("zoo", "train", "fruit_colours.py", "--arch", "gpt2", "--transcoder",
+                       "plt", "--preset", "test", "--quiet") == 0
+    out = tmp_path / "zoo-checkpoints" / "fruit_colours-gpt2"
+    monkeypatch.chdir(tmp_path.parent)
     ckpt = open_checkpoint(out)
-    assert ckpt.recipe.world == str(world_file) and ckpt.recipe.world_params == {}
+    assert ckpt.recipe.world == str(world_file.resolve()) and ckpt.recipe.world_params == {}
     assert ckpt.recipe.transcoders == ("plt",) and ckpt.world().name == "fruit_colours"
     assert (out / "plt" / "layer_1.safetensors").is_file() and not (out / "clt").exists()
     assert set(ckpt.metrics) >= {"lm", "plt"} and len(ckpt.metrics["plt"]["layers"]) == 2
