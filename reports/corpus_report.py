@@ -284,6 +284,10 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
         lines.append(tests[["motif", "n_graphs", "p", "q", "significant", "effect",
                             "effect_measure", "contrast"]]
                      .to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        ties = tied_motifs(comparison.profiles[null_used], list(tests["motif"]))
+        for lead, others in ties.items():
+            lines.append(f"  note: {', '.join(others)} = ±{lead} in every graph under "
+                         f"{null_used} (dependent classes): one finding, not {len(others) + 1}")
     for (by, null), backbone in comparison.backbones.items():
         if null != comparison.primary:
             continue
@@ -293,6 +297,36 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
     for note in comparison.skipped:
         lines.append(f"skipped: {note}")
     return "\n".join(lines)
+
+
+def tied_motifs(profiles: pd.DataFrame, motifs: Sequence[str]) -> dict[str, list[str]]:
+    """Motifs whose Z-scores are the same up to sign in every graph of a profile table.
+
+    Under a degree-preserving null of DAGs without mutual edges, fan-in,
+    chain and fan-out counts are affine in the FFL count, so their Z-scores
+    are ±the FFL's: :func:`motifs.stats.zscores` flags them per graph
+    (``dependent_on``); this finds the ties across the whole table.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"z:030T": [3.0, 5.0], "z:021C": [-3.0, -5.0], "z:021U": [1.0, 2.0]})
+    >>> tied_motifs(table, ["030T", "021C", "021U"])
+    {'030T': ['021C']}
+    """
+    z = {m: profiles[f"z:{m}"].to_numpy(dtype=float) for m in motifs if f"z:{m}" in profiles}
+    ties: dict[str, list[str]] = {}
+    placed: set[str] = set()
+    for lead in sorted(z, key=lambda m: (m not in ("030T", "ffl"), list(z).index(m))):
+        if lead in placed or not np.isfinite(z[lead]).any():
+            continue
+        same = [m for m in z if m != lead and m not in placed
+                and np.array_equal(np.isfinite(z[m]), np.isfinite(z[lead]))
+                and np.allclose(np.abs(z[m][np.isfinite(z[m])]),
+                                np.abs(z[lead][np.isfinite(z[lead])]), rtol=1e-9, atol=1e-9)]
+        if same:
+            ties[lead] = same
+            placed.update([lead, *same])
+    return ties
 
 
 def summary_grid(summary: pd.DataFrame) -> pd.DataFrame:
