@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, metavar="ID|DIR", help="Hugging Face hub id or local model directory")
     p.add_argument("--transcoders", required=True, metavar="ID|DIR|PRESET",
                    help="transcoder set: a preset (gemma, llama, llama-clt, gemma-2-2b-clt, qwen3-4b, ...), "
-                        "a hub id or a local directory with config.yaml")
+                        "a hub id or a local directory with config.yaml (its labels.json, if any, "
+                        "labels the nodes)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, help="float32 (default), bf16 or fp16")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="targets per backward pass (256)")
@@ -51,8 +52,11 @@ def _target(token: str) -> int | str:
 
 def run_trace(args: argparse.Namespace) -> int:
     """Handler of ``cgram trace``; returns the exit code."""
+    from pathlib import Path
+
     from corpus.cli import write_graph
     from tracer.trace import trace
+    from tracer.zoo.labels import label_graph, read_labels
 
     targets = None if args.target_token is None else [_target(t) for t in args.target_token]
     graph = trace(
@@ -63,6 +67,9 @@ def run_trace(args: argparse.Namespace) -> int:
         split_paths=args.split_paths, device=args.device, dtype=args.dtype,
         target_tokens=targets, progress=True,
     )
+    if Path(args.transcoders).is_dir():
+        # a local set with the zoo's labels.json (top tokens per feature) labels its nodes
+        label_graph(graph, read_labels(Path(args.transcoders)))
     if args.slug:
         graph.meta.slug = args.slug
     if args.task:

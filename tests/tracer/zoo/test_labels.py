@@ -46,3 +46,20 @@ def test_traced_feature_nodes_get_their_labels(test_checkpoint, tmp_path):
     # every feature active on a held-out prompt fired somewhere in the world: none is "dead"
     assert features["label"].notna().all() and not (features["label"] == "dead").any()
     assert features["label"].str.contains(" | ans: ").all()
+
+
+def test_cgram_trace_labels_the_nodes_from_the_transcoders_labels_file(test_checkpoint, tmp_path):
+    from corpus.cli import main
+    from corpus.neuronpedia import read_json
+    from tracer.zoo.checkpoint import open_checkpoint
+
+    ckpt = open_checkpoint(test_checkpoint)
+    out = tmp_path / "graph.json"
+    assert main(["trace", "--model", str(ckpt.model_dir), "--transcoders",
+                 str(ckpt.transcoder_dir("plt")), "--device", "cpu", "-o", str(out),
+                 ckpt.world().heldout[1].prompt]) == 0
+    features = read_json(out).nodes
+    features = features[features["kind"] == "feature"]
+    labels = read_labels(ckpt.transcoder_dir("plt"))
+    expected = [labels[str(int(l))][str(int(f))] for l, f in zip(features["layer"], features["feature"])]
+    assert len(features) > 0 and features["label"].tolist() == expected
