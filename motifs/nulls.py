@@ -10,7 +10,7 @@ would make a self-loop, a repeated edge, or break the model's other
 constraint. A switch keeps every source on its edge, so the edge ``a->d``
 carries the attributes of ``a->b``: attributes travel with their edge.
 
-Two engines run the same Markov chain family:
+Three engines run the same Markov chain family:
 
 - ``"dense"``: the ``S`` samples are bit lanes of ``(n*n,)`` uint64 words, and
   one step attempts a switch in every 2x2 block of a random pairing of rows
@@ -22,6 +22,9 @@ Two engines run the same Markov chain family:
   attempt), one attempt per sample per step, vectorised across samples. Its
   cost grows with the number of attempts only, so it serves sparse networks,
   and it is the move set of the triad-preserving annealing.
+- ``"compiled"``: the sequential engine's chain in C (``motifs/_kernels.c``),
+  one sample after another on an occupancy bitset, about 8 ns an attempt;
+  "auto" prefers it to the numpy sequential engine whenever it is built.
 
 Both proposals are drawn independently of the current graph and every switch
 is its own inverse, so both chains have the uniform distribution on the
@@ -210,8 +213,8 @@ def sample_nulls(net: Network, model: str, n_samples: int, seed: int,
         layer-config, triad-preserving): keep the number of mutual dyads
         (single edges switch only with single edges and never form a mutual
         pair; mutual dyads switch as pairs). ``engine`` ("auto", "dense",
-        "sequential"). Triad-preserving only: ``anneal_switches_per_edge``
-        (float, default 200) bounds the annealing, ``temperature`` (float,
+        "sequential", "compiled"). Triad-preserving only: ``anneal_switches_per_edge``
+        (float, default 1000) bounds the annealing, ``temperature`` (float,
         default 0.05) is its starting temperature.
 
         Mutual-preserving switching, as in mfinder, does not reach every graph
