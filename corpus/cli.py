@@ -76,14 +76,35 @@ def _graph_sources(items: Sequence[str]) -> list[str]:
     return out
 
 
-def cmd_import(args: argparse.Namespace) -> int:
+def parse_source(payload: tuple[str, bytes | None, dict[str, Any]]) -> tuple[Any, list[str]]:
+    """Parse one graph (an import task; runs in a worker): the graph and its warnings.
+
+    ``payload`` is (origin, bytes or None, overrides); with no bytes the file
+    ``origin`` is read here, so a pool of workers reads and parses in parallel.
+    """
     import warnings
 
+    from corpus import neuronpedia
+    from corpus.errors import CorpusError
+
+    origin, data, overrides = payload
+    if data is None:
+        try:
+            data = Path(origin).read_bytes()
+        except OSError as exc:
+            raise CorpusError(f"{origin}: cannot read ({exc.strerror})") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph = neuronpedia.loads(data, origin, **overrides)
+    return graph, [str(warning.message) for warning in caught]
+
+
+def cmd_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from corpus import neuronpedia
     from corpus.download import fetch, is_url
     from corpus.errors import CorpusError
+    from corpus.executor import open_executor
 
     corpus = open_corpus(args)
     overrides = {k: v for k, v in (("model", args.model), ("transcoder_type",
@@ -91,27 +112,37 @@ def cmd_import(args: argparse.Namespace) -> int:
     failures: list[str] = []
     added = present = 0
     sources = _graph_sources(args.sources)
-    bar = tqdm(sources, unit="source", disable=len(sources) < 3 or args.quiet, file=sys.stderr)
-    for source in bar:
-        try:
-            if is_url(source):
-                items = [(f.origin, f.data, f.overrides) for f in fetch(
-                    source, cache_dir=args.cache_dir, offline=args.offline, progress=not args.quiet)]
-            else:
-                try:
-                    items = [(source, Path(source).read_bytes(), {})]
-                except OSError as exc:
-                    raise CorpusError(f"{source}: cannot read ({exc.strerror})") from None
-        except CorpusError as exc:
-            failures.append(str(exc))
-            continue
-        for origin, data, extra in items:
+
+    def tasks() -> Any:
+        # downloads run here (one cache, one progress line each); parsing runs in the workers
+        for source in sources:
+            if not is_url(source):
+                yield source, (source, None, overrides)
+                continue
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    graph = neuronpedia.loads(data, origin, **{**extra, **overrides})
-                for warning in caught:
-                    print(f"warning: {warning.message}", file=sys.stderr)
+                fetched = fetch(source, cache_dir=args.cache_dir, offline=args.offline,
+                                progress=not args.quiet)
+            except CorpusError as exc:
+                failures.append(str(exc))
+                continue
+            for item in fetched:
+                yield item.origin, (item.origin, item.data, {**item.overrides, **overrides})
+
+    # a pool pays off on many files; a few parse faster than workers start
+    spec = args.executor or ("serial" if len(sources) < 8 else "pool")
+    # an index URL expands into many graphs: then the bar just counts
+    bar = tqdm(total=None if any(is_url(s) for s in sources) else len(sources), unit="graph",
+               disable=len(sources) < 3 or args.quiet, file=sys.stderr)
+    with bar, open_executor(spec, jobs=args.jobs) as pool:
+        for outcome in pool.run(parse_source, tasks()):
+            bar.update(1)
+            if not outcome.ok:
+                failures.append(outcome.error.removeprefix("CorpusError: "))
+                continue
+            graph, caught = outcome.value
+            for message in caught:
+                print(f"warning: {message}", file=sys.stderr)
+            try:
                 result = corpus.add(graph, task=args.task)
             except CorpusError as exc:
                 failures.append(str(exc))
@@ -239,6 +270,11 @@ def register(subparsers: Any) -> None:
                    help="override the inferred transcoder type")
     p.add_argument("--cache-dir", help="HTTP cache directory (default $CGRAM_CACHE)")
     p.add_argument("--offline", action="store_true", help="use only the HTTP cache")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="parsing workers (default: all cores, for 8 files or more)")
+    p.add_argument("--executor", default=None, metavar="KIND",
+                   help="serial, pool, dask-local or dask://HOST:PORT (default: pool for 8 "
+                        "files or more, else serial); the corpus is written by this process")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_import)
 

@@ -50,6 +50,27 @@ def test_failed_import_in_batch_reports_and_leaves_corpus(tmp_path, capsys):
     assert after == before
 
 
+def test_pool_import_equals_serial_import_and_isolates_a_bad_file(tmp_path, capsys):
+    folder = tmp_path / "graphs"
+    folder.mkdir()
+    for path in sorted(SHARED_GRAPHS.glob("*.json"))[:6]:
+        shutil.copy(path, folder / path.name)
+    (folder / "zz-bad.json").write_text('{"metadata": {"slug": "b"}, "nodes": [')
+    roots = {}
+    for spec in ("serial", "pool"):
+        roots[spec] = tmp_path / spec
+        code = main(["import", str(folder), "--corpus", str(roots[spec]), "--executor", spec,
+                     "-j", "2", "-q"])
+        captured = capsys.readouterr()
+        assert code == 1 and "zz-bad.json: not valid JSON" in captured.err
+        assert "6 added, 0 already present, 1 failed" in captured.out
+    serial, pool = Corpus(roots["serial"]), Corpus(roots["pool"])
+    ids = sorted(serial.list()["graph_id"])
+    assert ids == sorted(pool.list()["graph_id"]) and len(ids) == 6
+    for graph_id in ids:
+        assert serial.load(graph_id).content_hash() == pool.load(graph_id).content_hash()
+
+
 def test_import_with_task_and_overrides(tmp_path):
     root = tmp_path / "c"
     assert main(["import", str(VARIANTS / "anthropic-jackl.json"), str(VARIANTS / "crm-lorsa.json"),
