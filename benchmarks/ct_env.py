@@ -79,3 +79,14 @@ def run_child(python: Path | str, script: str, args: list[str], threads: int = 1
                            f"{done.stderr[-4000:]}")
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     return json.loads(lines[-1]) if lines else {}
+
+
+def add_trace_arguments(parser) -> None:
+    """The arguments both trace workers take, so the two sides trace the same thing."""
+    parser.add_argument("--fixture", required=True)
+    parser.add_argument("--kind", choices=("plt", "clt"), required=True)
+    parser.add_argument("--n-tokens", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--save-adjacency", action="store_true")

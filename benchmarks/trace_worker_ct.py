@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ct_env import peak_rss_mb  # noqa: E402
+from ct_env import add_trace_arguments, peak_rss_mb  # noqa: E402
 from trace_fixture import N_LAYERS, prompt_ids  # noqa: E402
 
 
@@ -132,14 +132,7 @@ def prune(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("trace")
-    t.add_argument("--fixture", required=True)
-    t.add_argument("--kind", choices=("plt", "clt"), required=True)
-    t.add_argument("--n-tokens", type=int, required=True)
-    t.add_argument("--out", required=True)
-    t.add_argument("--batch-size", type=int, default=256)
-    t.add_argument("--threads", type=int, default=1)
-    t.add_argument("--save-adjacency", action="store_true")
+    add_trace_arguments(sub.add_parser("trace"))
     p = sub.add_parser("prune")
     p.add_argument("--matrices", required=True)
     p.add_argument("--out", required=True)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ct_env import peak_rss_mb  # noqa: E402
+from ct_env import add_trace_arguments, peak_rss_mb  # noqa: E402
 from trace_fixture import prompt_ids  # noqa: E402
 
 KIND_CODES = {"embedding": 0, "feature": 1, "error": 2, "logit": 3}
@@ -56,13 +56,7 @@ def unpruned_identities(attribution) -> dict[str, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--fixture", required=True)
-    parser.add_argument("--kind", choices=("plt", "clt"), required=True)
-    parser.add_argument("--n-tokens", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--save-adjacency", action="store_true")
+    add_trace_arguments(parser)
     args = parser.parse_args()
 
     import tracer

@@ -478,14 +478,21 @@ def _switching(net: Network, model: str, n_samples: int, rng: np.random.Generato
     chain = _chain_for(net, model, opts.get("preserve_mutual", False))
     label, planes = _edge_labels(net, chain)
     engine = _pick_engine(chain, n_samples, opts["engine"], planes)
-    run = {"dense": _dense_switch, "sequential": _sequential_switch,
-           "compiled": _compiled_switch}[engine]
-    dst, diag = run(chain, n_samples, rng, opts["switches_per_edge"], label, planes)
+    dst, diag = _switch(engine, chain, n_samples, rng, opts["switches_per_edge"], label, planes)
     m = net.n_edges
     src = np.broadcast_to(chain.src, (n_samples, m)).copy()
     slot = np.broadcast_to(np.arange(m), (n_samples, m)).copy()
     diag["engine"] = engine
     return src, dst, slot, diag
+
+
+def _switch(engine: str, chain: _Chain, n_samples: int, rng: np.random.Generator,
+            switches_per_edge: float, label: np.ndarray,
+            planes: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run the switching chain on the engine :func:`_pick_engine` chose."""
+    run = {"dense": _dense_switch, "sequential": _sequential_switch,
+           "compiled": _compiled_switch}[engine]
+    return run(chain, n_samples, rng, switches_per_edge, label, planes)
 
 
 def _edge_labels(net: Network, chain: _Chain) -> tuple[np.ndarray, int]:
@@ -1069,9 +1076,8 @@ def _triad_preserving(net: Network, n_samples: int, rng: np.random.Generator,
     chain = _chain_for(net, base_model, opts["preserve_mutual"])
     label, planes = _edge_labels(net, chain)
     engine = _pick_engine(chain, n_samples, opts["engine"], planes)
-    run = {"dense": _dense_switch, "sequential": _sequential_switch,
-           "compiled": _compiled_switch}[engine]
-    start, diag = run(chain, n_samples, rng, opts["switches_per_edge"], label, planes)
+    start, diag = _switch(engine, chain, n_samples, rng, opts["switches_per_edge"], label,
+                          planes)
     table = _triad_code_classes()
     n, m = net.n_nodes, net.n_edges
     real_adj = np.zeros((1, n, n), dtype=bool)

@@ -58,13 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
     import sys
+    from pathlib import Path
 
     from tracer.errors import TracerError
     from tracer.zoo.checkpoint import preset_recipe, train_checkpoint
 
     kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
-    from pathlib import Path
-
     if args.world.endswith(".py") and Path(args.world).is_file():
         # the recipe keeps the world's path: make it absolute, so the checkpoint reopens
         # from any directory
@@ -108,14 +107,6 @@ def _check(args: argparse.Namespace) -> int:
     from tracer.zoo.circuits import circuit_report
 
     kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
-    from pathlib import Path
-
-    if args.world.endswith(".py") and Path(args.world).is_file():
-        # the recipe keeps the world's path: make it absolute, so the checkpoint reopens
-        # from any directory
-        args.world = str(Path(args.world).resolve())
-    if args.out is None:
-        args.out = str(Path("zoo-checkpoints") / f"{Path(args.world).stem}-{args.arch}")
     try:
         checkpoint = open_checkpoint(args.checkpoint)
         for kind in kinds:

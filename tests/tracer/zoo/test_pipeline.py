@@ -11,6 +11,30 @@ from tests.tracer.zoo.conftest import run_zoo_cli
 from tracer.zoo.checkpoint import open_checkpoint
 
 
+def check_accuracies(ckpt, min_accuracy: float, min_variance: float) -> dict:
+    """Recompute a checkpoint's held-out accuracy and its replacement accuracy with
+    every MLP replaced by each transcoder set; check them (and metrics.json)
+    against the thresholds. Returns the recorded per-layer metrics by kind."""
+    from tracer.transcoders import load_transcoders
+    from tracer.zoo.evaluation import replacement_accuracy
+    from tracer.zoo.lm_recipe import answer_accuracy, encode_examples
+
+    model, tok = ckpt.load_model()
+    heldout = encode_examples(ckpt.world().heldout, tok)
+    accuracy = answer_accuracy(model, heldout)
+    assert accuracy >= min_accuracy
+    assert accuracy == pytest.approx(ckpt.metrics["lm"]["heldout_accuracy"])
+    layers = {}
+    for kind in ("plt", "clt"):
+        tc = load_transcoders(ckpt.transcoder_dir(kind), device="cpu", lazy=False)
+        replaced = replacement_accuracy(model, tc, heldout)
+        assert replaced >= 0.9 * accuracy
+        assert replaced == pytest.approx(ckpt.metrics[kind]["replacement_accuracy"])
+        layers[kind] = ckpt.metrics[kind]["layers"]
+        assert all(m["explained_variance"] >= min_variance for m in layers[kind])
+    return layers
+
+
 def test_checkpoint_holds_model_transcoders_labels_and_recipe(test_checkpoint):
     ckpt = open_checkpoint(test_checkpoint)
     assert ckpt.recipe.world == "two_hop" and ckpt.recipe.shape.n_layers == 2
@@ -26,23 +50,9 @@ def test_checkpoint_holds_model_transcoders_labels_and_recipe(test_checkpoint):
 def test_test_preset_learns_the_task_and_its_transcoders_replace_the_mlps(test_checkpoint):
     """Thresholds: held-out two-hop accuracy >= 0.9; with every MLP replaced (no
     error terms) >= 90% of that, for PLT and CLT; explained variance >= 0.8."""
-    from tracer.transcoders import load_transcoders
-    from tracer.zoo.evaluation import replacement_accuracy
-    from tracer.zoo.lm_recipe import answer_accuracy, encode_examples
-
     ckpt = open_checkpoint(test_checkpoint)
-    model, tok = ckpt.load_model()
-    heldout = encode_examples(ckpt.world().heldout, tok)
-    accuracy = answer_accuracy(model, heldout)
-    assert accuracy >= 0.9
-    assert accuracy == pytest.approx(ckpt.metrics["lm"]["heldout_accuracy"])
-    for kind in ("plt", "clt"):
-        tc = load_transcoders(ckpt.transcoder_dir(kind), device="cpu", lazy=False)
-        replaced = replacement_accuracy(model, tc, heldout)
-        assert replaced >= 0.9 * accuracy
-        assert replaced == pytest.approx(ckpt.metrics[kind]["replacement_accuracy"])
-        layers = ckpt.metrics[kind]["layers"]
-        assert all(m["explained_variance"] >= 0.8 and m["l0"] <= 4.0 for m in layers)
+    layers = check_accuracies(ckpt, min_accuracy=0.9, min_variance=0.8)
+    assert all(m["l0"] <= 4.0 for kind in ("plt", "clt") for m in layers[kind])
 
 
 def test_a_traced_heldout_prompt_gives_a_graph_the_census_counts(test_checkpoint):
@@ -82,22 +92,10 @@ def test_shipped_checkpoints_meet_their_accuracy_thresholds(name):
     """Recomputed from the shipped files: held-out accuracy >= 0.95; with every MLP
     replaced by the PLT or the CLT (read by tracer.transcoders, no error terms)
     >= 90% of it; and the recorded metrics.json agrees."""
-    from tracer.transcoders import load_transcoders
     from tracer.zoo.checkpoint import shipped_checkpoints
-    from tracer.zoo.evaluation import replacement_accuracy
-    from tracer.zoo.lm_recipe import answer_accuracy, encode_examples
 
     assert name in shipped_checkpoints()
-    ckpt = open_checkpoint(name)
-    model, tok = ckpt.load_model()
-    heldout = encode_examples(ckpt.world().heldout, tok)
-    accuracy = answer_accuracy(model, heldout)
-    assert accuracy >= 0.95
-    assert accuracy == pytest.approx(ckpt.metrics["lm"]["heldout_accuracy"])
-    for kind in ("plt", "clt"):
-        tc = load_transcoders(ckpt.transcoder_dir(kind), device="cpu", lazy=False)
-        assert replacement_accuracy(model, tc, heldout) >= 0.9 * accuracy
-        assert all(m["explained_variance"] >= 0.95 for m in ckpt.metrics[kind]["layers"])
+    check_accuracies(open_checkpoint(name), min_accuracy=0.95, min_variance=0.95)
 
 
 def test_shipped_checkpoints_fit_in_the_package_budget():
@@ -158,3 +156,14 @@ def test_presets_and_recipes_round_trip_and_reject_bad_names():
         preset_recipe("test", "two_hop", "mamba")
     with pytest.raises(TracerError, match="transcoders"):
         preset_recipe("test", "two_hop", "llama", transcoders=("sae",))
+
+
+def test_cgram_zoo_check_prints_the_circuit_report(capsys):
+    from tracer.zoo.circuits import circuit_report
+
+    assert run_zoo_cli("zoo", "check", "two_hop-llama", "--transcoder", "plt",
+                       "--prompts", "2") == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    expected = circuit_report(open_checkpoint("two_hop-llama"), "plt", n_prompts=2)
+    assert printed == {"checkpoint": "two_hop-llama", "transcoder": "plt", **expected}
+    assert printed["n_prompts"] == 2 and printed["p_ablated"] < printed["p_clean"]
