@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,77 +40,37 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from motifs.analysis import (
+    BLOCK_EDGE_SAMPLES,
+    MIN_BLOCK_SAMPLES,
+    PROFILE_COLUMNS,
+    block_seed,
+    motif_names,
+    network_id,
+    null_block,
+    null_blocks,
+    profile_from_blocks,
+)
 from motifs.errors import MotifError
 from motifs.network import Network
+
+__all__ = ["BLOCK_EDGE_SAMPLES", "MIN_BLOCK_SAMPLES", "BlockTask", "MotifParams", "block_seed",
+           "compute_null_block", "motif_names", "network_id", "null_blocks",
+           "profile_from_blocks", "profile_network", "run_motifs", "validate_params"]
 
 #: Cache method names (``ROOT/results/{method}/``).
 PROFILE_METHOD = "motif_profile"
 NULL_COUNTS_METHOD = "motif_null_counts"
 
-#: Bump when a change makes cached results of earlier versions wrong.
-RUN_VERSION = 1
-
-#: Null samples times edges one block may hold: a graph with m edges gets
-#: blocks of about ``BLOCK_EDGE_SAMPLES / m`` samples, rounded down to a
-#: multiple of ``MIN_BLOCK_SAMPLES`` (Dallas, 1,719 edges: 1,000 samples in one
-#: block; a 40,000-edge graph: 15 blocks of 64 and one of 40).
-BLOCK_EDGE_SAMPLES = 2_000_000
-
-#: The dense switching engine runs 64 samples as the bit lanes of one word, so
-#: a block of fewer samples costs as much as one of 64, and 90 as much as 128.
-MIN_BLOCK_SAMPLES = 64
+#: Bump when a change makes cached results of earlier versions wrong (2: causal-config
+#: became the default for graphs with positions; identical engines; n_excluded).
+RUN_VERSION = 2
 
 #: Columns of the run table, before the profile's own extras.
 RUN_COLUMNS: tuple[str, ...] = ("graph", "slug")
 
 
 # -------------------------------------------------------------------- plans
-def null_blocks(n_edges: int, n_null: int, edge_samples: int | None = None) -> list[int]:
-    """Sizes of the null blocks of a graph with ``n_edges`` edges (sum = ``n_null``).
-
-    Blocks hold ``edge_samples // n_edges`` samples (``edge_samples``
-    defaults to :data:`BLOCK_EDGE_SAMPLES`) rounded down to a multiple of
-    :data:`MIN_BLOCK_SAMPLES` (at least one such multiple), the last block
-    the remainder. The layout depends only on the graph and ``n_null``, never
-    on the executor, so every executor draws the same samples.
-
-    Examples
-    --------
-    >>> null_blocks(1_719, 1000)
-    [1000]
-    >>> null_blocks(5_000, 1000)
-    [384, 384, 232]
-    >>> blocks = null_blocks(40_000, 1000)
-    >>> len(blocks), blocks[0], blocks[-1]
-    (16, 64, 40)
-    """
-    fit = (edge_samples or BLOCK_EDGE_SAMPLES) // max(1, n_edges)
-    per_block = max(MIN_BLOCK_SAMPLES, fit // MIN_BLOCK_SAMPLES * MIN_BLOCK_SAMPLES)
-    if n_null <= per_block:
-        return [n_null]
-    full, rest = divmod(n_null, per_block)
-    return [per_block] * full + ([rest] if rest else [])
-
-
-def block_seed(seed: int, graph_id: str, null_model: str, block: int) -> int:
-    """The null sampler's seed for block ``block`` of a graph under a null model.
-
-    Derived with :class:`numpy.random.SeedSequence` from the run seed, the
-    graph id (a content hash), the null model name and the block index, so
-    it does not depend on which worker runs the block or in what order.
-
-    Examples
-    --------
-    >>> seeds = [block_seed(0, "9b1f9f0e0326dcaf", "config-dag", b) for b in (0, 0, 1)]
-    >>> seeds[0] == seeds[1], seeds[0] == seeds[2]
-    (True, False)
-    """
-    words = [int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-             for text in (graph_id, null_model)]
-    state = np.random.SeedSequence([int(seed), *words, int(block)]).generate_state(1, np.uint64)
-    return int(state[0])
-
-
 @dataclass(frozen=True)
 class MotifParams:
     """What a profile depends on (its cache key, with the graph id)."""
@@ -202,81 +161,26 @@ def _network(task: BlockTask) -> Network:
                               top_k=p.top_k)
 
 
-def motif_names(size: int, signed: bool) -> tuple[list[str], list[str]]:
-    """(stable motif codes, display names) of a profile, in profile order."""
-    from motifs.analysis import _census_spec
-
-    codes, display, _, _ = _census_spec(size, signed)
-    return codes, display
-
-
 def compute_null_block(task: BlockTask) -> pd.DataFrame:
     """Census of the real network and of one block of null samples (runs in a worker).
 
     Returns
     -------
     pandas.DataFrame
-        One row for the real network (``sample`` = -1) then one per null
-        sample (``sample`` = global sample number), one int64 column per
-        motif code, and ``null_model``, the null actually used.
+        :func:`motifs.analysis.null_block`: one row for the real network
+        (``sample`` = -1) then one per null sample, one int64 column per motif
+        code, ``null_model`` and ``excluded``.
     """
-    from motifs.analysis import _census_spec, census_with_nulls
-    from motifs.nulls import default_null
-
     net = _network(task)
     p = task.params
     if p.signed and net.sign is None:
         raise MotifError(f"graph {task.graph_id}: signed motifs need edge signs")
-    codes = _census_spec(p.size, p.signed)[0]
-    model = default_null(net) if p.null is None else p.null
-    real, null_counts, nulls = census_with_nulls(
-        net, model, task.n_samples, block_seed(p.seed, task.graph_id, model, task.block),
-        p.size, p.signed)
-    counts = np.vstack([real[None], null_counts])
-    table = pd.DataFrame(counts, columns=codes)
-    samples = np.arange(task.first_sample, task.first_sample + task.n_samples, dtype=np.int64)
-    table.insert(0, "sample", np.concatenate([[-1], samples]))
-    table["null_model"] = nulls.model
+    table, _ = null_block(net, task.graph_id, p.null, task.n_samples, p.seed, p.size, p.signed,
+                          block=task.block, first_sample=task.first_sample)
     return table
 
 
 # ------------------------------------------------------------ driver side
-def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool) -> pd.DataFrame:
-    """Merge the null blocks of one graph into its motif profile, exactly.
-
-    The raw null counts of all blocks are stacked and passed to
-    :func:`motifs.stats.zscores`, so the profile is the one all samples
-    would give in a single block (same columns as
-    :func:`motifs.analysis.motif_profile`).
-
-    Raises
-    ------
-    MotifError
-        Blocks that disagree on the null model or on the real counts.
-    """
-    from motifs.analysis import PROFILE_COLUMNS
-    from motifs.stats import zscores
-
-    codes, display = motif_names(size, signed)
-    frame = pd.concat(blocks, ignore_index=True)
-    real_rows = frame[frame["sample"] < 0]
-    models = frame["null_model"].unique()
-    if len(models) != 1 or (real_rows[codes].nunique() > 1).any():
-        raise MotifError("null blocks of one graph disagree (null model or real counts): "
-                         "delete its cached motif_null_counts and run again")
-    null_rows = frame[frame["sample"] >= 0].sort_values("sample")
-    real = real_rows[codes].iloc[0].to_numpy(dtype=np.int64)
-    table = zscores(real, null_rows[codes].to_numpy(dtype=np.int64), names=codes)
-    table.insert(1, "name", display)
-    table["count"] = real
-    table["null_model"] = str(models[0])
-    table["n_null"] = len(null_rows)
-    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
-    out = table[list(PROFILE_COLUMNS) + extras].copy()
-    out.attrs = {}
-    return out
-
-
 @dataclass
 class _GraphState:
     graph_id: str
@@ -328,6 +232,7 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
         except MotifError as exc:
             state.error = f"MotifError: {exc}"
             return
+        profile.attrs = {}  # the run table carries its own attrs
         if corpus is not None:
             corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(), profile)
         profiles[state.graph_id] = profile
@@ -397,8 +302,9 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
         Graph ids, id prefixes or slugs (default: every graph).
     null : str, optional
         Null model (a key of :data:`motifs.nulls.NULL_MODELS`); by default
-        each graph gets :func:`motifs.nulls.default_null` (``config-dag`` for
-        a DAG) and the ``null_model`` column says which.
+        each graph gets :func:`motifs.nulls.default_null` (``causal-config``
+        for an attribution graph with token positions) and the
+        ``null_model`` column says which.
     n_null, size, signed, seed
         As in :func:`motifs.analysis.motif_profile`. A graph's nulls use the
         seeds :func:`block_seed` derives from ``seed``.
@@ -451,7 +357,7 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
     >>> corpus = Corpus(tempfile.mkdtemp()); _ = corpus.add(g)
     >>> table = run_motifs(corpus, n_null=10, executor="serial")
     >>> table.loc[table["motif"] == "030T", ["slug", "count", "null_model"]].values.tolist()
-    [['toy', 2, 'config-dag']]
+    [['toy', 2, 'causal-config']]
     >>> run_motifs(corpus, n_null=10, executor="serial").attrs["cached"]
     1
     """
@@ -503,9 +409,7 @@ def _assemble(ids: list[str], slugs: dict[str, str], profiles: dict[str, pd.Data
     if parts:
         out = pd.concat(parts, ignore_index=True)
     else:
-        out = pd.DataFrame(columns=list(RUN_COLUMNS) + ["motif", "name", "count", "null_mean",
-                                                        "null_sd", "z", "p", "sp", "null_model",
-                                                        "n_null"])
+        out = pd.DataFrame(columns=list(RUN_COLUMNS) + list(PROFILE_COLUMNS))
     out.attrs = {
         "failures": [{"graph": s.graph_id, "slug": s.slug, "error": s.error}
                      for s in states if s.error is not None],
@@ -515,15 +419,6 @@ def _assemble(ids: list[str], slugs: dict[str, str], profiles: dict[str, pd.Data
         "seconds": seconds,
     }
     return out
-
-
-def network_id(net: Network) -> str:
-    """A 16-hex-digit content hash of a network (its id for seeding, like a graph id)."""
-    h = hashlib.sha256(str(net.n_nodes).encode())
-    for arr in (net.src, net.dst, net.sign):
-        if arr is not None:
-            h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
 
 
 def profile_network(net: Network, name: str, null: str | None = None, n_null: int = 1000,
