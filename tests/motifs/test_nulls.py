@@ -570,3 +570,36 @@ def test_causal_config_keeps_every_real_graphs_classes_and_positions():
         real = edge_classes(net, net.src, net.dst)
         assert all(edge_classes(net, nulls.src[i], nulls.dst[i]) == real
                    for i in range(nulls.n_samples)), name
+
+
+# ---------------------------------------------- triad-preserving: exclusion, settling
+def test_triad_preserving_profile_excludes_samples_off_the_census_and_counts_them():
+    """Issue 18: a sample that never reached the real triad census is left out
+    of the Z-scores and counted in n_excluded, so every sample used has the
+    real census: the null mean of every 3-node class equals the real count."""
+    from motifs.analysis import motif_profile
+
+    net = random_digraph(14, 0.3, seed=15, mutual=0.3)
+    profile = motif_profile(net, null="triad-preserving", n_null=16, seed=1,
+                            anneal_switches_per_edge=20)
+    excluded = int(profile["n_excluded"].iloc[0])
+    distance = profile.attrs["null_diagnostics"][0]["census_distance"]
+    assert 0 < excluded < 15 and excluded == int((distance > 0).sum())
+    assert int(profile["n_null"].iloc[0]) == 16 - excluded
+    np.testing.assert_array_equal(profile["null_mean"].to_numpy(), profile["count"].to_numpy())
+    assert (profile["null_sd"] == 0).all()
+    with pytest.raises(MotifError, match="reached the real triad census"):
+        motif_profile(net, null="triad-preserving", n_null=8, seed=1, anneal_switches_per_edge=0)
+
+
+def test_triad_preserving_settles_with_census_keeping_switches_after_the_first_match():
+    net = random_digraph(16, 0.25, seed=14, mutual=0.3)
+    real = triad_census_many(dense(net)[None])[0]
+    first_hit = sample_nulls(net, "triad-preserving", 12, seed=2, settle_switches_per_edge=0)
+    settled = sample_nulls(net, "triad-preserving", 12, seed=2)
+    for nulls in (first_hit, settled):
+        assert (triad_census_many(nulls.adjacency_dense()) == real).all()
+    assert first_hit.diagnostics["settle_acceptance"] == 0
+    assert settled.diagnostics["settle_acceptance"] > 0
+    # the settled samples moved on from their first match
+    assert (first_hit.adjacency_dense() != settled.adjacency_dense()).any(axis=(1, 2)).mean() > 0.5
