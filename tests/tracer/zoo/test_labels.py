@@ -49,7 +49,7 @@ def test_traced_feature_nodes_get_their_labels(test_checkpoint, tmp_path):
 
 
 def test_cgram_trace_labels_the_nodes_from_the_transcoders_labels_file(test_checkpoint, tmp_path):
-    from corpus.cli import main
+    from cgram.cli import main
     from corpus.neuronpedia import read_json
     from tracer.zoo.checkpoint import open_checkpoint
 

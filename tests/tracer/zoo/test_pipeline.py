@@ -76,9 +76,12 @@ def test_a_traced_heldout_prompt_gives_a_graph_the_census_counts(test_checkpoint
     assert int(census.drop("003").sum()) > 0
 
 
-def test_cli_rejects_an_unknown_world(capsys):
-    assert run_zoo_cli("zoo", "train", "no_such_world", "--out", "unused", "--preset", "test") == 2
-    assert "no_such_world" in capsys.readouterr().err
+def test_cli_rejects_an_unknown_world_with_the_exit_code_of_every_known_error(capsys):
+    from cgram.cli import main
+
+    assert main(["zoo", "train", "no_such_world", "--out", "unused", "--preset", "test"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cgram: error: ") and "no_such_world" in err
 
 
 def test_cli_lists_the_worlds_and_shipped_checkpoints(capsys):

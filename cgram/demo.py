@@ -177,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """``cgram demo``: the main job end to end (see the module docstring)."""
+    from cgram.options import add_executor, add_jobs
+
     p = subparsers.add_parser("demo", help="run the whole pipeline on the shipped zoo and the "
                                            "shared real graphs, and write a report")
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
@@ -190,6 +192,6 @@ def register(subparsers: Any) -> None:
                    help="null models compared in the report (comma-separated)")
     p.add_argument("--report-n-null", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--executor", default="pool", help="serial | pool | dask-local | dask://host:port")
-    p.add_argument("-j", "--jobs", type=int, default=None)
+    add_executor(p)
+    add_jobs(p)
     p.set_defaults(func=run)
