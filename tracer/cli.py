@@ -53,12 +53,9 @@ def _target(token: str) -> int | str:
 
 def run_trace(args: argparse.Namespace) -> int:
     """Handler of ``cgram trace``; returns the exit code."""
-    from pathlib import Path
-
     from cgram.options import corpus_to_add
     from corpus.cli import write_graph
     from tracer.trace import trace
-    from tracer.zoo.labels import label_graph, read_labels
 
     targets = None if args.target_token is None else [_target(t) for t in args.target_token]
     graph = trace(
@@ -69,9 +66,6 @@ def run_trace(args: argparse.Namespace) -> int:
         split_paths=args.split_paths, device=args.device, dtype=args.dtype,
         target_tokens=targets, progress=True,
     )
-    if Path(args.transcoders).is_dir():
-        # a local set with the zoo's labels.json (top tokens per feature) labels its nodes
-        label_graph(graph, read_labels(Path(args.transcoders)))
     if args.slug:
         graph.meta.slug = args.slug
     if args.task:

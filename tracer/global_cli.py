@@ -88,7 +88,6 @@ def run_global(args: argparse.Namespace) -> int:
     from tracer.global_weights import (
         collect_stats,
         global_weights,
-        load_labels,
         read_texts,
         residual_maps,
     )
@@ -116,11 +115,10 @@ def run_global(args: argparse.Namespace) -> int:
     targets = args.targets or args.layers
     result = global_weights(tc, sources, targets, top_k=args.top_k or None, maps=maps, stats=stats,
                             block_size=args.block_size, progress=True)
-    labels = load_labels(folder) if folder is not None else {}
     model_name = args.model or str(config.get("model_name") or "")
     if not args.model and model_name and folder is not None and (folder / model_name).is_dir():
         model_name = str((folder / model_name).resolve())  # the zoo writes model_name: ../model
-    graph = result.to_graph(labels=labels, model=model_name, slug=args.slug, task=args.task)
+    graph = result.to_graph(labels=tc.labels, model=model_name, slug=args.slug, task=args.task)
     print(f"{graph.meta.slug}: {graph.n_nodes} features, {graph.n_edges} edges ({result.weighting}; "
           f"{maps.description})")
     write_graph(graph, args.output, corpus_to_add(args), args.task)

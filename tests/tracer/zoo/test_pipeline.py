@@ -41,7 +41,7 @@ def test_checkpoint_holds_model_transcoders_labels_and_recipe(test_checkpoint):
     assert (ckpt.model_dir / "model.safetensors").is_file()
     assert (ckpt.model_dir / "tokenizer.json").is_file()
     labels = ckpt.labels("plt")
-    assert sorted(labels) == ["0", "1"] and len(labels["0"]) == 128
+    assert sorted({layer for layer, _ in labels}) == [0, 1] and len(labels) == 2 * 128
     assert sorted(p.name for p in ckpt.transcoder_dir("clt").glob("W_dec_*")) == \
         ["W_dec_0.safetensors", "W_dec_1.safetensors"]
     assert json.loads((test_checkpoint / "recipe.json").read_text()) == ckpt.recipe.to_dict()
