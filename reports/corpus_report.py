@@ -368,9 +368,10 @@ def _row_labels(head: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
 def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_null: int,
                        seed: int, keep_fractions: Sequence[float],
                        **run_options: Any) -> pd.DataFrame:
-    """FFL and 3-cycle rows of :func:`motifs.compare.weight_sensitivity` for every graph."""
+    """FFL and 3-cycle rows of :func:`motifs.corpus_run.weight_sensitivity` for every graph."""
     from corpus.executor import open_executor
-    from motifs.compare import find_motif, weight_sensitivity
+    from motifs.compare import find_motif
+    from motifs.corpus_run import weight_sensitivity
 
     parts = []
     spec = run_options.pop("executor", "pool")

@@ -189,9 +189,8 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     pathlib.Path
         The HTML file.
     """
-    from motifs.compare import weight_sensitivity
-    from motifs.instances import instances_for_graph
-    from motifs.network import Network
+    from motifs.corpus_run import weight_sensitivity
+    from motifs.network import Network, instances_for_graph
     from reports import figures
     from reports.findings import graph_findings
     from reports.html import Page

@@ -62,7 +62,7 @@ def test_profile_bars_draw_each_motif_under_its_bars_from_the_catalog():
 
 
 def test_ffl_drawing_colours_edges_by_sign_and_labels_nodes_by_clerp():
-    from motifs.instances import instances_for_graph
+    from motifs.network import instances_for_graph
     from motifs.network import Network
 
     graph = layered_graph(3, "g", "clt", "t", shortcut=0.6, p_edge=0.25)
