@@ -789,72 +789,87 @@ def _dense_switch(chain: _Chain, n_samples: int, rng: np.random.Generator,
 def _dense_chunk(chain: _Chain, n_samples: int, rng: np.random.Generator,
                  switches_per_edge: float, label: np.ndarray,
                  planes: int) -> tuple[np.ndarray, int, int, int]:
-    n, m = chain.n, chain.src.size
+    """Run the dense chain on up to 64 * lanes samples: (targets, attempts, accepted, steps)."""
+    m = chain.src.size
     lanes = (n_samples + 63) // 64
-    # Occupancy of each cell as bit lanes: bit j of lane w is sample 64 w + j.
-    # lab[cell, p] holds bit p of the label of the edge in that cell, so the
-    # label moves with its edge: a switch swaps the labels of a->b and a->d.
+    occ, lab = _dense_lanes(chain, lanes, label, planes)
+    drawer = _BlockDrawer(chain)
+    target = switches_per_edge * m * 64 * lanes
+    attempts = accepted = steps = 0
+    while attempts < target and m >= 2:
+        row_pairs, col_pairs = drawer.draw(rng)
+        steps += 1
+        if row_pairs.shape[0]:
+            tried, done = _switch_blocks(chain, occ, lab, row_pairs, col_pairs, rng)
+            attempts, accepted = attempts + tried, accepted + done
+        if steps > 1000 and attempts == 0:
+            break  # no two edges can ever be switched
+    return _unpack_dense(occ, lab, chain, n_samples, label), attempts, accepted, steps
+
+
+def _dense_lanes(chain: _Chain, lanes: int, label: np.ndarray,
+                 planes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The real graph in every bit lane: occupancy (n*n, lanes) and label planes.
+
+    Bit j of lane w is sample 64 w + j. ``lab[cell, p]`` holds bit p of the
+    label of the edge in that cell, so the label moves with its edge: a
+    switch swaps the labels of a->b and a->d.
+    """
+    n = chain.n
     occ = np.zeros((n * n, lanes), dtype=np.uint64)
     cell = chain.src * n + chain.dst
     occ[cell] = _ALL_ONES
     lab = np.zeros((n * n, planes, lanes), dtype=np.uint64) if planes else None
     for p in range(planes):
         lab[cell[(label >> p) & 1 == 1], p] = _ALL_ONES
-    drawer = _BlockDrawer(chain)
-    reverse = chain.preserve_mutual
-    dyads = bool(chain.mutual.any())
-    target = switches_per_edge * m * 64 * lanes
-    attempts = accepted = steps = 0
-    raw = rng.bit_generator.random_raw
-    while attempts < target and m >= 2:
-        row_pairs, col_pairs = drawer.draw(rng)
-        steps += 1
-        nb = row_pairs.shape[0]
-        if nb == 0:
-            if steps > 1000 and attempts == 0:
-                break
-            continue
-        # fwd[k]: the cells ab, ad, cb, cd of block k (rows a, c; columns b, d).
-        fwd = (row_pairs[:, :, None] * n + col_pairs[:, None, :]).reshape(nb, 4)
-        sub = occ[fwd]
-        ab, ad, cb, cd = sub[:, 0], sub[:, 1], sub[:, 2], sub[:, 3]
-        coin = raw(nb * lanes).reshape(nb, lanes)
-        # An attempt: two edges on one diagonal of the block (a->b, c->d or
-        # a->d, c->b); it succeeds when the other diagonal is empty.
-        diag, anti = ab & cd & coin, ad & cb & coin
-        attempts += int(np.bitwise_count(diag).sum()) + int(np.bitwise_count(anti).sum())
-        flip = (diag & ~ad & ~cb) | (anti & ~ab & ~cd)
-        flip_rev = None
-        if reverse:
-            # rev[k]: the reverse cells ba, da, bc, dc.
-            rev = (col_pairs[:, None, :] * n + row_pairs[:, :, None]).reshape(nb, 4)
-            rsub = occ[rev]
-            ba, da, bc, dc = rsub[:, 0], rsub[:, 1], rsub[:, 2], rsub[:, 3]
-            # Single edges may not form or break a mutual dyad; two dyads
-            # a<->b, c<->d switch together into a<->d, c<->b.
-            flip_rev = flip & ~(ba ^ ab) & ~(dc ^ cd) & ~(da ^ ad) & ~(bc ^ cb)
-            flip = (flip & ~(ba | bc | da | dc)) | flip_rev
-        accepted += int(np.bitwise_count(flip).sum())
-        sub ^= flip[:, None, :]
-        occ[fwd] = sub
+    return occ, lab
+
+
+def _switch_blocks(chain: _Chain, occ: np.ndarray, lab: np.ndarray | None,
+                   row_pairs: np.ndarray, col_pairs: np.ndarray,
+                   rng: np.random.Generator) -> tuple[int, int]:
+    """One dense step: a lazy switch in every 2x2 block, every lane; (attempts, accepted)."""
+    n, nb = chain.n, row_pairs.shape[0]
+    lanes = occ.shape[1]
+    # fwd[k]: the cells ab, ad, cb, cd of block k (rows a, c; columns b, d).
+    fwd = (row_pairs[:, :, None] * n + col_pairs[:, None, :]).reshape(nb, 4)
+    sub = occ[fwd]
+    ab, ad, cb, cd = sub[:, 0], sub[:, 1], sub[:, 2], sub[:, 3]
+    coin = rng.bit_generator.random_raw(nb * lanes).reshape(nb, lanes)
+    # An attempt: two edges on one diagonal of the block (a->b, c->d or
+    # a->d, c->b); it succeeds when the other diagonal is empty.
+    diag, anti = ab & cd & coin, ad & cb & coin
+    attempts = int(np.bitwise_count(diag).sum()) + int(np.bitwise_count(anti).sum())
+    flip = (diag & ~ad & ~cb) | (anti & ~ab & ~cd)
+    flip_rev = rsub = rev = None
+    if chain.preserve_mutual:
+        # rev[k]: the reverse cells ba, da, bc, dc.
+        rev = (col_pairs[:, None, :] * n + row_pairs[:, :, None]).reshape(nb, 4)
+        rsub = occ[rev]
+        ba, da, bc, dc = rsub[:, 0], rsub[:, 1], rsub[:, 2], rsub[:, 3]
+        # Single edges may not form or break a mutual dyad; two dyads
+        # a<->b, c<->d switch together into a<->d, c<->b.
+        flip_rev = flip & ~(ba ^ ab) & ~(dc ^ cd) & ~(da ^ ad) & ~(bc ^ cb)
+        flip = (flip & ~(ba | bc | da | dc)) | flip_rev
+    accepted = int(np.bitwise_count(flip).sum())
+    sub ^= flip[:, None, :]
+    occ[fwd] = sub
+    if lab is not None:
+        # Rows keep their edges: a->b becomes a->d, c->d becomes c->b.
+        lsub = lab[fwd]
+        _swap_bits(lsub[:, 0], lsub[:, 1], flip[:, None, :])
+        _swap_bits(lsub[:, 2], lsub[:, 3], flip[:, None, :])
+        lab[fwd] = lsub
+    if flip_rev is not None and chain.mutual.any() and flip_rev.any():
+        rsub ^= flip_rev[:, None, :]
+        occ[rev] = rsub
         if lab is not None:
-            # Rows keep their edges: a->b becomes a->d, c->d becomes c->b.
-            lsub = lab[fwd]
-            _swap_bits(lsub[:, 0], lsub[:, 1], flip[:, None, :])
-            _swap_bits(lsub[:, 2], lsub[:, 3], flip[:, None, :])
-            lab[fwd] = lsub
-        if flip_rev is not None and dyads and flip_rev.any():
-            rsub ^= flip_rev[:, None, :]
-            occ[rev] = rsub
-            if lab is not None:
-                # Row b: b->a becomes b->c; row d: d->c becomes d->a.
-                lsub = lab[rev]
-                _swap_bits(lsub[:, 0], lsub[:, 2], flip_rev[:, None, :])
-                _swap_bits(lsub[:, 1], lsub[:, 3], flip_rev[:, None, :])
-                lab[rev] = lsub
-        if steps > 1000 and attempts == 0:
-            break  # no two edges can ever be switched
-    return _unpack_dense(occ, lab, chain, n_samples, label), attempts, accepted, steps
+            # Row b: b->a becomes b->c; row d: d->c becomes d->a.
+            lsub = lab[rev]
+            _swap_bits(lsub[:, 0], lsub[:, 2], flip_rev[:, None, :])
+            _swap_bits(lsub[:, 1], lsub[:, 3], flip_rev[:, None, :])
+            lab[rev] = lsub
+    return attempts, accepted
 
 
 def _swap_bits(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> None:
