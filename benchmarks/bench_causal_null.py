@@ -39,7 +39,8 @@ import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-SHARED = Path(os.environ.get("CGRAM_SHARED_GRAPHS", REPO.parent / "shared" / "data" / "neuronpedia"))
+SHARED = Path(os.environ.get("CGRAM_SHARED_GRAPHS",
+                             REPO.parent / "shared" / "data" / "neuronpedia"))
 DALLAS = SHARED / "mkenney2__circuit-motifs__capital-state-dallas.json"
 
 
@@ -137,8 +138,9 @@ def check_real_graphs(n_samples: int = 1000, block: int = 250) -> None:
             back += int((net.pos[nulls.src] > net.pos[nulls.dst]).sum())
             # per-class counts of every sample at once: class id per edge, counted per row
             key = {c: i for i, c in enumerate(real)}
+            cross = net.pos[nulls.src] != net.pos[nulls.dst]
             ids = np.vectorize(lambda a, b, c: key.get((a, b, c), -1))(
-                net.layer[nulls.src], net.layer[nulls.dst], net.pos[nulls.src] != net.pos[nulls.dst])
+                net.layer[nulls.src], net.layer[nulls.dst], cross)
             counts = np.stack([(ids == i).sum(axis=1) for i in range(len(key))], axis=1)
             mismatched += int((counts != np.array(list(real.values()))[None]).any(axis=1).sum())
         failures += back + mismatched

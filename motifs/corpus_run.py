@@ -213,6 +213,48 @@ def _with_graph(profile: pd.DataFrame, graph_id: str, slug: str) -> pd.DataFrame
     return out
 
 
+def _merge_blocks(state: _GraphState, params: MotifParams, corpus: Any,
+                  profiles: dict[str, pd.DataFrame]) -> None:
+    """Merge a complete graph's blocks into its profile, cache it, drop the null counts."""
+    try:
+        profile = profile_from_blocks([state.blocks[b] for b in sorted(state.blocks)],
+                                      params.size, params.signed)
+    except MotifError as exc:
+        state.error = f"MotifError: {exc}"
+        return
+    profile.attrs = {}  # the run table carries its own attrs
+    if corpus is not None:
+        corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(), profile)
+    profiles[state.graph_id] = profile
+    state.blocks.clear()  # the driver keeps profiles, not null counts
+
+
+def _block_tasks(pending: list[_GraphState], source: str | Network,
+                 params: MotifParams) -> Iterator[tuple[tuple[str, int], BlockTask]]:
+    """The missing blocks of ``pending``, keyed (graph id, block), graph after graph."""
+    for state in pending:
+        for task in state.tasks(source, params):
+            if state.error is None:  # a graph that failed stops sending blocks
+                yield (state.graph_id, task.block), task
+
+
+def _record_block(state: _GraphState, block: int, outcome: Any, params: MotifParams,
+                  corpus: Any, profiles: dict[str, pd.DataFrame]) -> bool:
+    """File one finished block (cached when the graph has several); True once the graph is done."""
+    if not outcome.ok:
+        state.error = outcome.error
+        state.blocks.clear()
+        return True
+    if corpus is not None and len(state.sizes) > 1:
+        corpus.write_result(state.graph_id, NULL_COUNTS_METHOD,
+                            params.block_key(block, len(state.sizes)), outcome.value)
+    state.blocks[block] = outcome.value
+    if state.complete:
+        _merge_blocks(state, params, corpus, profiles)
+        return True
+    return False
+
+
 def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifParams,
                 corpus: Any, executor: str, jobs: int | None, progress: bool,
                 dask_processes: bool) -> tuple[dict[str, pd.DataFrame], str]:
@@ -224,37 +266,15 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     profiles: dict[str, pd.DataFrame] = {}
     todo = [s for s in states if not s.complete]
     by_id = {s.graph_id: s for s in todo}
-
-    def finish(state: _GraphState) -> None:
-        try:
-            profile = profile_from_blocks([state.blocks[b] for b in sorted(state.blocks)],
-                                          params.size, params.signed)
-        except MotifError as exc:
-            state.error = f"MotifError: {exc}"
-            return
-        profile.attrs = {}  # the run table carries its own attrs
-        if corpus is not None:
-            corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(), profile)
-        profiles[state.graph_id] = profile
-        state.blocks.clear()  # the driver keeps profiles, not null counts
-
     for state in todo:
         if state.complete:  # every block was cached: a run killed before the merge
-            finish(state)
+            _merge_blocks(state, params, corpus, profiles)
     # largest first: the last tasks to finish are then short ones, so workers idle least
     # (longest-processing-time-first scheduling); the table keeps corpus order regardless
     pending = sorted((s for s in todo if not s.complete and s.error is None),
                      key=lambda s: -s.expected_cost)
-    description = "nothing to compute"
     if not pending:
-        return profiles, description
-
-    def tasks() -> Iterator[tuple[tuple[str, int], BlockTask]]:
-        for state in pending:
-            for task in state.tasks(source, params):
-                if state.error is None:  # a graph that failed stops sending blocks
-                    yield (state.graph_id, task.block), task
-
+        return profiles, "nothing to compute"
     n_blocks = sum(len(s.sizes) - len(s.blocks) for s in pending)
     # an open executor is the caller's to close: many small runs can share one pool
     scope = (contextlib.nullcontext(executor) if isinstance(executor, Executor)
@@ -264,26 +284,51 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
         bar = tqdm(total=len(states), initial=len(states) - len(pending), unit="graph",
                    desc="motifs", disable=not progress, file=sys.stderr, dynamic_ncols=True)
         with bar:
-            for done, outcome in enumerate(pool.run(compute_null_block, tasks()), start=1):
+            outcomes = pool.run(compute_null_block, _block_tasks(pending, source, params))
+            for done, outcome in enumerate(outcomes, start=1):
                 if n_blocks > len(pending):  # large graphs: show the blocks moving too
                     bar.set_postfix_str(f"null blocks {done}/{n_blocks}")
                 graph_id, block = outcome.key
                 state = by_id[graph_id]
-                if state.error is not None:
-                    continue
-                if not outcome.ok:
-                    state.error = outcome.error
-                    state.blocks.clear()
-                    bar.update(1)
-                    continue
-                if corpus is not None and len(state.sizes) > 1:
-                    corpus.write_result(graph_id, NULL_COUNTS_METHOD,
-                                        params.block_key(block, len(state.sizes)), outcome.value)
-                state.blocks[block] = outcome.value
-                if state.complete:
-                    finish(state)
+                if state.error is None and _record_block(state, block, outcome, params, corpus,
+                                                         profiles):
                     bar.update(1)
     return profiles, description
+
+
+def _resolve_graphs(corpus: Any, keys: Sequence[str] | None
+                    ) -> tuple[list[str], dict[str, str], dict[str, int]]:
+    """(graph ids in corpus order or key order, slug by id, edge count by id)."""
+    table = corpus.table()
+    if keys is None:
+        ids = table["graph_id"].astype(str).tolist()
+    else:
+        ids = list(dict.fromkeys(corpus.resolve(k) for k in keys))
+    rows = table.set_index("graph_id").loc[ids] if ids else table.iloc[:0]
+    return (ids, dict(zip(ids, rows["slug"].astype(str))),
+            dict(zip(ids, rows["n_edges"].astype(int))))
+
+
+def _read_cache(corpus: Any, ids: list[str], slugs: dict[str, str], n_edges: dict[str, int],
+                params: MotifParams) -> tuple[dict[str, pd.DataFrame], list[_GraphState]]:
+    """Cached profiles by graph id, and the state of every other graph (its cached blocks in)."""
+    profiles: dict[str, pd.DataFrame] = {}
+    states: list[_GraphState] = []
+    for graph_id in ids:
+        cached = corpus.read_result(graph_id, PROFILE_METHOD, params.cache_key())
+        if cached is not None:
+            profiles[graph_id] = cached
+            continue
+        state = _GraphState(graph_id, slugs[graph_id],
+                            null_blocks(n_edges[graph_id], params.n_null), n_edges[graph_id])
+        if len(state.sizes) > 1:  # blocks a killed run finished
+            for b in range(len(state.sizes)):
+                done = corpus.read_result(graph_id, NULL_COUNTS_METHOD,
+                                          params.block_key(b, len(state.sizes)))
+                if done is not None:
+                    state.blocks[b] = done
+        states.append(state)
+    return profiles, states
 
 
 def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None = None,
@@ -369,31 +414,8 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
                          None if min_abs_weight is None else float(min_abs_weight), top_k)
     validate_params(params)
     start = time.perf_counter()
-    table = corpus.table()
-    if keys is None:
-        ids = table["graph_id"].astype(str).tolist()
-    else:
-        ids = list(dict.fromkeys(corpus.resolve(k) for k in keys))
-    rows = table.set_index("graph_id").loc[ids] if ids else table.iloc[:0]
-    slugs = dict(zip(ids, rows["slug"].astype(str)))
-    n_edges = dict(zip(ids, rows["n_edges"].astype(int)))
-
-    profiles: dict[str, pd.DataFrame] = {}
-    states: list[_GraphState] = []
-    for graph_id in ids:
-        cached = corpus.read_result(graph_id, PROFILE_METHOD, params.cache_key())
-        if cached is not None:
-            profiles[graph_id] = cached
-            continue
-        state = _GraphState(graph_id, slugs[graph_id], null_blocks(n_edges[graph_id], n_null),
-                            n_edges[graph_id])
-        if len(state.sizes) > 1:  # blocks a killed run finished
-            for b in range(len(state.sizes)):
-                done = corpus.read_result(graph_id, NULL_COUNTS_METHOD,
-                                          params.block_key(b, len(state.sizes)))
-                if done is not None:
-                    state.blocks[b] = done
-        states.append(state)
+    ids, slugs, n_edges = _resolve_graphs(corpus, keys)
+    profiles, states = _read_cache(corpus, ids, slugs, n_edges, params)
     n_cached = len(profiles)
     computed, description = _run_graphs(states, str(Path(corpus.root).resolve()), params, corpus,
                                         executor, jobs, progress, dask_processes)
