@@ -196,20 +196,16 @@ class Network:
         elif sign_a is not None:
             sign_a = sign_a[first]
         base = max(n, 1)
-
-        def per_node(values: Any, dtype: Any) -> np.ndarray | None:
-            return None if values is None else np.asarray(values, dtype=dtype).ravel()
-
         return cls(
             n_nodes=n,
             src=(uniq // base).astype(np.int32),
             dst=(uniq % base).astype(np.int32),
             sign=sign_a,
             weight=None if weight_a is None else weight_a.astype(np.float32),
-            layer=per_node(layer, np.int32),
-            names=per_node(names, object),
-            rows=per_node(rows, np.int64),
-            pos=per_node(pos, np.int32),
+            layer=_per_node(layer, np.int32),
+            names=_per_node(names, object),
+            rows=_per_node(rows, np.int64),
+            pos=_per_node(pos, np.int32),
         )
 
     @classmethod
@@ -271,6 +267,11 @@ class Network:
             rows=rows,
             pos=graph.nodes["pos"].to_numpy()[rows],
         )
+
+
+def _per_node(values: Any, dtype: Any) -> np.ndarray | None:
+    """A per-node array as a flat array of ``dtype`` (None stays None)."""
+    return None if values is None else np.asarray(values, dtype=dtype).ravel()
 
 
 def _is_integral(values: np.ndarray) -> bool:
