@@ -418,7 +418,8 @@ def _check_unique_ids(ids: list[str], kinds: np.ndarray, ftypes: list[str], orig
         )
 
 
-def _our_layers(kinds: np.ndarray, layers: np.ndarray, variant: str) -> tuple[np.ndarray, int | None]:
+def _our_layers(kinds: np.ndarray, layers: np.ndarray, variant: str
+                ) -> tuple[np.ndarray, int | None]:
     """File layers -> ours: embeddings at -1, logits at ``n_layers``.
 
     circuit-tracer files (schema 0 and 1) write the logits at ``n_layers + 1``,
@@ -590,7 +591,8 @@ def _model_and_type(meta_raw: dict[str, Any], kinds: np.ndarray, variant: str,
     if inferred_model != "unknown" and inferred_model in KNOWN_N_LAYERS and n_layers is not None \
             and variant != "anthropic" and KNOWN_N_LAYERS[inferred_model] != n_layers:
         warnings.warn(f"{origin}: logit layer implies {n_layers} layers but {inferred_model} has "
-                      f"{KNOWN_N_LAYERS[inferred_model]}", stacklevel=4)  # caller of from_json_dict
+                      f"{KNOWN_N_LAYERS[inferred_model]}",
+                      stacklevel=4)  # the caller of from_json_dict
     return inferred_model, inferred_type
 
 
