@@ -452,6 +452,28 @@ def test_cli_refuses_stats_without_a_model(tmp_path):
         _run_cli(["global", "--transcoders", str(folder), "--stats", str(tmp_path / "x.txt")])
 
 
+def test_cli_names_a_broken_config_yaml_instead_of_reading_it_as_empty(tmp_path):
+    tc, _ = random_set("plt", seed=15)
+    folder = save_transcoders(tc, tmp_path / "set", model_name="tiny-model")
+    config = folder / "config.yaml"
+    config.write_text(config.read_text() + "model_name: [unclosed\n")
+    with pytest.raises(TracerError, match=r"cannot read transcoder config .*config\.yaml: .*flow sequence"):
+        _run_cli(["global", "--transcoders", str(folder), "--device", "cpu", "-o", str(tmp_path / "g.json")])
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_cli_reads_the_model_name_from_the_config_file_the_set_was_loaded_from(tmp_path):
+    from corpus.neuronpedia import read_json
+
+    tc, _ = random_set("plt", seed=16)
+    folder = save_transcoders(tc, tmp_path / "set", model_name="tiny-model")
+    renamed = (folder / "config.yaml").rename(folder / "set.yaml")
+    assert _run_cli(["global", "--transcoders", str(renamed), "--top-k", "2", "--device", "cpu",
+                     "-o", str(tmp_path / "g.json")]) == 0
+    # before, a config.yaml beside it was read instead: missing or broken, it became {} silently
+    assert read_json(tmp_path / "g.json").meta.model == "tiny-model"
+
+
 # --------------------------------------------------- the two-hop zoo model
 #: The shipped two-hop checkpoint ("fact : the capital of the state containing
 #: north vale is" -> capital); CGRAM_ZOO_TWO_HOP may point at another checkpoint
