@@ -298,16 +298,9 @@ def _variant(meta: dict[str, Any], raw_nodes: list[dict[str, Any]]) -> str:
     return "schema0"
 
 
-def _resolve_links(
-    raw_links: list[Any], ids: pd.Index, layers: np.ndarray, origin: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Map link endpoints to node rows; disambiguate colliding ids.
-
-    A link whose endpoint id names two nodes is resolved by the layer order
-    every published file obeys (sources in strictly lower layers than
-    targets); when both candidates fit, repeated (source, target) pairs are
-    assigned to the candidates in file order.
-    """
+def _link_fields(raw_links: list[Any], origin: str) -> tuple[list[Any], list[Any], np.ndarray]:
+    """Each link's source id, target id and weight (float64), checked: objects with
+    the three fields, a finite number for the weight, node_id strings for the ends."""
     sources: list[Any] = []
     targets: list[Any] = []
     weights: list[Any] = []
@@ -334,7 +327,20 @@ def _resolve_links(
         for j, end in enumerate(ends):
             if not isinstance(end, str):
                 raise _fail(origin, f"link {j}: {label} must be a node_id string, got {end!r}")
+    return sources, targets, weight
 
+
+def _resolve_links(
+    raw_links: list[Any], ids: pd.Index, layers: np.ndarray, origin: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Map link endpoints to node rows; disambiguate colliding ids.
+
+    A link whose endpoint id names two nodes is resolved by the layer order
+    every published file obeys (sources in strictly lower layers than
+    targets); when both candidates fit, repeated (source, target) pairs are
+    assigned to the candidates in file order.
+    """
+    sources, targets, weight = _link_fields(raw_links, origin)
     single = pd.Series(np.arange(len(ids)), index=ids)
     single = single[~ids.duplicated(keep=False)]
     src = np.array(single.reindex(sources).to_numpy(), dtype=np.float64)
