@@ -16,6 +16,8 @@
  *
  * triangle_counts: transitive triples and 3-cycles of many edge sets, the
  * only non-degree terms of the triad census of a graph without mutual dyads.
+ * triad_census_full: the whole census of many edge sets that may have
+ * mutual dyads (Batagelj & Mrvar 2001, on bitsets).
  *
  * Reference: R. Milo et al., "Network motifs: simple building blocks of
  * complex networks", Science 298:824-827 (2002), supplementary material.
@@ -299,62 +301,171 @@ done:
     return result;
 }
 
-/* Per sample: transitive triples, ordered 3-cycles (three per cycle) and
- * edges whose reverse is present, from (S, m) int64 edge arrays; out and in
- * neighbourhoods as bitsets, one popcount per edge and word. */
-static PyObject *triangle_counts(PyObject *self, PyObject *args) {
-    (void)self;
+/* A census of S edge sets, run without the GIL: (n, m, S, src, dst, out)
+ * with src and dst (S, m) and out (S, width); 0, or -1 out of memory. */
+typedef int (*census_fn)(Py_ssize_t, Py_ssize_t, Py_ssize_t, const int64_t *, const int64_t *,
+                         int64_t *);
+
+/* Parse (n, m, src, dst, out) for a census of `width` numbers per sample and run it. */
+static PyObject *run_census(PyObject *args, const char *name, Py_ssize_t width, census_fn fn) {
     Py_ssize_t n, m;
     Py_buffer src, dst, out;
     if (!PyArg_ParseTuple(args, "nny*y*w*", &n, &m, &src, &dst, &out)) return NULL;
     PyObject *result = NULL;
     Py_ssize_t n_samples = m ? src.len / 8 / m : 0;
-    if (src.len != dst.len || (m && src.len % (8 * m)) || out.len != n_samples * 3 * 8) {
-        PyErr_SetString(PyExc_ValueError, "triangle_counts: src, dst (S, m) and out (S, 3) "
-                                          "int64 buffers expected");
-        goto done;
-    }
-    {
-        Py_ssize_t words = (n + 63) / 64;
-        uint64_t *bits = calloc((size_t)(2 * n * words + 1), sizeof(uint64_t));
-        if (!bits) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        uint64_t *outb = bits, *inb = bits + n * words;
+    if (src.len != dst.len || (m && src.len % (8 * m)) || out.len != n_samples * width * 8) {
+        PyErr_Format(PyExc_ValueError, "%s: src, dst (S, m) and out (S, %zd) int64 buffers "
+                     "expected", name, width);
+    } else {
+        int status;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t s = 0; s < n_samples; s++) {
-            const int64_t *a = (const int64_t *)src.buf + s * m, *b = (const int64_t *)dst.buf + s * m;
-            int64_t *res = (int64_t *)out.buf + 3 * s;
-            int64_t transitive = 0, cyclic = 0, mutual = 0;
-            memset(bits, 0, (size_t)(2 * n * words) * sizeof(uint64_t));
-            for (Py_ssize_t e = 0; e < m; e++) {
-                SET(outb + a[e] * words, b[e]);
-                SET(inb + b[e] * words, a[e]);
-            }
-            for (Py_ssize_t e = 0; e < m; e++) {
-                const uint64_t *oa = outb + a[e] * words, *ib = inb + b[e] * words;
-                const uint64_t *ob = outb + b[e] * words, *ia = inb + a[e] * words;
-                for (Py_ssize_t w = 0; w < words; w++) {
-                    transitive += __builtin_popcountll(oa[w] & ib[w]);
-                    cyclic += __builtin_popcountll(ob[w] & ia[w]);
-                }
-                mutual += (int64_t)GET(ob, a[e]);
-            }
-            res[0] = transitive;
-            res[1] = cyclic;
-            res[2] = mutual;
-        }
+        status = fn(n, m, n_samples, src.buf, dst.buf, out.buf);
         Py_END_ALLOW_THREADS
-        free(bits);
-        result = Py_None;
-        Py_INCREF(result);
+        if (status) {
+            PyErr_NoMemory();
+        } else {
+            result = Py_None;
+            Py_INCREF(result);
+        }
     }
-done:
     PyBuffer_Release(&src);
     PyBuffer_Release(&dst);
     PyBuffer_Release(&out);
     return result;
+}
+
+/* Per sample: transitive triples, ordered 3-cycles (three per cycle) and
+ * edges whose reverse is present, from (S, m) int64 edge arrays; out and in
+ * neighbourhoods as bitsets, one popcount per edge and word. */
+static int triangles(Py_ssize_t n, Py_ssize_t m, Py_ssize_t n_samples, const int64_t *src,
+                     const int64_t *dst, int64_t *out) {
+    Py_ssize_t words = (n + 63) / 64;
+    uint64_t *bits = calloc((size_t)(2 * n * words + 1), sizeof(uint64_t));
+    if (!bits) return -1;
+    uint64_t *outb = bits, *inb = bits + n * words;
+    for (Py_ssize_t s = 0; s < n_samples; s++) {
+        const int64_t *a = src + s * m, *b = dst + s * m;
+        int64_t *res = out + 3 * s;
+        int64_t transitive = 0, cyclic = 0, mutual = 0;
+        memset(bits, 0, (size_t)(2 * n * words) * sizeof(uint64_t));
+        for (Py_ssize_t e = 0; e < m; e++) {
+            SET(outb + a[e] * words, b[e]);
+            SET(inb + b[e] * words, a[e]);
+        }
+        for (Py_ssize_t e = 0; e < m; e++) {
+            const uint64_t *oa = outb + a[e] * words, *ib = inb + b[e] * words;
+            const uint64_t *ob = outb + b[e] * words, *ia = inb + a[e] * words;
+            for (Py_ssize_t w = 0; w < words; w++) {
+                transitive += __builtin_popcountll(oa[w] & ib[w]);
+                cyclic += __builtin_popcountll(ob[w] & ia[w]);
+            }
+            mutual += (int64_t)GET(ob, a[e]);
+        }
+        res[0] = transitive;
+        res[1] = cyclic;
+        res[2] = mutual;
+    }
+    free(bits);
+    return 0;
+}
+
+static PyObject *triangle_counts(PyObject *self, PyObject *args) {
+    (void)self;
+    return run_census(args, "triangle_counts", 3, triangles);
+}
+
+/* Tricode (bits: v->u 1, u->v 2, v->w 4, w->v 8, u->w 16, w->u 32) to the
+ * index of its class in motifs.catalog.TRIAD_CODES, as in Batagelj & Mrvar. */
+static const int8_t TRICODE_CLASS[64] = {
+    0, 1, 1, 2, 1, 3, 5, 7, 1, 5, 4, 6, 2, 7, 6, 10, 1, 5, 3, 7, 4, 8, 8, 12, 5, 9, 8, 13,
+    6, 13, 11, 14, 1, 4, 5, 6, 5, 8, 9, 13, 3, 8, 8, 11, 7, 12, 13, 14, 2, 6, 7, 10, 6, 11,
+    13, 14, 7, 13, 12, 14, 10, 14, 14, 15};
+
+/* Bits of word w (nodes 64w .. 64w+63) at node indices <= x. */
+static inline uint64_t upto(Py_ssize_t w, int64_t x) {
+    int64_t k = x - 64 * (int64_t)w;
+    if (k < 0) return 0;
+    if (k >= 63) return ~0ULL;
+    return (2ULL << k) - 1;
+}
+
+/* Per sample: the full 16-class triad census of a graph that may have mutual
+ * dyads (Erdos-Renyi and other nulls that make them), by the subquadratic
+ * algorithm of Batagelj & Mrvar (2001) on bitsets: for each linked pair
+ * v < u, the third nodes w of the union of their neighbourhoods are visited
+ * once per triad; triads with one dyad follow from the size of that union. */
+static int full_census(Py_ssize_t n, Py_ssize_t m, Py_ssize_t n_samples, const int64_t *src,
+                       const int64_t *dst, int64_t *out) {
+    Py_ssize_t words = (n + 63) / 64;
+    uint64_t *bits = calloc((size_t)(3 * n * words + words + 1), sizeof(uint64_t));
+    if (!bits) return -1;
+    uint64_t *outb = bits, *inb = bits + n * words, *nb = bits + 2 * n * words;
+    uint64_t *uni = bits + 3 * n * words;
+    for (Py_ssize_t s = 0; s < n_samples; s++) {
+        const int64_t *a = src + s * m, *b = dst + s * m;
+        int64_t *res = out + 16 * s;
+        int64_t total = 0;
+        memset(bits, 0, (size_t)(3 * n * words) * sizeof(uint64_t));
+        memset(res, 0, 16 * sizeof(int64_t));
+        for (Py_ssize_t e = 0; e < m; e++) {
+            SET(outb + a[e] * words, b[e]);
+            SET(inb + b[e] * words, a[e]);
+            SET(nb + a[e] * words, b[e]);
+            SET(nb + b[e] * words, a[e]);
+        }
+        for (int64_t v = 0; v < n; v++) {
+            const uint64_t *nv = nb + v * words, *ov = outb + v * words, *iv = inb + v * words;
+            for (Py_ssize_t wu = v >> 6; wu < words; wu++) {
+                uint64_t cand = nv[wu];
+                if (wu == (v >> 6)) cand &= (v & 63) == 63 ? 0 : ~0ULL << ((v & 63) + 1);
+                while (cand) {
+                    int64_t u = wu * 64 + __builtin_ctzll(cand);
+                    cand &= cand - 1;
+                    const uint64_t *nu = nb + u * words, *ou = outb + u * words,
+                                   *iu = inb + u * words;
+                    int64_t size = 0;
+                    for (Py_ssize_t w = 0; w < words; w++) {
+                        uni[w] = nv[w] | nu[w];
+                        size += __builtin_popcountll(uni[w]);
+                    }
+                    size -= 2; /* u and v themselves */
+                    int base = (int)GET(ov, u) | (int)GET(iv, u) << 1;
+                    /* third nodes w counted once per triad: w > u, or v < w < u and w
+                     * not linked to v; then one popcount per link pattern of w to v and
+                     * u (bits v->w, w->v, u->w, w->u) instead of a visit per node */
+                    int64_t by_links[16] = {0};
+                    for (Py_ssize_t w = 0; w < words; w++) {
+                        uint64_t upto_u = upto(w, u), upto_v = upto(w, v);
+                        /* upto(w, x): bits of word w at indices <= x */
+                        uint64_t x = uni[w] & (~upto_u | (upto_u & ~upto_v & ~nv[w]));
+                        if (!x) continue;
+                        uint64_t lv[4] = {~ov[w] & ~iv[w], ov[w] & ~iv[w], ~ov[w] & iv[w],
+                                          ov[w] & iv[w]};
+                        uint64_t lu[4] = {~ou[w] & ~iu[w], ou[w] & ~iu[w], ~ou[w] & iu[w],
+                                          ou[w] & iu[w]};
+                        for (int p = 0; p < 4; p++) {
+                            uint64_t xv = x & lv[p];
+                            if (!xv) continue;
+                            for (int q = 0; q < 4; q++)
+                                by_links[p | q << 2] += __builtin_popcountll(xv & lu[q]);
+                        }
+                    }
+                    for (int c = 0; c < 16; c++)
+                        if (by_links[c]) res[TRICODE_CLASS[base | c << 2]] += by_links[c];
+                    res[base == 3 ? 2 : 1] += n - size - 2;
+                }
+            }
+        }
+        for (int q = 1; q < 16; q++) total += res[q];
+        res[0] = (int64_t)n * (n - 1) * (n - 2) / 6 - total;
+    }
+    free(bits);
+    return 0;
+}
+
+static PyObject *triad_census_full(PyObject *self, PyObject *args) {
+    (void)self;
+    return run_census(args, "triad_census_full", 16, full_census);
 }
 
 static PyMethodDef methods[] = {
@@ -362,6 +473,10 @@ static PyMethodDef methods[] = {
      "triangle_counts(n, m, src, dst, out)\n\nFor each of S edge sets (int64 (S, m) src and "
      "dst), write to out (S, 3) int64: transitive triples, ordered 3-cycles (3 per cycle) "
      "and edges whose reverse edge exists."},
+    {"triad_census_full", triad_census_full, METH_VARARGS,
+     "triad_census_full(n, m, src, dst, out)\n\nFor each of S edge sets (int64 (S, m) src and "
+     "dst, no self-loops or repeated edges), write its 16-class triad census to out (S, 16) "
+     "int64, in motifs.catalog.TRIAD_CODES order."},
     {"switch_samples", switch_samples, METH_VARARGS,
      "switch_samples(n, m, src, dst, allowed, plane, singles, class_start, class_size, dyads, "
      "edge_class, preserve_mutual, single_steps, dyad_steps, seeds, out, out_dyads) -> "

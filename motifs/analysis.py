@@ -120,7 +120,8 @@ def _census_spec(size: int, signed: bool) -> tuple[list[str], list[str], Callabl
         if progress:
             from tqdm import tqdm
 
-            chunks = tqdm(chunks, desc=f"size-{size} census of nulls", unit="block")
+            chunks = tqdm(chunks, desc=f"size-{size} census of nulls", unit="block",
+                          disable=quiet_bar(progress))
         for start, stop, block in chunks:
             out[start:stop] = census_many(block)
         return out
@@ -133,7 +134,22 @@ def _progress(iterable, progress: bool):
         return iterable
     from tqdm import tqdm
 
-    return tqdm(iterable, desc="signed census of nulls", unit="block")
+    return tqdm(iterable, desc="signed census of nulls", unit="block",
+                disable=quiet_bar(progress))
+
+
+def quiet_bar(progress: bool) -> bool | None:
+    """tqdm's ``disable``: off when not asked for, and off when stderr is not a terminal.
+
+    ``None`` is tqdm's "disable unless the stream is a TTY", so logs and CI
+    get no carriage-return redraws.
+
+    Examples
+    --------
+    >>> quiet_bar(False), quiet_bar(True)
+    (True, None)
+    """
+    return None if progress else True
 
 
 def census_with_nulls(net: Network, null: str | None, n_null: int, seed: int, size: int = 3,

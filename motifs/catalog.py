@@ -50,6 +50,14 @@ TRIAD_CODES: tuple[str, ...] = (
     "030T", "030C", "201", "120D", "120U", "120C", "210", "300",
 )
 
+#: igraph's isoclass id of each triad class (``igraph.Graph.Isoclass(3, id, directed=True)``),
+#: spelled out so that size-3 work never imports igraph (which imports matplotlib: a second
+#: of start-up); tests/motifs/test_fast_paths.py checks it against igraph.
+TRIAD_ISOCLASS: dict[str, int] = {
+    "003": 0, "012": 1, "102": 3, "021D": 6, "021U": 2, "021C": 4, "111D": 5, "111U": 9,
+    "030T": 7, "030C": 11, "201": 10, "120D": 8, "120U": 13, "120C": 12, "210": 14, "300": 15,
+}
+
 #: One drawing of each triad class (nodes 0, 1, 2).
 TRIAD_EDGES: dict[str, tuple[tuple[int, int], ...]] = {
     "003": (),
@@ -209,6 +217,11 @@ def isoclass_table(size: int) -> np.ndarray:
     >>> int(isoclass_table(3)[edges_to_code(TRIAD_EDGES["030T"], 3)]) == triad_isoclass("030T")
     True
     """
+    if size == 3:
+        iso = np.array([TRIAD_ISOCLASS[man] for man in TRIAD_CODES], dtype=np.int16)
+        table = iso[_triad_code_table()]
+        table.setflags(write=False)
+        return table
     import igraph
 
     if size not in (3, 4):
@@ -257,6 +270,10 @@ def triad_isoclass(man: str) -> int:
 @functools.lru_cache(maxsize=None)
 def _is_connected(size: int) -> np.ndarray:
     """(n_classes,) bool: weakly connected isoclasses."""
+    if size == 3:  # every triad but the empty one, a single edge and a mutual pair
+        connected = np.ones(16, dtype=bool)
+        connected[[TRIAD_ISOCLASS[man] for man in ("003", "012", "102")]] = False
+        return connected
     import igraph
 
     n_classes = 16 if size == 3 else 218
@@ -277,8 +294,6 @@ def motif_classes(size: int) -> tuple[MotifClass, ...]:
     >>> len(motif_classes(4))
     199
     """
-    import igraph
-
     if size not in (3, 4):
         raise MotifError(f"motif size must be 3 or 4, got {size}")
     classes = []
@@ -289,6 +304,8 @@ def motif_classes(size: int) -> tuple[MotifClass, ...]:
             if _is_connected(3)[iso]:
                 classes.append(MotifClass(3, iso, man, named.get(man, man), TRIAD_EDGES[man]))
         return tuple(sorted(classes, key=lambda m: m.isoclass))
+    import igraph
+
     table = isoclass_table(4)
     named4 = {int(table[edges_to_code(edges, 4)]): (name, edges)
               for name, (k, edges) in NAMED_MOTIFS.items() if k == 4}

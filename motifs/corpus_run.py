@@ -50,6 +50,7 @@ from motifs.analysis import (
     null_block,
     null_blocks,
     profile_from_blocks,
+    quiet_bar,
 )
 from motifs.errors import MotifError
 from motifs.network import Network
@@ -277,12 +278,16 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
         return profiles, "nothing to compute"
     n_blocks = sum(len(s.sizes) - len(s.blocks) for s in pending)
     # an open executor is the caller's to close: many small runs can share one pool
-    scope = (contextlib.nullcontext(executor) if isinstance(executor, Executor)
-             else open_executor(executor, jobs=jobs, dask_processes=dask_processes))
+    if isinstance(executor, Executor):
+        scope = contextlib.nullcontext(executor)
+    else:
+        spec = _worth_a_pool(executor, n_blocks, sum(s.expected_cost for s in pending))
+        scope = open_executor(spec, jobs=jobs, dask_processes=dask_processes)
     with scope as pool:
         description = pool.describe()
         bar = tqdm(total=len(states), initial=len(states) - len(pending), unit="graph",
-                   desc="motifs", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+                   desc="motifs", disable=quiet_bar(progress), file=sys.stderr,
+                   dynamic_ncols=True)
         with bar:
             outcomes = pool.run(compute_null_block, _block_tasks(pending, source, params))
             for done, outcome in enumerate(outcomes, start=1):
@@ -294,6 +299,30 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
                                                          profiles):
                     bar.update(1)
     return profiles, description
+
+
+def _worth_a_pool(executor: str | None, n_blocks: int, edge_samples: int) -> str | None:
+    """``serial`` in place of the default pool when the work is smaller than its start-up.
+
+    Each spawned worker imports numpy, pandas and the engine (about a CPU
+    second) before its first block, and one block has nothing to share
+    between workers: a run of one block, or of less than one block's worth
+    of edge-samples (:data:`BLOCK_EDGE_SAMPLES`, about a second of
+    switching), runs in the driver. Other executors are kept as asked.
+
+    Examples
+    --------
+    >>> _worth_a_pool("pool", 1, 10**9), _worth_a_pool("pool", 4, 10**9)
+    ('serial', 'pool')
+    >>> _worth_a_pool(None, 3, 1000), _worth_a_pool("dask-local", 1, 10)
+    ('serial', 'dask-local')
+    """
+    from motifs import analysis  # read at call time: tests shrink the blocks
+
+    if (executor or "pool").strip() == "pool" and (
+            n_blocks <= 1 or edge_samples < analysis.BLOCK_EDGE_SAMPLES):
+        return "serial"
+    return executor
 
 
 def _resolve_graphs(corpus: Any, keys: Sequence[str] | None

@@ -404,6 +404,14 @@ def _package(net: Network, model: str, opts: dict[str, Any], src: np.ndarray,
     """Sort each sample's edges by (src, dst) and look up carried attributes."""
     n = max(net.n_nodes, 1)
     key = src.astype(np.int64) * n + dst
+    if net.sign is None and net.weight is None:
+        # a bare topology carries nothing: sort the keys themselves (no argsort, no gathers);
+        # a sample's cells are distinct, so the order is that of the argsort below
+        key.sort(axis=1)
+        src, dst = np.divmod(key, n)
+        return NullSamples(src=src.astype(np.int32), dst=dst.astype(np.int32), sign=None,
+                           weight=None, n_nodes=net.n_nodes, model=model, options=opts,
+                           diagnostics=diagnostics, base=net)
     order = np.argsort(key, axis=1, kind="stable")
     src = np.take_along_axis(src, order, axis=1).astype(np.int32)
     dst = np.take_along_axis(dst, order, axis=1).astype(np.int32)
@@ -442,13 +450,17 @@ def _erdos_renyi(net: Network, n_samples: int, rng: np.random.Generator):
     n, m = net.n_nodes, net.n_edges
     if m > n * (n - 1):
         raise MotifError(f"{m} edges do not fit in a simple graph on {n} nodes")
-    cells = np.flatnonzero(~np.eye(n, dtype=bool).ravel())
-    picked, _ = _random_cells(np.zeros(cells.size, dtype=np.int64), np.array([m]), n_samples,
-                              rng)
-    chosen = cells[picked]
-    # Each real edge's attributes go to one random new edge.
-    slot = np.argsort(rng.random((n_samples, m)), axis=1)
-    return chosen // n, chosen % n, slot, {"engine": "direct"}
+    # G(n, m) directly: m distinct off-diagonal cells per sample, in random
+    # order (numpy's partial Fisher-Yates), so edge i's attributes go to the
+    # i-th cell drawn and no sort of all n^2 cells is needed.
+    picked = np.empty((n_samples, m), dtype=np.int64)
+    for s in range(n_samples):
+        picked[s] = rng.choice(n * (n - 1), size=m, replace=False, shuffle=True)
+    # off-diagonal cell k of row r is column k - r*(n-1), shifted past the diagonal
+    row, col = np.divmod(picked, max(n - 1, 1))
+    col += col >= row
+    slot = np.broadcast_to(np.arange(m), (n_samples, m))
+    return row, col, slot, {"engine": "direct"}
 
 
 def _layer_erdos_renyi(net: Network, n_samples: int, rng: np.random.Generator):

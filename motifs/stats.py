@@ -123,7 +123,8 @@ def linear_identities(null_counts, names: Sequence[str]) -> list[str]:
     if varying.size < 2:
         return []
     centred = (null[:, varying] - null[:, varying].mean(axis=0)) / sd[varying]
-    _, sing, vt = np.linalg.svd(centred, full_matrices=True)
+    # the (S, S) left factor is never used: full matrices only when S < k leaves vt short
+    _, sing, vt = np.linalg.svd(centred, full_matrices=len(null) < varying.size)
     scale = sing[0] if sing.size else 1.0
     rank = int(np.sum(sing > 1e-8 * max(scale, 1.0) * np.sqrt(len(null))))
     basis = vt[rank:] / sd[varying][None, :]  # back to raw-count coefficients
