@@ -120,8 +120,13 @@ SIGNED_TWO_EDGE_TYPES: dict[str, tuple[int, int]] = {
     "fan_out_++": (+1, +1), "fan_out_+-": (+1, -1), "fan_out_--": (-1, -1),
 }
 
+#: Feed-forward loops with at least one edge of unknown sign (sign 0: a dual or unknown
+#: regulation): counted in this row of their own, never given a type.
+FFL_UNSIGNED = "ffl_unsigned"
+
 #: Every name :func:`signed_triad_census` reports, in order.
-SIGNED_TRIAD_NAMES: tuple[str, ...] = tuple(FFL_SIGN_TYPES) + tuple(SIGNED_TWO_EDGE_TYPES)
+SIGNED_TRIAD_NAMES: tuple[str, ...] = (tuple(FFL_SIGN_TYPES) + (FFL_UNSIGNED,)
+                                       + tuple(SIGNED_TWO_EDGE_TYPES))
 
 #: Names reported by ``named_census``, in order.
 NAMED_CENSUS_NAMES: tuple[str, ...] = tuple(NAMED_MOTIFS)

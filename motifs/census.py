@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from motifs.catalog import (
     FFL_SIGN_TYPES,
+    FFL_UNSIGNED,
     NAMED_CENSUS_NAMES,
     NAMED_MOTIFS,
     NAMED_TRIADS,
@@ -1146,20 +1147,24 @@ def simple_cycles_count(net: Network, max_length: int = 4) -> pd.Series:
 
 
 # --------------------------------------------------------------- signed
-def _signed_triad_counts(forward_pos, forward_neg, adjacent, prod, total, hadamard_total,
-                         transpose, diag_total) -> dict[str, np.ndarray]:
+def _signed_triad_counts(forward_pos, forward_neg, forward, adjacent, prod, total,
+                         hadamard_total, transpose, diag_total) -> dict[str, np.ndarray]:
     """Signed FFL, chain and fan counts from sign-split forward matrices.
 
     ``forward_pos`` / ``forward_neg``: indicator of asymmetric edges x->y
-    with sign + / -; ``adjacent``: indicator of any edge between x and y
-    (either direction). The backend callables work on dense stacks or sparse
-    matrices alike.
+    with sign + / -; ``forward``: of every asymmetric edge, signs known or
+    not; ``adjacent``: indicator of any edge between x and y (either
+    direction). Loops with an edge of unknown sign (in ``forward`` only) go
+    to ``ffl_unsigned``; chains and fans with one are in no signed row. The
+    backend callables work on dense stacks or sparse matrices alike.
     """
     f = {+1: forward_pos, -1: forward_neg}
     out: dict[str, np.ndarray] = {}
     two_paths = {(s1, s2): prod(f[s1], f[s2]) for s1 in (1, -1) for s2 in (1, -1)}
     for name, (s_xy, s_yz, s_xz) in FFL_SIGN_TYPES.items():
         out[name] = hadamard_total(f[s_xz], two_paths[(s_xy, s_yz)])
+    out[FFL_UNSIGNED] = (hadamard_total(forward, prod(forward, forward))
+                         - sum(out[name] for name in FFL_SIGN_TYPES))
     for name, (s1, s2) in SIGNED_TWO_EDGE_TYPES.items():
         if name.startswith("chain_"):
             paths = two_paths[(s1, s2)]
@@ -1180,7 +1185,11 @@ def signed_triad_census(net: Network) -> pd.Series:
     see :data:`motifs.catalog.FFL_SIGN_TYPES`), chains ``chain_<s1><s2>``
     (signs of the first and second edge) and unordered fans
     ``fan_in_<s><s>``, ``fan_out_<s><s>``, all over induced triads (030T,
-    021C, 021U, 021D), so each sums to its triad-census count.
+    021C, 021U, 021D). Signs are never invented: an edge of sign 0 (a dual
+    or unknown regulation) is neither + nor -. A feed-forward loop with
+    such an edge is counted in ``ffl_unsigned``, so the FFL rows always sum
+    to the 030T count; a chain or fan with one is in no signed row, so
+    those sum to their triad-census count only when every sign is known.
 
     Raises
     ------
@@ -1200,6 +1209,9 @@ def signed_triad_census(net: Network) -> pd.Series:
     >>> census = signed_triad_census(net)
     >>> int(census["ffl_I1"]), int(census.sum())
     (1, 1)
+    >>> dual = Network.from_edges([0, 1, 0], [1, 2, 2], sign=[1, 0, 1])  # Y->Z dual
+    >>> int(signed_triad_census(dual)["ffl_unsigned"]), int(signed_triad_census(dual).sum())
+    (1, 1)
     """
     _check_network(net)
     if net.sign is None:
@@ -1211,7 +1223,7 @@ def signed_triad_census(net: Network) -> pd.Series:
     neg = forward.multiply(signed < 0).tocsr()
     adjacent = ((adj + adj.T) > 0).astype(np.float64)
     counts = _signed_triad_counts(
-        pos, neg, adjacent,
+        pos, neg, forward.tocsr(), adjacent,
         prod=lambda x, y: x @ y,
         total=lambda x: int(round(x.sum())),
         hadamard_total=lambda x, y: int(round(x.multiply(y).sum())),
@@ -1222,7 +1234,7 @@ def signed_triad_census(net: Network) -> pd.Series:
 
 
 def signed_ffl_census(net: Network) -> pd.Series:
-    """Counts of the eight signed feed-forward loop types ``ffl_C1`` ... ``ffl_I4``.
+    """The eight signed feed-forward loop types ``ffl_C1`` ... ``ffl_I4``, and ``ffl_unsigned``.
 
     See :func:`signed_triad_census`; the types follow Mangan & Alon (2003):
     coherent iff sign(X->Z) = sign(X->Y) * sign(Y->Z).
@@ -1233,19 +1245,19 @@ def signed_ffl_census(net: Network) -> pd.Series:
     >>> signed_ffl_census(net).to_dict()["ffl_C1"]
     1
     """
-    return signed_triad_census(net)[list(FFL_SIGN_TYPES)]
+    return signed_triad_census(net)[[*FFL_SIGN_TYPES, FFL_UNSIGNED]]
 
 
 def signed_triad_census_many(src: np.ndarray, dst: np.ndarray, sign: np.ndarray,
                              n_nodes: int) -> np.ndarray:
-    """(S, 18) int64 signed triad counts for a batch, in ``SIGNED_TRIAD_NAMES`` order.
+    """(S, 19) int64 signed triad counts for a batch, in ``SIGNED_TRIAD_NAMES`` order.
 
     Parameters
     ----------
     src, dst : (m,) or (S, m) int
         Edges; 1-D when every sample shares one topology (sign shuffles).
     sign : (S, m) int
-        Edge signs (+1 / -1) per sample.
+        Edge signs (+1 / -1, 0 unknown) per sample.
     n_nodes : int
 
     Notes
@@ -1271,19 +1283,21 @@ def signed_triad_census_many(src: np.ndarray, dst: np.ndarray, sign: np.ndarray,
     rows = np.repeat(np.arange(n_samples), m)
     batch = np.zeros((n_samples, n, n), dtype=bool)
     batch[rows, src.ravel(), dst.ravel()] = True
-    positive = np.zeros((n_samples, n, n), dtype=bool)
-    positive[rows, src.ravel(), dst.ravel()] = sign.ravel() > 0
+    signs = np.zeros((n_samples, n, n), dtype=np.int8)
+    signs[rows, src.ravel(), dst.ravel()] = np.sign(sign.ravel())
     forward = batch & ~np.swapaxes(batch, 1, 2)
-    # C-contiguous float32 stacks: numpy's stacked matmul uses BLAS only on those
-    pos = np.ascontiguousarray(forward & positive, dtype=np.float32)
-    neg = np.ascontiguousarray(forward & ~positive, dtype=np.float32)
+    # C-contiguous float32 stacks: numpy's stacked matmul uses BLAS only on those;
+    # an edge of sign 0 is in neither pos nor neg (a sign is never invented)
+    pos = np.ascontiguousarray(forward & (signs > 0), dtype=np.float32)
+    neg = np.ascontiguousarray(forward & (signs < 0), dtype=np.float32)
     adjacent = np.ascontiguousarray(batch | np.swapaxes(batch, 1, 2), dtype=np.float32)
+    forward = np.ascontiguousarray(forward, dtype=np.float32)
 
     def exact(x: np.ndarray) -> np.ndarray:
         return np.rint(x).astype(np.int64)
 
     counts = _signed_triad_counts(
-        pos, neg, adjacent,
+        pos, neg, forward, adjacent,
         prod=np.matmul,
         total=lambda x: exact(x.sum(axis=(1, 2), dtype=np.float64)),
         hadamard_total=lambda x, y: exact((x * y).sum(axis=(1, 2), dtype=np.float64)),
@@ -1295,8 +1309,8 @@ def signed_triad_census_many(src: np.ndarray, dst: np.ndarray, sign: np.ndarray,
 
 def signed_ffl_census_many(src: np.ndarray, dst: np.ndarray, sign: np.ndarray,
                            n_nodes: int) -> np.ndarray:
-    """(S, 8) int64 signed FFL type counts (``ffl_C1`` ... ``ffl_I4``) for a batch.
+    """(S, 9) int64 signed FFL type counts (``ffl_C1`` ... ``ffl_I4``, ``ffl_unsigned``).
 
     See :func:`signed_triad_census_many` for the arguments.
     """
-    return signed_triad_census_many(src, dst, sign, n_nodes)[:, :len(FFL_SIGN_TYPES)]
+    return signed_triad_census_many(src, dst, sign, n_nodes)[:, :len(FFL_SIGN_TYPES) + 1]

@@ -26,9 +26,10 @@ def read_edge_list(path: str | os.PathLike[str]) -> Any:
     One edge per line, ``source target [sign_or_weight]``, fields separated
     by whitespace and/or commas; ``#`` starts a comment; node names are
     strings (numbered in order of first appearance). The optional third
-    field is a sign (``+1``/``-1``, or ``+``/``-``) when every edge's value is
-    ±1, else a weight (the edge's sign is the weight's). Either every edge
-    has it or none. Self-loops are dropped and repeated edges merged, as
+    field is a sign (``+1``/``-1``, or ``+``/``-``; ``0`` for a dual or
+    unknown regulation, kept as 0, never read as +1) when every edge's value
+    is -1, 0 or +1, else a weight (the edge's sign is the weight's). Either
+    every edge has it or none. Self-loops are dropped and repeated edges merged, as
     :meth:`Network.from_edges` does.
 
     Raises
@@ -99,7 +100,7 @@ def read_edge_list(path: str | os.PathLike[str]) -> Any:
             i = int(bad[0])
             raise MotifError(f"{path}:{line_numbers[i]}: third field {rows[i][2]!r} is not a "
                              f"finite number (a sign +1/-1 or a weight)")
-        if np.isin(values, (-1.0, 1.0)).all():
+        if np.isin(values, (-1.0, 0.0, 1.0)).all():
             sign = values
         else:
             weight, sign = values, np.sign(values)

@@ -262,7 +262,7 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     """Run the missing blocks of ``states``; profiles by graph id, executor description."""
     from tqdm import tqdm
 
-    from corpus.executor import Executor, open_executor
+    from corpus.executor import Executor, open_executor, usable_cores
 
     profiles: dict[str, pd.DataFrame] = {}
     todo = [s for s in states if not s.complete]
@@ -281,7 +281,8 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     if isinstance(executor, Executor):
         scope = contextlib.nullcontext(executor)
     else:
-        spec = _worth_a_pool(executor, n_blocks, sum(s.expected_cost for s in pending))
+        spec = _worth_a_pool(executor, n_blocks, sum(s.expected_cost for s in pending),
+                             jobs or usable_cores())
         scope = open_executor(spec, jobs=jobs, dask_processes=dask_processes)
     with scope as pool:
         description = pool.describe()
@@ -301,26 +302,28 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     return profiles, description
 
 
-def _worth_a_pool(executor: str | None, n_blocks: int, edge_samples: int) -> str | None:
+def _worth_a_pool(executor: str | None, n_blocks: int, edge_samples: int,
+                  workers: int) -> str | None:
     """``serial`` in place of the default pool when the work is smaller than its start-up.
 
-    Each spawned worker imports numpy, pandas and the engine (about a CPU
-    second) before its first block, and one block has nothing to share
-    between workers: a run of one block, or of less than one block's worth
-    of edge-samples (:data:`BLOCK_EDGE_SAMPLES`, about a second of
-    switching), runs in the driver. Other executors are kept as asked.
+    Each spawned worker imports numpy, pandas and the engine (over half a
+    CPU second) before its first block, and a block is about a second of
+    switching (:data:`BLOCK_EDGE_SAMPLES` edge-samples). A run of fewer
+    than two blocks per worker, or of less than one block's worth of
+    edge-samples, would spend more CPU starting workers than it saves, so
+    it runs in the driver. Other executors are kept as asked.
 
     Examples
     --------
-    >>> _worth_a_pool("pool", 1, 10**9), _worth_a_pool("pool", 4, 10**9)
+    >>> _worth_a_pool("pool", 2, 10**9, workers=2), _worth_a_pool("pool", 4, 10**9, workers=2)
     ('serial', 'pool')
-    >>> _worth_a_pool(None, 3, 1000), _worth_a_pool("dask-local", 1, 10)
+    >>> _worth_a_pool(None, 8, 1000, workers=2), _worth_a_pool("dask-local", 1, 10, workers=2)
     ('serial', 'dask-local')
     """
     from motifs import analysis  # read at call time: tests shrink the blocks
 
     if (executor or "pool").strip() == "pool" and (
-            n_blocks <= 1 or edge_samples < analysis.BLOCK_EDGE_SAMPLES):
+            n_blocks < 2 * workers or edge_samples < analysis.BLOCK_EDGE_SAMPLES):
         return "serial"
     return executor
 

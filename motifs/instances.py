@@ -110,18 +110,24 @@ def _triples(net: Network, motif: str) -> tuple[np.ndarray, ...]:
 
 
 def _sign_names(motif: str, signs: list[np.ndarray]) -> np.ndarray:
-    """Sign type of each instance (``ffl_I1``, ``chain_+-``, ``fan_in_++``...)."""
+    """Sign type of each instance (``ffl_I1``, ``chain_+-``, ``fan_in_++``...).
+
+    An instance with an edge of unknown sign (0) is ``<motif>_unsigned``
+    (``ffl_unsigned``, as in the signed census): a sign is never invented.
+    """
+    unknown = (np.stack(signs) == 0).any(axis=0)
     if motif == "ffl":
         table = np.empty(8, dtype=object)
         for name, (s_xy, s_yz, s_xz) in FFL_SIGN_TYPES.items():
             table[(s_xy < 0) * 4 + (s_yz < 0) * 2 + (s_xz < 0)] = name
-        return table[(signs[0] < 0) * 4 + (signs[1] < 0) * 2 + (signs[2] < 0)]
+        named = table[(signs[0] < 0) * 4 + (signs[1] < 0) * 2 + (signs[2] < 0)]
+        return np.where(unknown, "ffl_unsigned", named).astype(object)
     symbol = np.where(np.stack(signs) < 0, "-", "+")
     if motif in ("fan_in", "fan_out"):
         symbol = np.sort(symbol, axis=0)  # unordered: "+" sorts before "-"
     joined = np.char.add(symbol[0], symbol[1]) if len(signs) == 2 else \
         np.char.add(np.char.add(symbol[0], symbol[1]), symbol[2])
-    return np.char.add(f"{motif}_", joined).astype(object)
+    return np.where(unknown, f"{motif}_unsigned", np.char.add(f"{motif}_", joined)).astype(object)
 
 
 def motif_instances(net: Network, motif: str = "ffl", limit: int | None = None) -> pd.DataFrame:

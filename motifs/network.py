@@ -34,7 +34,7 @@ class Network:
     src, dst : (n_edges,) int32
         Edge endpoints, sorted by (src, dst).
     sign : (n_edges,) int8 or None
-        +1 / -1 per edge when signs are kept.
+        +1 / -1 per edge when signs are kept; 0 where the sign is unknown.
     weight : (n_edges,) float32 or None
         Edge weight (signed) when known.
     layer : (n_nodes,) int32 or None
@@ -143,7 +143,7 @@ class Network:
             targets), and ``names`` becomes the ids.
         n_nodes : int, optional
             Defaults to 1 + the largest endpoint (the number of ids).
-        sign : optional, +1/-1 per edge (0 is read as +1)
+        sign : optional, +1/-1 per edge, 0 where the sign is unknown (kept as 0)
         weight : optional float per edge; when given without ``sign``, signs
             are not derived: pass ``sign=np.sign(weight)`` to keep them.
         layer, names, rows, pos : optional per-node arrays
@@ -171,7 +171,8 @@ class Network:
         n = top if n_nodes is None else int(n_nodes)
         if top > n:
             raise MotifError(f"edge endpoint {top - 1} is outside n_nodes={n}")
-        sign_a = None if sign is None else np.where(np.asarray(sign).ravel() < 0, -1, 1).astype(np.int8)
+        # sign 0 (dual or unknown) stays 0: a sign is never invented
+        sign_a = None if sign is None else np.sign(np.asarray(sign).ravel()).astype(np.int8)
         weight_a = None if weight is None else np.asarray(weight, dtype=np.float64).ravel()
         for label, arr in (("sign", sign_a), ("weight", weight_a)):
             if arr is not None and arr.shape != src_a.shape:
@@ -191,7 +192,7 @@ class Network:
             merged_w = np.zeros(uniq.size, dtype=np.float64)
             np.add.at(merged_w, inverse, weight_a)
             if sign_a is not None:
-                sign_a = np.where(merged_w < 0, -1, 1).astype(np.int8)
+                sign_a = np.sign(merged_w).astype(np.int8)
             weight_a = merged_w
         elif sign_a is not None:
             sign_a = sign_a[first]

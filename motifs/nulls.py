@@ -622,7 +622,8 @@ def _edge_labels(net: Network, chain: _Chain) -> tuple[np.ndarray, int]:
     """What the dense engine must carry with each edge, and in how many bits.
 
     Weights: the edge's rank among its source's out-edges (so every edge is
-    told apart). Signs only: the sign bit. Neither: nothing.
+    told apart). Signs only: the sign's rank among the signs present (one
+    bit for +/-, two with unknown signs, 0). Neither: nothing.
     """
     n, m = chain.n, chain.src.size
     if net.weight is not None:
@@ -631,8 +632,11 @@ def _edge_labels(net: Network, chain: _Chain) -> tuple[np.ndarray, int]:
         top = int(label.max()) if m else 0
         return label, top.bit_length()
     if net.sign is not None:
-        label = (net.sign < 0).astype(np.int64)
-        return label, int(label.min() != label.max()) if m else 0
+        # one label per sign present: -1, +1 and, where known to be unknown, 0 (never
+        # folded into +1)
+        _, label = np.unique(net.sign, return_inverse=True)
+        label = label.astype(np.int64).ravel()
+        return label, int(label.max()).bit_length() if m else 0
     return np.zeros(m, dtype=np.int64), 0
 
 

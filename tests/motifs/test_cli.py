@@ -149,7 +149,8 @@ def test_edge_list_signs_weights_and_names():
     net = read_edge_list_text("a b 0.5\nb c -2\nc a 0\na a 3\n")
     assert net.names.tolist() == ["a", "b", "c"]
     assert net.n_edges == 3  # the self-loop a->a is dropped
-    assert net.weight.tolist() == [0.5, -2.0, 0.0] and net.sign.tolist() == [1, -1, 1]
+    # a weight of 0 gives no sign: 0 (unknown), never +1 (issue #15)
+    assert net.weight.tolist() == [0.5, -2.0, 0.0] and net.sign.tolist() == [1, -1, 0]
     unsigned = read_edge_list_text("x,y\ny,z\n")
     assert unsigned.sign is None and unsigned.n_edges == 2
 
