@@ -128,8 +128,7 @@ def project(anchor: dict, results: dict, args: argparse.Namespace) -> None:
     per_graph = anchor["cpu"] / max(anchor["graphs"], 1) * (1000 / args.n_null)
     dask = results.get("dask")
     extra = max(0.0, dask["cpu"] - anchor["cpu"]) / max(dask["graphs"], 1) if dask else 0.0
-    print(f"
-graphs per CPU-hour at 1,000 nulls (serial CPU, scaled from {args.n_null} nulls): "
+    print(f"\ngraphs per CPU-hour at 1,000 nulls (serial CPU, scaled from {args.n_null} nulls): "
           f"{3600 / per_graph:,.0f}")
     hours = 10_000 * (per_graph + extra) / 32 / 3600
     print(f"projected wall time for 10,000 graphs on a 32-worker Dask cluster (projection: "

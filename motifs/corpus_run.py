@@ -283,7 +283,8 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     else:
         spec = _worth_a_pool(executor, n_blocks, sum(s.expected_cost for s in pending),
                              jobs or usable_cores())
-        scope = open_executor(spec, jobs=jobs, dask_processes=dask_processes)
+        scope = (contextlib.nullcontext(_shared_pool(jobs)) if spec == "pool"
+                 else open_executor(spec, jobs=jobs, dask_processes=dask_processes))
     with scope as pool:
         description = pool.describe()
         bar = tqdm(total=len(states), initial=len(states) - len(pending), unit="graph",
@@ -300,6 +301,23 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
                                                          profiles):
                     bar.update(1)
     return profiles, description
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_pool(jobs: int | None) -> Any:
+    """The process pool of every default-executor run in this process, per ``jobs``.
+
+    A report runs several nulls and pruning levels, each a :func:`run_motifs`
+    call: one pool for all of them pays the workers' start-up (imports, about
+    a CPU second each) once instead of once per call. Closed at exit.
+    """
+    import atexit
+
+    from corpus.executor import open_executor
+
+    pool = open_executor("pool", jobs=jobs)
+    atexit.register(pool.close)
+    return pool
 
 
 def _worth_a_pool(executor: str | None, n_blocks: int, edge_samples: int,

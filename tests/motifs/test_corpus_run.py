@@ -241,3 +241,14 @@ def test_largest_graphs_are_scheduled_first_and_the_table_keeps_the_order_asked(
     table = run_motifs(corpus, keys=["rand-0", "rand-big"], n_null=6, executor="serial")
     assert order == [corpus.resolve("rand-big"), corpus.resolve("rand-0")]
     assert table["slug"].unique().tolist() == ["rand-0", "rand-big"]
+
+
+def test_default_pool_runs_share_one_set_of_workers(base_corpus, tmp_path, small_blocks):
+    """Issue #15: a report's several run_motifs calls start the workers once."""
+    corpus = fresh_copy(base_corpus, tmp_path / "shared")
+    first = run_motifs(corpus, n_null=24, executor="pool", jobs=2)
+    workers = set(corpus_run._shared_pool(2)._pool._processes)
+    second = run_motifs(corpus, n_null=24, null="config", executor="pool", jobs=2)
+    assert first.attrs["executor"] == second.attrs["executor"] == "pool of 2 processes"
+    assert second.attrs["computed"] == 4 and workers
+    assert set(corpus_run._shared_pool(2)._pool._processes) == workers
