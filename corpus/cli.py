@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracer.zoo.cli",
     "motifs.cli",
     "reports.cli",
+    "reports.view_cli",
     "reports.demo",
 )
 

@@ -1,0 +1,277 @@
+"""The graph explorer: its data (unit tests) and the page in real headless
+Chromium driven by Selenium (one driver for the module)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from corpus.cli import main as cgram
+from corpus.graph import AttributionGraph, GraphMeta
+from motifs.errors import MotifError
+from reports.view import cascade_motifs, ffl_motifs, view, view_payload
+from tests.conftest import SHARED_GRAPHS
+from tests.reports.selenium_driver import (
+    console_problems,
+    driver_fixture,
+    screenshot_array,
+)
+
+REAL = "mkenney2__circuit-motifs__capital-state-dallas.json"
+
+
+def small_graph(split: bool = False) -> AttributionGraph:
+    """Embedding 0 -> features 1, 2 -> logit 3, with FFL 0->1->2, 0->2 (hand-counted)."""
+    nodes = pd.DataFrame({"node_id": ["E_1_0", "0_3_0", "1_4_1", "2_9_1"],
+                          "kind": ["embedding", "feature", "feature", "logit"],
+                          "layer": [-1, 0, 1, 2], "pos": [0, 0, 1, 1],
+                          "label": [None, "early", "late", None],
+                          "token": ["Dallas", None, None, " Austin"]})
+    src, dst, w = [0, 1, 0, 2, 1], [1, 2, 2, 3, 3], [1.0, 2.0, -0.5, 4.0, 0.25]
+    path = None
+    if split:  # edge 0->2 split into residual 0.5 and attention -1.0
+        src, dst, w, path = src + [0], dst + [2], [1.0, 2.0, 0.5, 4.0, 0.25, -1.0], [0, 0, 0, 0, 0, 1]
+    meta = GraphMeta(slug="toy", model="toy", prompt="Dallas is", prompt_tokens=["Dallas", " is"],
+                     n_layers=2)
+    return AttributionGraph.from_arrays(nodes, src, dst, w, meta, path=path)
+
+
+def _decode(text: str, dtype: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+
+
+def test_payload_carries_exact_edges_and_the_split_parts():
+    payload = view_payload(small_graph(split=True))
+    edges = payload["edges"]
+    assert edges["count"] == 5
+    src, dst = _decode(edges["src"], "<i4"), _decode(edges["dst"], "<i4")
+    weight = dict(zip(zip(src.tolist(), dst.tolist()), _decode(edges["weight"], "<f4").tolist()))
+    residual = dict(zip(zip(src.tolist(), dst.tolist()), _decode(edges["residual"], "<f4").tolist()))
+    attention = dict(zip(zip(src.tolist(), dst.tolist()), _decode(edges["attention"], "<f4")
+                         .tolist()))
+    assert weight[(0, 2)] == -0.5 and residual[(0, 2)] == 0.5 and attention[(0, 2)] == -1.0
+    assert weight[(2, 3)] == 4.0 and attention[(2, 3)] == 0.0
+    assert payload["columns"]["token"] == ["Dallas", " is"]
+    assert payload["nodes"]["label"][1] == "early" and payload["nodes"]["label"][3] == "' Austin'"
+
+
+def test_ffl_motifs_name_the_loops_and_their_edges():
+    graph = small_graph()
+    first, second = ffl_motifs(graph)  # 1->2->3 with 1->3, and 0->1->2 with 0->2
+    assert first["nodes"] == [1, 2, 3] and first["weights"] == [2.0, 4.0, 0.25]
+    assert first["sign_type"] == "ffl_C1" and first["strength"] == pytest.approx(2 ** (1 / 3))
+    assert second["nodes"] == [0, 1, 2] and second["weights"] == [1.0, 2.0, -0.5]
+    assert second["sign_type"] == "ffl_I3"  # (+, +, -) in the catalog of Mangan & Alon 2003
+    assert second["strength"] == pytest.approx(1.0)
+    src, dst, _ = graph.merged_edges()
+    assert [(int(src[e]), int(dst[e])) for e in second["edges"]] == [(0, 1), (1, 2), (0, 2)]
+
+
+def test_cascade_motifs_map_ids_to_rows_and_light_the_chain():
+    graph = small_graph()
+    cascade = {"logit": "2_9_1", "nodes": ["E_1_0", "0_3_0", "1_4_1", "2_9_1"],
+               "ffls": [{"nodes": ["E_1_0", "0_3_0", "1_4_1"], "sign_type": "ffl_I3"}],
+               "strength": 0.5, "coherent": False}
+    (entry,) = cascade_motifs(graph, [cascade])
+    assert entry["path"] == [0, 1, 2, 3] and entry["logit"] == 3 and entry["nodes"] == [0, 1, 2, 3]
+    src, dst, _ = graph.merged_edges()
+    assert sorted((int(src[e]), int(dst[e])) for e in entry["edges"]) == \
+        [(0, 1), (0, 2), (1, 2), (2, 3)]
+    with pytest.raises(MotifError, match="cascade 0 names node 'nope'"):
+        cascade_motifs(graph, [{**cascade, "nodes": ["nope"]}])
+
+
+def test_notebook_view_embeds_the_page_in_an_iframe():
+    shown = view(small_graph())._repr_html_()
+    assert shown.startswith("<iframe") and "srcdoc='" in shown
+    # the page's quotes survive the attribute: no raw single quote inside it
+    inner = shown.split("srcdoc='", 1)[1].rsplit("' style=", 1)[0]
+    assert "'" not in inner and "window.cgramView" in inner
+
+
+# ---------------------------------------------------------------- browser
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    yield from driver_fixture(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def real_view(tmp_path_factory):
+    """The real Dallas graph imported with ``cgram import`` and viewed with
+    ``cgram view SLUG --corpus DIR -o FILE``."""
+    source = Path(SHARED_GRAPHS) / REAL
+    if not source.exists():
+        pytest.fail(f"missing the real graph {source} (set CGRAM_SHARED_GRAPHS)")
+    work = tmp_path_factory.mktemp("view")
+    corpus = work / "corpus"
+    assert cgram(["import", str(source), "--corpus", str(corpus), "-j", "1"]) == 0
+    out = work / "graph.html"
+    assert cgram(["view", "capital-state-dallas", "--corpus", str(corpus), "-o", str(out)]) == 0
+    from corpus.store import Corpus
+
+    graph = Corpus(corpus).load("capital-state-dallas")
+    return {"path": out, "graph": graph, "work": work}
+
+
+@pytest.fixture(scope="module")
+def page(driver, real_view):
+    driver.get(real_view["path"].resolve().as_uri())
+    driver.execute_script("return window.cgramView.visibleEdgeCount()")
+    return driver
+
+
+def test_page_is_self_contained_and_credits_the_pinned_library(real_view):
+    text = real_view["path"].read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", text)
+    assert "<link" not in text and "d3 7.9.2" in text and "ISC licence" in text
+    assert "Permission to use, copy, modify" in text  # the licence text travels with it
+    assert real_view["path"].stat().st_size < 10 * 2**20
+
+
+def test_page_loads_from_file_without_console_errors_and_draws(page, real_view):
+    assert console_problems(page) == []
+    timings = page.execute_script("return window.cgramView.timings")
+    assert timings["draws"] >= 1 and 0 < timings["firstDraw"] < 2000
+    shot = screenshot_array(page, real_view["work"] / "explorer.png")
+    assert shot.std() > 0.05  # real contrast
+    assert (shot.mean(axis=2) < 0.9).mean() > 0.02  # ink on a real share of the screen
+    # the canvas itself is drawn, not only the page chrome around it
+    canvas_ink = page.execute_script(
+        "var c=document.getElementById('cv-canvas'),d=c.getContext('2d')"
+        ".getImageData(0,0,c.width,c.height).data,n=0;"
+        "for(var i=3;i<d.length;i+=4)if(d[i]>0)n++;return n/(d.length/4);")
+    assert canvas_ink > 0.01
+
+
+def _isolated_feature(page, graph: AttributionGraph, exclude: tuple[str, ...] = ()
+                      ) -> tuple[str, str, list[float]]:
+    """A labelled feature node (not in ``exclude``) at least 15 px from every
+    other node: (id, label, [x, y])."""
+    ids = graph.node_keys()
+    where = np.array(page.execute_script(
+        "return arguments[0].map(function(i){return window.cgramView.screenPosition(i)})", ids))
+    gap = np.sqrt(((where[:, None, :] - where[None, :, :]) ** 2).sum(-1))
+    np.fill_diagonal(gap, np.inf)
+    labels = graph.nodes["label"].fillna("").astype(str).to_numpy()
+    ok = (graph.nodes["kind"].to_numpy() == "feature") & (labels != "") & ~np.isin(ids, exclude)
+    row = int(np.argmax(np.where(ok, gap.min(axis=1), -1)))
+    assert gap[row].min() > 15
+    return ids[row], labels[row], where[row].tolist()
+
+
+def test_hover_and_click_on_a_known_node_show_its_label(page, real_view):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    page.execute_script("window.cgramView.clear()")
+    node, label, (x, y) = _isolated_feature(page, real_view["graph"])
+    actions = ActionBuilder(page)
+    actions.pointer_action.move_to_location(int(round(x)), int(round(y)))
+    actions.perform()
+    tip = page.find_element("id", "cv-tip")
+    assert tip.is_displayed() and tip.text.splitlines()[0] == label
+    assert f"id: {node}" in tip.text
+    ActionChains(page).click().perform()
+    detail = page.find_element("id", "cv-detail").text
+    assert label in detail and "Strongest incoming" in detail and "Strongest outgoing" in detail
+    lit = page.execute_script("return window.cgramView.highlighted()")
+    assert node in lit
+    assert page.execute_script("return window.cgramView.select(arguments[0])", node) == label
+
+
+def test_highlight_motif_lights_exactly_the_top_ffl(page, real_view):
+    from motifs.instances import instances_for_graph
+    from motifs.network import Network
+    from selenium.webdriver.common.keys import Keys
+
+    graph = real_view["graph"]
+    top = instances_for_graph(graph, Network.from_graph(graph), "ffl", limit=2)
+    expected = [{top.loc[i, f"{r}_id"] for r in "xyz"} for i in range(2)]
+    lit = page.execute_script("return window.cgramView.highlightMotif(0)")
+    assert len(lit) == 3 and set(lit) == expected[0]
+    assert set(page.execute_script("return window.cgramView.highlighted()")) == expected[0]
+    page.find_element("tag name", "body").send_keys("n")  # the "next" key
+    assert set(page.execute_script("return window.cgramView.highlighted()")) == expected[1]
+    page.find_element("tag name", "body").send_keys(Keys.ESCAPE)
+    assert page.execute_script("return window.cgramView.highlighted()") == []
+
+
+def test_slider_changes_the_visible_edge_count(page, real_view):
+    from selenium.webdriver.common.keys import Keys
+
+    _, _, weight = real_view["graph"].merged_edges()
+    magnitude = np.abs(weight)
+    view_api = "return window.cgramView."
+    assert page.execute_script(view_api + "setMinWeight(0)") == weight.size
+    cut = float(np.median(magnitude))
+    assert page.execute_script(view_api + "setMinWeight(arguments[0])", cut) == \
+        int((magnitude >= np.float32(cut)).sum())
+    assert page.execute_script(view_api + "visibleEdgeCount()") < weight.size
+    slider = page.find_element("id", "cv-slider")
+    slider.send_keys(Keys.END)  # the slider itself: only the strongest edge(s) stay
+    assert page.execute_script(view_api + "visibleEdgeCount()") == \
+        int((magnitude >= magnitude.max()).sum())
+    slider.send_keys(Keys.HOME)
+    assert page.execute_script(view_api + "visibleEdgeCount()") == weight.size
+
+
+def test_exported_pins_round_trip_through_cgram_import(page, real_view, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.keys import Keys
+
+    graph = real_view["graph"]
+    page.execute_script("window.cgramView.clear()")
+    before = page.execute_script("return window.cgramView.pinned()")
+    from corpus.neuronpedia import qparam_rows
+
+    keys = graph.node_keys()
+    # the file's own pins come pre-pinned (this Anthropic file names them by jsNodeId)
+    assert before == [keys[row] for row in qparam_rows(graph)["pinned"]]
+    assert len(before) == len(graph.meta.qparams["pinnedIds"]) > 0
+    node, _, (x, y) = _isolated_feature(page, graph, exclude=tuple(before))
+    move = ActionBuilder(page)
+    move.pointer_action.move_to_location(int(round(x)), int(round(y)))
+    move.perform()
+    ActionChains(page).key_down(Keys.SHIFT).click().key_up(Keys.SHIFT).perform()  # shift-click pins
+    pinned = page.execute_script("return window.cgramView.pinned()")
+    assert pinned == before + [node]
+
+    page.find_element("id", "cv-export").click()  # the button's download
+    exported = _wait_for_download(page, "capital-state-dallas-pinned.json")
+    text = exported.read_text(encoding="utf-8")
+    assert text == page.execute_script("return window.cgramView.exportPinned()")
+    js_id = dict(zip(keys, graph.nodes["js_node_id"].astype(str)))
+    assert json.loads(text)["qParams"]["pinnedIds"] == \
+        graph.meta.qparams["pinnedIds"] + [js_id[node]]
+
+    corpus = tmp_path / "back"
+    assert cgram(["import", str(exported), "--corpus", str(corpus), "-j", "1"]) == 0
+    from corpus.store import Corpus
+
+    back = Corpus(corpus).load("capital-state-dallas")
+    assert back.meta.qparams["pinnedIds"] == json.loads(text)["qParams"]["pinnedIds"]
+    assert [back.node_keys()[row] for row in qparam_rows(back)["pinned"]] == pinned
+    assert back.n_nodes == graph.n_nodes and back.n_edges == graph.n_edges
+    np.testing.assert_array_equal(back.weight, graph.weight)  # float32 weights exact
+    assert back.nodes["node_id"].tolist() == graph.nodes["node_id"].tolist()
+    assert back.meta.model == graph.meta.model
+
+
+def _wait_for_download(driver, name: str, timeout: float = 20.0) -> Path:
+    folder = Path(driver._cgram_downloads)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        path = folder / name
+        if path.exists() and not (folder / (name + ".crdownload")).exists() and \
+                path.stat().st_size > 0:
+            return path
+        time.sleep(0.1)
+    raise AssertionError(f"no download {name} in {folder}: {sorted(p.name for p in folder.iterdir())}")
