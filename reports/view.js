@@ -33,7 +33,7 @@
   for (e = 0; e < E; e++) {
     bucket[e] = Math.min(NB - 1, Math.floor(Math.sqrt(maxAbs > 0 ? absW[e] / maxAbs : 0) * NB));
   }
-  function bucketWidth(b) { return 0.35 + 3.4 * (b + 0.5) / NB; }
+  function bucketWidth(b) { return 0.4 + 3.2 * (b + 0.5) / NB; }
 
   // in/out adjacency (counting sort by endpoint)
   function adjacency(end) {
@@ -121,6 +121,7 @@
   // ------------------------------------------------------------ filters
   function nodeShown(i) { return !hiddenKind[kind[i]]; }
   function refilter() {
+    invalidate();
     visibleCount = 0;
     for (var e = 0; e < E; e++) {
       var v = absW[e] >= minWeight && !hiddenKind[kind[src[e]]] && !hiddenKind[kind[dst[e]]];
@@ -150,7 +151,7 @@
       var cx = (M.left + (cols.start[p] + cols.width[p] / 2) / xTotal * iw) * k + tx;
       if (cx < M.left - 10 || cx > W) continue;
       var text = short(cols.token[p] === undefined ? "" : cols.token[p], 14);
-      var half = ctx.measureText(text).width / 2;
+      var half = Math.max(ctx.measureText(text).width, ctx.measureText(String(p)).width) / 2;
       if (cx - half < lastRight + 4) continue;  // skip labels that would overlap
       ctx.fillText(text, cx, H - M.bottom + 10);
       ctx.fillStyle = "#999"; ctx.fillText(String(p), cx, H - M.bottom + 25); ctx.fillStyle = "#333";
@@ -168,58 +169,112 @@
     }
   }
 
-  function draw() {
-    var t0 = performance.now();
-    var k = T.k, tx = T.x, ty = T.y;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, W, H);
-    ctx.lineCap = "round";
-    // one Path2D per (lit, sign, width bucket): a few stroke calls per frame
-    var paths = new Array(2 * 2 * NB), e, s, d, idx;
+  // The base layer (every visible edge and node, no highlight) is drawn once
+  // per view and filter into an off-screen canvas; a highlight then costs one
+  // faded blit plus its own few edges. Above LOD_EDGES visible edges the
+  // hairline bulk is rasterised at half resolution and scaled up: software
+  // rasterising of ~40,000 anti-aliased lines dominates the frame otherwise.
+  var LOD_EDGES = 8000, WIDE = 2;
+  var base = document.createElement("canvas"), bctx = base.getContext("2d");
+  var low = document.createElement("canvas"), lctx = low.getContext("2d");
+  var baseValid = false;
+  function invalidate() { baseValid = false; }
+
+  function strokeEach(target, list, k, tx, ty, widthScale) {
+    // wide lines one by one: stroking thousands of wide segments as one path
+    // makes the stroker union them, which is orders of magnitude slower
+    for (var j = 0; j < list.length; j++) {
+      var e = list[j], s = src[e], d = dst[e];
+      target.strokeStyle = weight[e] < 0 ? NEG : POS;
+      target.lineWidth = Math.max(1, bucketWidth(bucket[e]) * widthScale);
+      target.beginPath();
+      target.moveTo(sx[s] * k + tx, sy[s] * k + ty);
+      target.lineTo(sx[d] * k + tx, sy[d] * k + ty);
+      target.stroke();
+    }
+  }
+
+  function renderBase() {
+    var k = T.k, tx = T.x, ty = T.y, zoomWidth = Math.min(Math.sqrt(k), 3);
+    base.width = canvas.width; base.height = canvas.height;
+    bctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    bctx.lineCap = "butt";
+    var reduced = visibleCount > LOD_EDGES, scale = reduced ? 0.5 : 1, target = bctx;
+    if (reduced) {
+      low.width = Math.ceil(canvas.width * scale); low.height = Math.ceil(canvas.height * scale);
+      lctx.setTransform(dpr * scale, 0, 0, dpr * scale, 0, 0);
+      target = lctx;
+    }
+    var hair = [new Path2D(), new Path2D()], wide = [], e, s, d;
     for (e = 0; e < E; e++) {
       if (!visibleE[e]) continue;
-      idx = ((litActive && litE[e] ? 1 : 0) * 2 + (weight[e] < 0 ? 1 : 0)) * NB + bucket[e];
-      var p = paths[idx] || (paths[idx] = new Path2D());
+      if (bucket[e] >= WIDE) { wide.push(e); continue; }
       s = src[e]; d = dst[e];
+      var p = hair[weight[e] < 0 ? 1 : 0];
       p.moveTo(sx[s] * k + tx, sy[s] * k + ty);
       p.lineTo(sx[d] * k + tx, sy[d] * k + ty);
     }
-    for (var litPass = 0; litPass < 2; litPass++) {
-      for (var sign = 0; sign < 2; sign++) {
-        for (var b = 0; b < NB; b++) {
-          var path = paths[(litPass * 2 + sign) * NB + b];
-          if (!path) continue;
-          ctx.strokeStyle = sign ? NEG : POS;
-          ctx.globalAlpha = litActive ? (litPass ? 0.9 : 0.05) : 0.25 + 0.5 * b / NB;
-          ctx.lineWidth = bucketWidth(b) * (litPass ? 1.6 : 1) * Math.min(Math.sqrt(k), 3);
-          ctx.stroke(path);
-        }
-      }
+    target.lineWidth = 1 / scale;  // one device pixel either way
+    // fainter as edges crowd, so dense graphs keep their structure readable
+    target.globalAlpha = Math.min(0.35, Math.max(0.07, 25 / Math.sqrt(Math.max(visibleCount, 1)))) *
+      (reduced ? 1.4 : 1);
+    target.strokeStyle = POS; target.stroke(hair[0]);
+    target.strokeStyle = NEG; target.stroke(hair[1]);
+    if (reduced) {
+      bctx.setTransform(1, 0, 0, 1, 0, 0);
+      bctx.drawImage(low, 0, 0, base.width, base.height);
+      bctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     }
-    // nodes, batched by kind and lit state
+    wide.sort(function (a, b) { return absW[a] - absW[b]; });  // strongest on top
+    bctx.globalAlpha = 0.75;
+    strokeEach(bctx, wide, k, tx, ty, zoomWidth);
+    bctx.globalAlpha = 1;
+    drawNodes(bctx, null, k, tx, ty);
+    baseValid = true;
+  }
+
+  function drawNodes(target, only, k, tx, ty) {
     var r = nodeRadius();
-    for (var pass = 0; pass < 2; pass++) {
-      for (var c = 0; c < kinds.length; c++) {
-        if (hiddenKind[c]) continue;
-        var dots = new Path2D(), any = false;
-        for (var i = 0; i < N; i++) {
-          if (kind[i] !== c || (litActive && (lit[i] ? 1 : 0) !== pass) || (!litActive && pass)) continue;
-          var X = sx[i] * k + tx, Y = sy[i] * k + ty;
-          if (X < -r || X > W + r || Y < -r || Y > H + r) continue;
-          var rr = litActive && lit[i] ? r * 1.5 : r;
-          dots.moveTo(X + rr, Y); dots.arc(X, Y, rr, 0, 2 * Math.PI);
-          any = true;
-        }
-        if (!any) continue;
-        ctx.globalAlpha = litActive && !pass ? 0.15 : 1;
-        ctx.fillStyle = KIND_COLOR[kinds[c]] || "#555";
-        ctx.fill(dots);
+    for (var c = 0; c < kinds.length; c++) {
+      if (hiddenKind[c]) continue;
+      var dots = new Path2D(), any = false;
+      for (var i = 0; i < N; i++) {
+        if (kind[i] !== c || (only && !only[i])) continue;
+        var X = sx[i] * k + tx, Y = sy[i] * k + ty, rr = only ? r * 1.5 : r;
+        if (X < -rr || X > W + rr || Y < -rr || Y > H + rr) continue;
+        dots.moveTo(X + rr, Y); dots.arc(X, Y, rr, 0, 2 * Math.PI);
+        any = true;
       }
+      if (!any) continue;
+      target.fillStyle = KIND_COLOR[kinds[c]] || "#555";
+      target.fill(dots);
     }
+  }
+
+  function draw() {
+    var t0 = performance.now();
+    var k = T.k, tx = T.x, ty = T.y, r = nodeRadius(), i;
+    if (!baseValid) renderBase();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.globalAlpha = litActive ? 0.13 : 1;
+    ctx.drawImage(base, 0, 0);
     ctx.globalAlpha = 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.lineCap = "round";
+    if (litActive) {
+      var litList = [];
+      for (var e = 0; e < E; e++) if (litE[e] && visibleE[e]) litList.push(e);
+      litList.sort(function (a, b) { return absW[a] - absW[b]; });
+      ctx.globalAlpha = 0.9;
+      strokeEach(ctx, litList, k, tx, ty, 1.6 * Math.min(Math.sqrt(k), 3));
+      ctx.globalAlpha = 1;
+      drawNodes(ctx, lit, k, tx, ty);
+    }
     // pins: a dark ring; lit nodes: their labels
     ctx.strokeStyle = "#111"; ctx.lineWidth = 2;
     pinned.forEach(function (i) {
+      if (!nodeShown(i)) return;
       ctx.beginPath(); ctx.arc(sx[i] * k + tx, sy[i] * k + ty, r * 1.5 + 3, 0, 2 * Math.PI); ctx.stroke();
     });
     if (litActive) {
@@ -485,7 +540,9 @@
     refilter(); draw();
   });
 
-  var zoom = d3.zoom().scaleExtent([0.5, 40]).on("zoom", function (event) { T = event.transform; schedule(); });
+  var zoom = d3.zoom().scaleExtent([0.5, 40]).on("zoom", function (event) {
+    T = event.transform; invalidate(); schedule();
+  });
   var zoomed = d3.select(overlay).call(zoom).on("dblclick.zoom", null);
   document.getElementById("cv-reset").addEventListener("click", function () {
     zoomed.call(zoom.transform, d3.zoomIdentity);
@@ -508,7 +565,7 @@
       clearAll();
     }
   });
-  window.addEventListener("resize", function () { layoutNodes(); draw(); });
+  window.addEventListener("resize", function () { layoutNodes(); invalidate(); draw(); });
 
   function rowFor(nodeId) {
     var i = rowOf.get(String(nodeId));
@@ -540,7 +597,7 @@
       var i = rowFor(nodeId), box = overlay.getBoundingClientRect();
       return [box.left + sx[i] * T.k + T.x, box.top + sy[i] * T.k + T.y];
     },
-    redraw: draw,
+    redraw: function () { invalidate(); return draw(); },
     timings: timings,
     library: D.library
   };
