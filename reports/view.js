@@ -275,7 +275,7 @@
     ctx.strokeStyle = "#111"; ctx.lineWidth = 2;
     pinned.forEach(function (i) {
       if (!nodeShown(i)) return;
-      ctx.beginPath(); ctx.arc(sx[i] * k + tx, sy[i] * k + ty, r * 1.5 + 3, 0, 2 * Math.PI); ctx.stroke();
+      ctx.beginPath(); ctx.arc(sx[i] * k + tx, sy[i] * k + ty, r * 1.2 + 2.5, 0, 2 * Math.PI); ctx.stroke();
     });
     if (litActive) {
       ctx.font = "12px sans-serif"; ctx.textAlign = "left"; ctx.textBaseline = "middle";

@@ -42,6 +42,7 @@ from motifs.errors import MotifError
 
 if TYPE_CHECKING:
     from corpus.graph import AttributionGraph
+    from reports.html import Page
 
 _HERE = Path(__file__).resolve().parent
 
@@ -186,7 +187,8 @@ def ffl_motifs(graph: AttributionGraph, top: int = TOP_FFLS) -> list[dict[str, A
 
 def cascade_motifs(graph: AttributionGraph, cascades: Sequence[dict[str, Any]],
                    top: int = TOP_CASCADES) -> list[dict[str, Any]]:
-    """Cascades (issue #13's JSON: ``logit``, ``nodes``, ``ffls``, ``strength``,
+    """Cascades (issue #13's JSON: ``logit``, ``nodes``, ``ffls`` with their
+    ``x``/``y``/``z`` (or ``nodes``) and ``sign_type``, ``strength``,
     ``coherent``) as motif-panel entries with graph rows and edge rows.
 
     The lit edges are the consecutive hops of the node path and every FFL's
@@ -197,9 +199,11 @@ def cascade_motifs(graph: AttributionGraph, cascades: Sequence[dict[str, Any]],
     MotifError
         A cascade names a node id the graph does not have.
     """
-    ids = graph.nodes["node_id"].astype(object).tolist()
+    # cascades name nodes by node key (motifs.Network.names); plain node ids work too
     row_of: dict[str, int] = {}
-    for row, key in enumerate(ids):
+    for row, key in enumerate(graph.node_keys()):
+        row_of.setdefault(key, row)
+    for row, key in enumerate(graph.nodes["node_id"].astype(object).tolist()):
         row_of.setdefault(key, row)
     src, dst, _ = graph.merged_edges()
     find = _edge_index(src, dst, graph.n_nodes)
@@ -207,7 +211,9 @@ def cascade_motifs(graph: AttributionGraph, cascades: Sequence[dict[str, Any]],
     for rank, cascade in enumerate(list(cascades)[:top]):
         try:
             path = [row_of[key] for key in cascade["nodes"]]
-            ffls = [[row_of[key] for key in ffl["nodes"]] for ffl in cascade.get("ffls", [])]
+            ffls = [[row_of[key] for key in (ffl["nodes"] if "nodes" in ffl else
+                                             (ffl["x"], ffl["y"], ffl["z"]))]
+                    for ffl in cascade.get("ffls", [])]
             logit = row_of[cascade["logit"]]
         except KeyError as missing:
             raise MotifError(f"{graph.name}: cascade {rank} names node {missing} that the graph "
@@ -378,6 +384,21 @@ def iframe_html(page: str, height: int = 720) -> str:
     escaped = page.replace("&", "&amp;").replace("'", "&#39;")
     return (f"<iframe class=\"cgram-view\" title=\"graph explorer\" srcdoc='{escaped}' "
             f"style=\"width:100%;height:{int(height)}px;border:1px solid #ddd\"></iframe>")
+
+
+def embed_view(page: Page, graph: AttributionGraph, name: str = "view", height: int = 760,
+               **options: Any) -> Path:
+    """Add the explorer of ``graph`` to a report ``page`` (an isolated iframe) and
+    write it beside the page as ``<name>.html``; returns that file.
+
+    ``options`` go to :func:`view_html`.
+    """
+    text = view_html(graph, **options)
+    path = page.out_dir / f"{name}.html"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    page.files.append(path)
+    page.raw(iframe_html(text, height))
+    return path
 
 
 @dataclass

@@ -77,7 +77,7 @@ def test_ffl_motifs_name_the_loops_and_their_edges():
 def test_cascade_motifs_map_ids_to_rows_and_light_the_chain():
     graph = small_graph()
     cascade = {"logit": "2_9_1", "nodes": ["E_1_0", "0_3_0", "1_4_1", "2_9_1"],
-               "ffls": [{"nodes": ["E_1_0", "0_3_0", "1_4_1"], "sign_type": "ffl_I3"}],
+               "ffls": [{"x": "E_1_0", "y": "0_3_0", "z": "1_4_1", "sign_type": "ffl_I3"}],
                "strength": 0.5, "coherent": False}
     (entry,) = cascade_motifs(graph, [cascade])
     assert entry["path"] == [0, 1, 2, 3] and entry["logit"] == 3 and entry["nodes"] == [0, 1, 2, 3]
