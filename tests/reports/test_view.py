@@ -96,6 +96,20 @@ def test_notebook_view_embeds_the_page_in_an_iframe():
     assert "'" not in inner and "window.cgramView" in inner
 
 
+def test_register_ipython_formats_every_graph_as_its_explorer():
+    from types import SimpleNamespace
+
+    from reports.view import register_ipython
+
+    registered = {}
+    html_formatter = SimpleNamespace(for_type=lambda cls, fn: registered.__setitem__(cls, fn))
+    shell = SimpleNamespace(display_formatter=SimpleNamespace(
+        formatters={"text/html": html_formatter}))
+    assert register_ipython(shell) is True
+    shown = registered[AttributionGraph](small_graph())
+    assert shown.startswith("<iframe") and "cgram-data" in shown
+
+
 # ---------------------------------------------------------------- browser
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
@@ -112,12 +126,22 @@ def real_view(tmp_path_factory):
     work = tmp_path_factory.mktemp("view")
     corpus = work / "corpus"
     assert cgram(["import", str(source), "--corpus", str(corpus), "-j", "1"]) == 0
-    out = work / "graph.html"
-    assert cgram(["view", "capital-state-dallas", "--corpus", str(corpus), "-o", str(out)]) == 0
     from corpus.store import Corpus
 
     graph = Corpus(corpus).load("capital-state-dallas")
-    return {"path": out, "graph": graph, "work": work}
+    # one hand-made cascade: the top FFL's loop continued to the " Austin" logit
+    ffl = ffl_motifs(graph, 1)[0]
+    keys = graph.node_keys()
+    logit = keys[int(np.flatnonzero(graph.kind_mask("logit"))[0])]
+    cascade = {"logit": logit, "nodes": [keys[r] for r in ffl["nodes"]] + [logit],
+               "ffls": [{"x": keys[ffl["nodes"][0]], "y": keys[ffl["nodes"][1]],
+                         "z": keys[ffl["nodes"][2]], "sign_type": ffl["sign_type"]}],
+               "strength": 0.5, "coherent": False}
+    (work / "cascades.json").write_text(json.dumps([cascade]))
+    out = work / "graph.html"
+    assert cgram(["view", "capital-state-dallas", "--corpus", str(corpus), "-o", str(out),
+                  "--top", "30", "--cascades", str(work / "cascades.json")]) == 0
+    return {"path": out, "graph": graph, "work": work, "cascade": cascade}
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +225,13 @@ def test_highlight_motif_lights_exactly_the_top_ffl(page, real_view):
     assert set(page.execute_script("return window.cgramView.highlighted()")) == expected[1]
     page.find_element("tag name", "body").send_keys(Keys.ESCAPE)
     assert page.execute_script("return window.cgramView.highlighted()") == []
+    # after the 30 FFLs, the cascade: its path lit, listed in the motif panel
+    cascade = real_view["cascade"]
+    assert set(page.execute_script("return window.cgramView.highlightMotif(30)")) == \
+        set(cascade["nodes"])
+    items = page.find_elements("css selector", "#cv-motif-list li")
+    assert len(items) == 31 and items[30].text.startswith("Cascade")
+    assert "cv-active" in items[30].get_attribute("class")
 
 
 def test_slider_changes_the_visible_edge_count(page, real_view):
@@ -220,6 +251,37 @@ def test_slider_changes_the_visible_edge_count(page, real_view):
         int((magnitude >= magnitude.max()).sum())
     slider.send_keys(Keys.HOME)
     assert page.execute_script(view_api + "visibleEdgeCount()") == weight.size
+    # the kind toggles: hiding error nodes hides every edge touching one
+    graph = real_view["graph"]
+    src, dst, _ = graph.merged_edges()
+    error = graph.kind_mask("error")
+    toggle = page.find_element("css selector", "#cv-kinds input[data-kind='2']")
+    assert toggle.find_element("xpath", "..").text == "error"
+    toggle.click()
+    assert page.execute_script(view_api + "visibleEdgeCount()") == \
+        int((~error[src] & ~error[dst]).sum()) < weight.size
+    toggle.click()
+    assert page.execute_script(view_api + "visibleEdgeCount()") == weight.size
+
+
+def test_wheel_zooms_and_drag_pans(page, real_view):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+
+    node = real_view["graph"].node_keys()[0]
+    where = "return window.cgramView.screenPosition(arguments[0])"
+    before = page.execute_script(where, node)
+    overlay = page.find_element("id", "cv-overlay")
+    ActionChains(page).scroll_from_origin(ScrollOrigin.from_element(overlay), 0, -300).perform()
+    zoomed = page.execute_script(where, node)
+    assert zoomed != before
+    ActionChains(page).move_to_element(overlay).click_and_hold().move_by_offset(40, 25) \
+        .release().perform()
+    panned = page.execute_script(where, node)
+    assert panned[0] - zoomed[0] == pytest.approx(40, abs=1.5)
+    assert panned[1] - zoomed[1] == pytest.approx(25, abs=1.5)
+    page.find_element("id", "cv-reset").click()
+    page.execute_script("window.cgramView.clear()")
 
 
 def test_exported_pins_round_trip_through_cgram_import(page, real_view, tmp_path):
