@@ -381,8 +381,8 @@ def write_view(graph: AttributionGraph, path: str | Path, **options: Any) -> Pat
 def iframe_html(page: str, height: int = 720) -> str:
     """``page`` inside an ``<iframe srcdoc>``: its scripts and styles stay
     isolated from the host page (a report, a notebook)."""
-    escaped = page.replace("&", "&amp;").replace("'", "&#39;")
-    return (f"<iframe class=\"cgram-view\" title=\"graph explorer\" srcdoc='{escaped}' "
+    return (f"<iframe class=\"cgram-view\" title=\"graph explorer\" "
+            f"srcdoc=\"{html.escape(page, quote=True)}\" "
             f"style=\"width:100%;height:{int(height)}px;border:1px solid #ddd\"></iframe>")
 
 
