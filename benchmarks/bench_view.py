@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -153,7 +154,10 @@ def main() -> int:
         target = TARGETS[name]
         print(f"{name:<18}{value:>10.1f}{target:>10.1f}{value / target:>8.2f}  {note}")
     print(f"\nconsole warnings/errors: {problems or 'none'}")
-    print(f"page and screenshot in {work}")
+    if args.keep:
+        print(f"page and screenshot in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
