@@ -163,7 +163,7 @@ def ffl_motifs(graph: AttributionGraph, top: int = TOP_FFLS) -> list[dict[str, A
         :meth:`AttributionGraph.merged_edges` for X->Y, Y->Z, X->Z),
         ``sign_type``, ``strength``, ``weights``.
     """
-    from motifs.instances import instances_for_graph
+    from motifs.network import instances_for_graph
     from motifs.network import Network
 
     net = Network.from_graph(graph)

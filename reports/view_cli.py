@@ -51,7 +51,7 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``cgram view``."""
-    from corpus.cli import add_corpus_argument
+    from cgram.options import add_corpus, int_at_least
 
     p = subparsers.add_parser(
         "view", help="write a graph's interactive explorer (one self-contained HTML file)",
@@ -63,10 +63,10 @@ def register(subparsers: Any) -> None:
                     "--cascades). Drawn with d3 7.9.2 (ISC), vendored.")
     p.add_argument("slug", metavar="SLUG|ID|FILE",
                    help="a corpus graph (slug, id or id prefix) or a Neuronpedia JSON file")
-    add_corpus_argument(p)
+    add_corpus(p)
     p.add_argument("-o", "--output", metavar="FILE", default=None,
                    help="the HTML file to write (default SLUG.html)")
-    p.add_argument("--top", type=int, default=30, metavar="K",
+    p.add_argument("--top", type=int_at_least(0), default=30, metavar="K",
                    help="strongest FFL instances in the motif panel (default 30)")
     p.add_argument("--cascades", metavar="JSON", default=None,
                    help="cascades to list (the output of cgram cascades --json)")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corpus.cli import main as cgram
+from cgram.cli import main as cgram
 from corpus.graph import AttributionGraph, GraphMeta
 from motifs.errors import MotifError
 from reports.view import cascade_motifs, ffl_motifs, view, view_payload
@@ -213,7 +213,7 @@ def test_hover_and_click_on_a_known_node_show_its_label(page, real_view):
 
 
 def test_highlight_motif_lights_exactly_the_top_ffl(page, real_view):
-    from motifs.instances import instances_for_graph
+    from motifs.network import instances_for_graph
     from motifs.network import Network
     from selenium.webdriver.common.keys import Keys
 
