@@ -170,6 +170,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  motif table   {out / 'motifs.csv'}")
     print(f"  report        {report}")
     print(f"  report files  {report.parent}")
+    from reports.corpus_browser import BROWSER_NAME
+
+    # the last line: the page to open first (every graph, each in the explorer)
+    print(f"  corpus browser {report.parent / BROWSER_NAME}")
     return 0
 
 

@@ -80,6 +80,10 @@ def cmd_report(args: argparse.Namespace) -> int:
                                    ["transcoder_type", "model", "task"], null=args.null,
                                    n_null=args.n_null, seed=args.seed, n_perm=args.n_perm,
                                    n_boot=args.n_boot, **prune, **_run_options(args))
+        from reports.corpus_browser import BROWSER_NAME
+
+        print(path)
+        path = path.parent / BROWSER_NAME  # the corpus browser, printed last
     print(path)
     return 0
 
@@ -128,11 +132,13 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "report", help="write a self-contained HTML report of one graph or a corpus",
         description="With SLUG: the report of one graph (profiles under each null, null "
-                    "distributions, its strongest feed-forward loops drawn and listed, "
-                    "robustness to pruning). Without: the corpus report (findings per group, "
-                    "profiles, clustering, group comparisons, size confound, backbone, "
-                    "pruning). Writes one HTML file (figures embedded, no network needed) "
-                    "with CSV tables and PNG figures beside it, and prints its path.")
+                    "distributions, its strongest feed-forward loops drawn and listed, the "
+                    "graph in the interactive explorer, robustness to pruning). Without: the "
+                    "corpus report (findings per group, profiles, clustering, group "
+                    "comparisons, size confound, backbone, pruning) and beside it the corpus "
+                    "browser index.html, every graph linking to its explorer page. Writes "
+                    "one HTML file (figures embedded, no network needed) with CSV tables and "
+                    "PNG figures beside it, and prints its path (then the browser's).")
     p.add_argument("slug", nargs="?", metavar="SLUG|ID",
                    help="the graph to report on (default: the whole corpus)")
     _common(p)

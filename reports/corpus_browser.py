@@ -32,6 +32,9 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("ffl_z", "FFL Z", True), ("ffl_sp", "FFL SP", True),
 )
 
+#: File name of the browser page beside a corpus report.
+BROWSER_NAME = "index.html"
+
 #: The columns with a drop-down filter.
 FACETS: tuple[str, ...] = ("model", "transcoder_type", "task")
 
@@ -132,7 +135,7 @@ def browser_html(table: pd.DataFrame, links: dict[str, str], title: str, null: s
 
 def write_corpus_browser(corpus: Corpus, out_dir: str | Path, profiles: pd.DataFrame | None = None,
                          null: str = "config-dag", views: bool = True,
-                         keys: Sequence[str] | None = None, name: str = "index.html",
+                         keys: Sequence[str] | None = None, name: str = BROWSER_NAME,
                          note: str = "", **view_options: Any) -> Path:
     """Write the corpus browser (and, with ``views``, every graph's explorer page).
 

@@ -443,6 +443,19 @@ def header_section(page: Page, context: CorpusReportContext) -> None:
                                  for f in comparison.failures[:10]), cls="note")
 
 
+def browser_section(page: Page, context: CorpusReportContext,
+                    keys: Sequence[str] | None = None) -> Path:
+    """The corpus browser beside the report (``index.html``, each graph's explorer
+    under ``views/``), linked from the page; returns the browser's path."""
+    from reports.corpus_browser import BROWSER_NAME, write_corpus_browser
+
+    path = write_corpus_browser(context.corpus, page.out_dir, context.head, null=context.primary,
+                                keys=keys)
+    page.raw(f'<p class="meta">Every graph, sortable and filterable, each opening in the '
+             f'interactive explorer: <a href="{BROWSER_NAME}">{BROWSER_NAME}</a>.</p>')
+    return path
+
+
 def findings_section(page: Page, context: CorpusReportContext) -> None:
     """Per group and null: FFLs enriched, 3-cycles absent, in sentences and a grid."""
     from reports.findings import group_findings
@@ -644,10 +657,12 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
                         keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25),
                         sensitivity_n_null: int | None = None, n_boot: int = 2000,
                         n_perm: int = 5000, executor: str = "pool", jobs: int | None = None,
-                        progress: bool = False, name: str = "report.html") -> Path:
+                        progress: bool = False, name: str = "report.html",
+                        browser: bool = True) -> Path:
     """Write the corpus report: one self-contained HTML page, CSV tables, PNG figures.
 
     The page is its sections in order (:func:`header_section`,
+    :func:`browser_section`,
     :func:`findings_section`, :func:`profiles_section`,
     :func:`superfamilies_section`, :func:`group_comparisons_section`,
     :func:`size_confound_section`, :func:`backbone_section`,
@@ -669,6 +684,8 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     n_boot, n_perm : bootstrap resamples and permutations of the group tests.
     executor, jobs, progress : how motif runs execute (cached in the corpus).
     name : file name of the page.
+    browser : also write the corpus browser (``index.html``) and every graph's
+        explorer page (``views/``) beside the report.
 
     Returns
     -------
@@ -684,6 +701,8 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     context = CorpusReportContext(corpus, n_null, seed, run_options, comparison)
     page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)
     header_section(page, context)
+    if browser:
+        browser_section(page, context, keys)
     findings_section(page, context)
     profiles_section(page, context)
     superfamilies_section(page, context)

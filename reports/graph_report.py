@@ -289,6 +289,22 @@ def ffl_section(page: Page, context: GraphReportContext, top: int = 10, n_loops:
     page.save_csv(table, "ffl_instances_all")
 
 
+def explorer_section(page: Page, context: GraphReportContext, top: int = 30) -> None:
+    """The graph in the interactive explorer (:mod:`reports.view`), embedded in the
+    page and written beside it as ``view.html``."""
+    from reports.view import LIBRARY, embed_view
+
+    page.heading("Explore the graph")
+    page.paragraph(
+        "The whole graph by token position (x) and layer (y): hover a node or an edge for its "
+        "numbers, click a node for its strongest edges, shift-click to pin and export the pins "
+        f"as Neuronpedia JSON; the motif panel lists the {top} strongest feed-forward loops "
+        "(click one, or press n / p). The same view opens alone from view.html beside this "
+        f"page. Drawn with {LIBRARY['name']} {LIBRARY['version']} ({LIBRARY['license']} "
+        "licence), inlined.")
+    embed_view(page, context.graph, top_ffls=top)
+
+
 def pruning_section(page: Page, context: GraphReportContext, keep_fractions: Sequence[float],
                     sensitivity_n_null: int | None = None) -> None:
     """The profile under the headline null as weak edges are pruned away."""
@@ -322,7 +338,8 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     The page is its sections in order (:func:`header_section`,
     :func:`findings_section`, :func:`profile_section`,
     :func:`null_distribution_section`, :func:`ffl_section`,
-    :func:`pruning_section`), each given the shared :class:`GraphReportContext`.
+    :func:`explorer_section`, :func:`pruning_section`), each given the shared
+    :class:`GraphReportContext`.
 
     Parameters
     ----------
@@ -376,6 +393,7 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     profile_section(page, context)
     null_distribution_section(page, context)
     ffl_section(page, context, top=top, n_loops=n_loops)
+    explorer_section(page, context)
     if keep_fractions:
         pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Null models: {', '.join(chosen)}; {n_null} samples each; seed {seed}. "

@@ -107,6 +107,16 @@ def test_graph_report_writes_figures_and_tables_beside_the_page(graph_report):
     assert half == round(full / 2)
 
 
+def test_graph_report_embeds_the_explorer_and_writes_it_beside_the_page(graph_report):
+    import html
+
+    text = graph_report.read_text()
+    (srcdoc,) = re.findall(r'<iframe class="cgram-view"[^>]*\ssrcdoc="([^"]*)"', text)
+    beside = (graph_report.parent / "view.html").read_text()
+    assert html.unescape(srcdoc) == beside and "window.cgramView" in beside
+    assert "Explore the graph" in _text(graph_report)
+
+
 def test_graph_report_renders_in_headless_chromium(graph_report, tmp_path):
     page = assert_renders_cleanly(graph_report, tmp_path, n_figures=5)
     assert page.height > 2000
@@ -172,6 +182,16 @@ def test_corpus_report_checks_that_findings_survive_pruning(corpus_report, toy_c
     main = pd.read_csv(corpus_report.parent / "tables" / "profiles_config-dag.csv")
     full = ffl.loc[ffl["level"] == "top 100%"].set_index("slug")["z"]
     assert np.allclose(full.loc[main["slug"]].to_numpy(), main["z:030T"].to_numpy())
+
+
+def test_corpus_report_writes_the_corpus_browser_beside_it(corpus_report, toy_corpus):
+    index = corpus_report.parent / "index.html"
+    assert '<a href="index.html">index.html</a>' in corpus_report.read_text()
+    text = index.read_text()
+    assert text.count("<tr data-graph=") == len(toy_corpus.list())
+    links = re.findall(r'<a href="(views/[^"]+)"', text)
+    assert len(links) == len(toy_corpus.list())
+    assert all((corpus_report.parent / link).exists() for link in links)
 
 
 def test_corpus_report_renders_in_headless_chromium(corpus_report, tmp_path):

@@ -329,6 +329,22 @@ def test_exported_pins_round_trip_through_cgram_import(page, real_view, tmp_path
     assert back.meta.model == graph.meta.model
 
 
+def test_the_explorer_works_inside_an_iframe(driver, tmp_path):
+    """As a report or a notebook embeds it (iframe srcdoc)."""
+    host = tmp_path / "host.html"
+    host.write_text("<!DOCTYPE html><html><body><h1>host</h1>" + view(small_graph())._repr_html_()
+                    + "</body></html>", encoding="utf-8")
+    driver.get(host.resolve().as_uri())
+    driver.switch_to.frame(driver.find_element("css selector", "iframe.cgram-view"))
+    try:
+        assert driver.execute_script("return window.cgramView.visibleEdgeCount()") == 5
+        assert driver.execute_script("return window.cgramView.highlightMotif(1)") == \
+            ["E_1_0", "0_3_0", "1_4_1"]
+    finally:
+        driver.switch_to.default_content()
+    assert console_problems(driver) == []
+
+
 def _wait_for_download(driver, name: str, timeout: float = 20.0) -> Path:
     folder = Path(driver._cgram_downloads)
     deadline = time.time() + timeout
