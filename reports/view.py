@@ -162,6 +162,23 @@ def ffl_motifs(graph: AttributionGraph, top: int = TOP_FFLS) -> list[dict[str, A
         ``kind`` ("ffl"), ``nodes`` (graph rows X, Y, Z), ``edges`` (rows of
         :meth:`AttributionGraph.merged_edges` for X->Y, Y->Z, X->Z),
         ``sign_type``, ``strength``, ``weights``.
+
+    References
+    ----------
+    Mangan, S. & Alon, U. (2003). Structure and function of the feed-forward
+    loop network motif. PNAS 100:11980-11985.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from corpus.graph import AttributionGraph
+    >>> nodes = pd.DataFrame({"node_id": ["E_1_0", "0_3_0", "2_9_0"],
+    ...                       "kind": ["embedding", "feature", "logit"],
+    ...                       "layer": [-1, 0, 2], "pos": [0, 0, 0]})
+    >>> g = AttributionGraph.from_arrays(nodes, [0, 1, 0], [1, 2, 2], [2.0, 4.0, -1.0])
+    >>> loop = ffl_motifs(g)[0]
+    >>> loop["nodes"], loop["sign_type"], loop["strength"]
+    ([0, 1, 2], 'ffl_I3', 2.0)
     """
     from motifs.network import instances_for_graph
     from motifs.network import Network
@@ -198,6 +215,21 @@ def cascade_motifs(graph: AttributionGraph, cascades: Sequence[dict[str, Any]],
     ------
     MotifError
         A cascade names a node id the graph does not have.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from corpus.graph import AttributionGraph
+    >>> nodes = pd.DataFrame({"node_id": ["E_1_0", "0_3_0", "2_9_0"],
+    ...                       "kind": ["embedding", "feature", "logit"],
+    ...                       "layer": [-1, 0, 2], "pos": [0, 0, 0]})
+    >>> g = AttributionGraph.from_arrays(nodes, [0, 1, 0], [1, 2, 2], [2.0, 4.0, -1.0])
+    >>> chain = {"logit": "2_9_0", "nodes": ["E_1_0", "0_3_0", "2_9_0"], "strength": 0.5,
+    ...          "coherent": False,
+    ...          "ffls": [{"x": "E_1_0", "y": "0_3_0", "z": "2_9_0", "sign_type": "ffl_I3"}]}
+    >>> entry = cascade_motifs(g, [chain])[0]
+    >>> entry["path"], entry["edges"]
+    ([0, 1, 2], [0, 1, 2])
     """
     # cascades name nodes by node key (motifs.Network.names); plain node ids work too
     row_of: dict[str, int] = {}
@@ -380,7 +412,13 @@ def write_view(graph: AttributionGraph, path: str | Path, **options: Any) -> Pat
 
 def iframe_html(page: str, height: int = 720) -> str:
     """``page`` inside an ``<iframe srcdoc>``: its scripts and styles stay
-    isolated from the host page (a report, a notebook)."""
+    isolated from the host page (a report, a notebook).
+
+    Examples
+    --------
+    >>> iframe_html('<p class="x">a & b</p>', height=100)[:96]
+    '<iframe class="cgram-view" title="graph explorer" srcdoc="&lt;p class=&quot;x&quot;&gt;a &amp; b'
+    """
     return (f"<iframe class=\"cgram-view\" title=\"graph explorer\" "
             f"srcdoc=\"{html.escape(page, quote=True)}\" "
             f"style=\"width:100%;height:{int(height)}px;border:1px solid #ddd\"></iframe>")
