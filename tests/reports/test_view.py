@@ -329,6 +329,39 @@ def test_exported_pins_round_trip_through_cgram_import(page, real_view, tmp_path
     assert back.meta.model == graph.meta.model
 
 
+def test_hovering_an_edge_shows_its_weight_and_path_parts(driver, tmp_path):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    graph = small_graph(split=True)
+    path = tmp_path / "split.html"
+    view(graph).save(path)
+    driver.get(path.resolve().as_uri())
+    keys = graph.node_keys()
+    where = np.array(driver.execute_script(
+        "return arguments[0].map(function(i){return window.cgramView.screenPosition(i)})", keys))
+    src, dst, weight = graph.merged_edges()
+    # the edge 0 -> 2 (residual +0.5, attention -1.0); hover a point on it away from the rest
+    e = int(np.flatnonzero((src == 0) & (dst == 2))[0])
+    a, b = where[src], where[dst]
+    for t in np.linspace(0.2, 0.8, 13):
+        point = where[0] + t * (where[2] - where[0])
+        along = np.clip(((point - a) * (b - a)).sum(1) / ((b - a) ** 2).sum(1), 0, 1)
+        gap = np.sqrt(((a + along[:, None] * (b - a) - point) ** 2).sum(1))
+        gap[e] = np.inf
+        if gap.min() > 8 and np.sqrt(((where - point) ** 2).sum(1)).min() > 15:
+            break
+    else:
+        pytest.fail("no point of edge 0 -> 2 is clear of the other edges and nodes")
+    hover = ActionBuilder(driver)
+    hover.pointer_action.move_to_location(int(round(point[0])), int(round(point[1])))
+    hover.perform()
+    tip = driver.find_element("id", "cv-tip").text
+    assert tip.splitlines()[0] == "'Dallas' → late"
+    assert "weight: -0.5000" in tip and "residual-direct: 0.5000" in tip
+    assert "attention-mediated: -1.000" in tip
+    assert console_problems(driver) == []
+
+
 def test_the_explorer_works_inside_an_iframe(driver, tmp_path):
     """As a report or a notebook embeds it (iframe srcdoc)."""
     host = tmp_path / "host.html"
