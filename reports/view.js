@@ -28,7 +28,8 @@
   var absW = new Float32Array(E), maxAbs = 0;
   for (var e = 0; e < E; e++) { absW[e] = Math.abs(weight[e]); if (absW[e] > maxAbs) maxAbs = absW[e]; }
   var sortedAbs = Float32Array.from(absW).sort();
-  // edges go into a few width buckets so one stroke call draws each bucket
+  // width buckets by sqrt(|w| / max |w|): the weakest are drawn as one hairline
+  // path, the few wide ones one by one (see renderBase)
   var NB = 6, bucket = new Uint8Array(E);
   for (e = 0; e < E; e++) {
     bucket[e] = Math.min(NB - 1, Math.floor(Math.sqrt(maxAbs > 0 ? absW[e] / maxAbs : 0) * NB));
@@ -108,14 +109,18 @@
       sx[i] = M.left + xs[i] / xTotal * iw;
       sy[i] = M.top + (1 - (layer[i] - minLayer) / (maxLayer - minLayer)) * ih;
     }
+    buildTree();
+  }
+
+  // hover hit-testing searches the shown nodes only
+  function buildTree() {
     tree = d3.quadtree().x(function (i) { return sx[i]; }).y(function (i) { return sy[i]; })
-      .addAll(d3.range(N));
+      .addAll(d3.range(N).filter(nodeShown));
   }
 
   function nodeRadius() {
     var slot = (W - M.left - M.right) / xTotal, row = (H - M.top - M.bottom) / (maxLayer - minLayer);
-    var r = Math.max(1.6, Math.min(5, 0.42 * slot * T.k, 0.3 * row * T.k));
-    return r;
+    return Math.max(1.6, Math.min(5, 0.42 * slot * T.k, 0.3 * row * T.k));
   }
 
   // ------------------------------------------------------------ filters
@@ -322,7 +327,7 @@
   function nodeAt(mx, my) {
     var bx = (mx - T.x) / T.k, by = (my - T.y) / T.k;
     var found = tree.find(bx, by, (nodeRadius() + 4) / T.k);
-    return found === undefined || !nodeShown(found) ? -1 : found;
+    return found === undefined ? -1 : found;
   }
   function edgeAt(mx, my) {
     var bx = (mx - T.x) / T.k, by = (my - T.y) / T.k, tol = 4 / T.k, best = -1, bestD = tol * tol;
@@ -537,7 +542,7 @@
     var c = event.target.getAttribute("data-kind");
     if (c === null) return;
     hiddenKind[+c] = event.target.checked ? 0 : 1;
-    refilter(); draw();
+    buildTree(); refilter(); draw();
   });
 
   var zoom = d3.zoom().scaleExtent([0.5, 40]).on("zoom", function (event) {
