@@ -112,6 +112,18 @@ def test_register_ipython_formats_every_graph_as_its_explorer():
     assert shown.startswith("<iframe") and "cgram-data" in shown
 
 
+def test_browser_tests_skip_without_chromium_but_fail_under_ci(monkeypatch):
+    from tests.reports import selenium_driver
+
+    monkeypatch.setattr(selenium_driver, "_binaries", lambda: (None, None))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium, chromium-driver"):
+        selenium_driver.require_selenium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        selenium_driver.require_selenium()
+
+
 # ---------------------------------------------------------------- browser
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
