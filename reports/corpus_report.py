@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 GROUP_COLUMNS: tuple[str, ...] = ("transcoder_type", "model", "task", "scan", "source")
 
 #: Values groups are compared on, size-normalised first.
-COMPARED_VALUES: tuple[str, ...] = ("sp", "z_resid")
+COMPARED_VALUES: tuple[str, ...] = ("sp", "z_adj")
 
 
 @dataclass
@@ -45,16 +45,20 @@ class CorpusComparison:
     results : long table, one row per null x graph x motif.
     nulls : null models run; ``nulls[0]`` is the headline one.
     profiles : one profile table (:func:`motifs.compare.profile_table`) per null.
-    correlation : SP correlation between graphs (under ``sp_null``).
+    correlation : SP correlation between graphs (``sp_profiles``).
     clustering : its hierarchical clustering (None below 3 graphs).
-    comparisons : (by, value) -> GroupComparison: ``sp`` under ``sp_null``,
-        ``z_resid`` under the headline null.
+    comparisons : (by, value) -> GroupComparison: ``sp`` on ``sp_profiles``,
+        ``z_adj`` (ANCOVA on group + log edges) under the headline null.
     backbones : (by, null) -> universal backbone table.
     size_fit : per motif, the regression of Z on log(edges) (headline null).
     summary : per group x null x motif, FFL and 3-cycle counts (all ``by``
         columns and ``all``).
     sp_null : the null whose SP is correlated, clustered and compared: the
-        first whose SP matrix has rank >= 2 (:func:`profile_null`).
+        headline null, never a fallback to another.
+    sp_profiles : the profile table SP is compared on: the triad profiles, or
+        the 4-node census under ``sp_null`` when its triad Z's are tied
+        (:func:`motifs.compare.triad_profile_is_tied`, acyclic nulls).
+    sp_size : 3 or 4, the census of ``sp_profiles``.
     skipped : why a comparison was not made (one group only, ...).
     failures : graphs the motif engine failed on (left out).
     seconds : wall time of the motif runs.
@@ -74,6 +78,8 @@ class CorpusComparison:
     n_null: int
     seed: int
     sp_null: str
+    sp_profiles: pd.DataFrame
+    sp_size: int
     skipped: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -140,6 +146,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
         profile_table,
         size_regression,
         sp_correlation,
+        triad_profile_is_tied,
         universal_backbone,
     )
 
@@ -150,7 +157,6 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
         raise MotifError(f"cannot group by {unknown}; choose from {list(GROUP_COLUMNS)}")
     started = time.perf_counter()
     results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
-    seconds = time.perf_counter() - started
     graphs = corpus.list()
     graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
     if graphs.empty:
@@ -159,13 +165,25 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     profiles = {null: profile_table(results, graphs, null=null) for null in chosen}
     adjusted, size_fit = size_regression(profiles[chosen[0]])
     profiles[chosen[0]] = adjusted
-    sp_null = profile_null(profiles, chosen)
-    correlation = sp_correlation(profiles[sp_null])
-    clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(adjusted))) \
-        if len(adjusted) >= 3 else None
+    sp_null, sp_size, sp_profiles = chosen[0], 3, profiles[chosen[0]]
+    if triad_profile_is_tied(sp_profiles):
+        # the triad SP is one vector up to sign: compare profiles on the 4-node census
+        quads, quad_failures = corpus_results(corpus, [sp_null], n_null, seed, size=4,
+                                              keys=keys, **run_options)
+        failures += [{**f, "census": "size 4"} for f in quad_failures]
+        sp_size, sp_profiles = 4, profile_table(quads, graphs.loc[graphs["graph_id"].isin(
+            quads["graph"])], null=sp_null)
+    seconds = time.perf_counter() - started
+    correlation = sp_correlation(sp_profiles)
+    skipped: list[str] = []
+    clustering = None
+    if not np.isfinite(correlation.to_numpy()).all():
+        skipped.append("clustering: some pairs of graphs share fewer than 3 classes with a "
+                       "defined SP (their correlation is undefined)")
+    elif len(correlation) >= 3:
+        clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(correlation)))
     comparisons: dict[tuple[str, str], GroupComparison] = {}
     backbones: dict[tuple[str, str], pd.DataFrame] = {}
-    skipped: list[str] = []
     summaries = [group_motif_summary(results, graphs, None)]
     for column in columns:
         summaries.append(group_motif_summary(results, graphs, column))
@@ -177,7 +195,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
                            f"({', '.join(sorted(labels.unique())) or 'none'}); nothing to compare")
             continue
         for value in COMPARED_VALUES:
-            table = profiles[sp_null] if value == "sp" else adjusted
+            table = sp_profiles if value == "sp" else adjusted
             comparisons[(column, value)] = compare_groups(table, column, value=value,
                                                           n_boot=n_boot, n_perm=n_perm,
                                                           alpha=alpha, seed=seed)
@@ -185,37 +203,9 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
         graphs=graphs, results=results, nulls=chosen, profiles=profiles,
         correlation=correlation, clustering=clustering, comparisons=comparisons,
         backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
-        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, skipped=skipped,
+        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, sp_profiles=sp_profiles,
+        sp_size=sp_size, skipped=skipped,
         failures=failures, seconds=seconds)
-
-
-def profile_rank(profiles: pd.DataFrame) -> int:
-    """Numerical rank of the (graphs, motifs) SP matrix (NaN as 0).
-
-    Rank 1 means every graph's significance profile is one vector up to sign:
-    the null ties its motif counts together (with in/out degrees kept and no
-    mutual edges, the null counts of 021U, 021C, 021D and 030T are affine
-    functions of one another), so SP carries one number per graph.
-
-    Examples
-    --------
-    >>> p = pd.DataFrame({"graph": ["a", "b"], "sp:x": [0.5, -0.5], "sp:y": [-0.5, 0.5]})
-    >>> profile_rank(p)
-    1
-    """
-    from motifs.compare import motif_matrix
-
-    matrix = motif_matrix(profiles, "sp").fillna(0.0).to_numpy()
-    return int(np.linalg.matrix_rank(matrix, tol=1e-6)) if matrix.size else 0
-
-
-def profile_null(profiles: dict[str, pd.DataFrame], nulls: Sequence[str]) -> str:
-    """The null whose SP profiles are compared: the first in ``nulls`` whose SP
-    matrix has rank 2 or more (see :func:`profile_rank`), else the first."""
-    for null in nulls:
-        if profile_rank(profiles[null]) >= 2:
-            return null
-    return nulls[0]
 
 
 def write_comparison_tables(comparison: CorpusComparison, out_dir: str | Path) -> list[Path]:
@@ -277,6 +267,9 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
         index=False, float_format=lambda v: f"{v:.3g}"))
     lines.append("\nFindings:")
     lines.extend("  " + line for line in group_findings(comparison.summary))
+    from motifs.compare import sp_census_note
+
+    lines.append("\n" + sp_census_note(comparison.sp_null, comparison.sp_size))
     for (by, value), result in comparison.comparisons.items():
         null_used = comparison.sp_null if value == "sp" else comparison.primary
         lines.append(f"\nGroups by {by} under {null_used}, on {result.description}:")
@@ -284,7 +277,11 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
         lines.append(tests[["motif", "n_graphs", "p", "q", "significant", "effect",
                             "effect_measure", "contrast"]]
                      .to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        ties = tied_motifs(comparison.profiles[null_used], list(tests["motif"]))
+        if "size_overlap" in tests and not tests["size_overlap"].all():
+            lines.append(f"  warning: the {by} groups' sizes do not overlap "
+                         f"({result.size_ranges}); the size adjustment extrapolates")
+        compared = comparison.sp_profiles if value == "sp" else comparison.profiles[null_used]
+        ties = tied_motifs(compared, list(tests["motif"]))
         for lead, others in ties.items():
             lines.append(f"  note: {', '.join(others)} = ±{lead} in every graph under "
                          f"{null_used} (dependent classes): one finding, not {len(others) + 1}")
@@ -480,28 +477,16 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
 
     from motifs.compare import motif_matrix
 
+    from motifs.compare import sp_census_note
+
     sp_null = comparison.sp_null
-    sp = motif_matrix(comparison.profiles[sp_null], "sp")
+    sp = motif_matrix(comparison.sp_profiles, "sp")
     sp = sp.loc[:, sp.notna().any(axis=0)]
     labels = _row_labels(head, columns)
     page.heading("Superfamilies: SP correlation and clustering")
-    if sp_null != primary:
-        page.paragraph(
-            f"Under {primary} every graph's significance profile is the same vector up to "
-            f"sign (the SP matrix has rank {profile_rank(head)}): with in/out degrees kept and "
-            "no mutual edges, the null counts of fan-in, chain, fan-out and FFL are affine "
-            "functions of one another (the dependent_on column of the profiles), so their "
-            f"Z-scores agree up to sign. Profiles are therefore correlated, clustered and "
-            f"compared under {sp_null}, the first null whose profiles vary in more than one "
-            "direction.")
-    elif profile_rank(head) <= 1:
-        page.paragraph(
-            f"Under every null run here ({', '.join(comparison.nulls)}) the significance "
-            "profiles of all graphs are one vector up to sign (SP matrix of rank "
-            f"{profile_rank(head)}): the null ties the counts of the varying classes "
-            "together, so the correlation and clustering below only separate graphs by the "
-            "sign of their FFL Z. Add a null that lets more classes vary (config or er) to "
-            "compare profile shapes.", cls="note")
+    page.paragraph(sp_census_note(sp_null, comparison.sp_size) + (
+        " Classes the null can never form (cycles, mutual edges) have no defined SP and are "
+        "left out of each correlation." if comparison.sp_size == 4 else ""))
     if comparison.clustering is not None:
         page.figure(figures.sp_heatmap(sp, comparison.clustering, labels,
                                        f"SP under {sp_null}, rows clustered (average linkage "
@@ -522,9 +507,9 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
 
     page.heading("Group comparisons (size-normalised)")
     page.paragraph("Z-scores grow with graph size, and the groups here differ in size, so "
-                   "groups are compared on the significance profile SP = Z/||Z|| and on the "
-                   "residual of Z after a pooled regression on log(edges); raw Z is not "
-                   "compared. Each table says which value it shows.")
+                   "groups are compared on the significance profile SP = Z/||Z|| and on Z at "
+                   "equal size (ANCOVA: Z ~ group + log(edges), Freedman-Lane permutation "
+                   "p-values); raw Z is not compared. Each table says which value it shows.")
     for (column, value), result in comparison.comparisons.items():
         null_used = sp_null if value == "sp" else primary
         page.heading(f"{column}: {value} under {null_used}", level=3)
@@ -558,7 +543,8 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
         page.figure(figures.size_scatter(head, ffl, columns[0] if columns else None,
                                          title=f"FFL Z under {primary} against graph size"),
                     "size_confound", "Each point a graph; dashed: pooled least-squares fit "
-                    "of Z on log10(edges). Groups are compared on residuals from this fit.")
+                    "of Z on log10(edges), which describes the size trend only: groups are compared by "
+                    "ANCOVA (a common slope within groups), not on residuals from this fit.")
     fit = comparison.size_fit
     page.table(fit, "size_regression", "Z regressed on natural log(edges), per motif (pooled "
                "over graphs)", shown=fit.loc[fit["n"] > 0])

@@ -138,14 +138,15 @@ def test_cgram_compare_prints_the_comparison_and_writes_csvs(toy_corpus, tmp_pat
     assert code == 0
     assert "6 graphs; nulls config-dag, config" in printed
     assert "transcoder_type = clt (3 graphs): FFLs enriched (Z > 2) in" in printed
-    assert "Groups by transcoder_type under config, on significance profile" in printed
+    assert "Groups by transcoder_type under config-dag, on significance profile" in printed
+    assert "SP compared on the 4-node census under config-dag" in printed
     assert "Universal backbone by transcoder_type under config-dag:" in printed
     # the toy graphs are DAGs: under config-dag fan-in, chain and fan-out are tied to the FFL
     assert ("note: 021U, 021C, 021D = ±030T in every graph under config-dag (dependent "
             "classes): one finding, not 4") in printed
     written = {p.name for p in out.glob("*.csv")}
     assert {"results.csv", "profiles_config-dag.csv", "profiles_config.csv",
-            "group_tests_transcoder_type_sp.csv", "group_tests_transcoder_type_z_resid.csv",
+            "group_tests_transcoder_type_sp.csv", "group_tests_transcoder_type_z_adj.csv",
             "backbone_transcoder_type_config-dag.csv", "motif_summary.csv", "clusters.csv",
             "sp_correlation.csv", "size_regression.csv"} <= written
     results = pd.read_csv(out / "results.csv")
