@@ -12,6 +12,9 @@ n_null``) and the corpus graphs table (``Corpus.list()``). From them:
   permutation test, Benjamini-Hochberg q-values and an effect size;
 - :func:`universal_backbone`: motifs significant in the same direction in most
   graphs of every group;
+- :func:`ffl_verdict` and :func:`verdict_sentences`: per group (model,
+  transcoder type, task), in how many graphs the FFL is enriched under each
+  null, with the median Z;
 - :func:`ancova`: groups compared at equal size (Z grows with graph size, SP
   does not): Z ~ group + log(edges), Freedman-Lane permutation p-values;
   :func:`size_regression` only describes how Z scales with size;
@@ -1263,6 +1266,113 @@ def group_motif_summary(results: pd.DataFrame, graphs: pd.DataFrame, by: str | N
     return summary.sort_values(["group", "null_model", "motif"],
                                key=lambda s: s.map(rank[s.name]) if s.name in rank else s) \
         .reset_index(drop=True)
+
+
+#: The grouping of the FFL verdict (issue #17): one group per model x transcoder type x task.
+VERDICT_GROUPS: tuple[str, ...] = ("model", "transcoder_type", "task")
+
+
+def ffl_verdict(results: pd.DataFrame, graphs: pd.DataFrame, nulls: Sequence[str] | None = None,
+                by: Sequence[str] = VERDICT_GROUPS,
+                z_threshold: float = Z_THRESHOLD) -> pd.DataFrame:
+    """Per group and null model: in how many graphs the FFL is enriched, and the median Z.
+
+    Any null names work: the table has one row per group (each combination
+    of the ``by`` columns) and null, in the order ``nulls`` gives them.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Long results table (``RESULT_COLUMNS``) holding every null of ``nulls``.
+    graphs : pandas.DataFrame
+        The corpus graphs table (``graph_id`` and the ``by`` columns).
+    nulls : null model names, optional
+        Default: every null in ``results``, in order of appearance.
+    by : grouping columns (default model, transcoder type, task).
+    z_threshold : float
+        ``Z > z_threshold`` counts as enriched.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns (a missing label reads ``(none)``), then
+        ``null_model, n_graphs, n_tested`` (graphs with a finite FFL Z),
+        ``n_enriched, n_depleted, median_z`` (over the tested graphs).
+
+    Raises
+    ------
+    MotifError
+        A null absent from the results, a ``by`` column absent from the
+        graphs table, or results without an FFL row.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({"graph": ["g1", "g2", "g1", "g2"], "slug": ["a", "b"] * 2,
+    ...     "motif": "030T", "count": 9, "null_mean": 2.0, "null_sd": 1.0,
+    ...     "z": [7.0, 3.0, 2.5, 1.0], "p": 0.01, "sp": 0.9,
+    ...     "null_model": ["config-dag"] * 2 + ["layer-config"] * 2, "n_null": 100})
+    >>> graphs = pd.DataFrame({"graph_id": ["g1", "g2"], "model": "m", "transcoder_type": "clt",
+    ...                        "task": "recall"})
+    >>> ffl_verdict(results, graphs)[["null_model", "n_enriched", "median_z"]].values.tolist()
+    [['config-dag', 2, 5.0], ['layer-config', 1, 1.75]]
+    """
+    check_results(results)
+    present = list(pd.unique(results["null_model"]))
+    nulls = present if nulls is None else list(nulls)
+    missing = [n for n in nulls if n not in present]
+    if missing:
+        raise MotifError(f"no results under null(s) {missing}; the results hold {present}")
+    by = list(by)
+    absent = [c for c in by if c not in graphs.columns]
+    if absent:
+        raise MotifError(f"the graphs table lacks the grouping column(s) {absent}")
+    if find_motif(list(pd.unique(results["motif"])), "ffl") is None:
+        raise MotifError("the results have no FFL (030T) row")
+    labels = graphs[by].astype(object).where(graphs[by].notna(), "(none)").astype(str)
+    keyed = graphs.assign(_group=labels.agg("\x1f".join, axis=1))
+    chosen = results.loc[results["null_model"].isin(nulls)]
+    summary = group_motif_summary(chosen, keyed, "_group", motifs=["ffl"],
+                                  z_threshold=z_threshold)
+    table = pd.DataFrame(summary["group"].str.split("\x1f").tolist(), columns=by)
+    table["null_model"] = summary["null_model"].to_numpy()
+    table["n_graphs"] = summary["n_graphs"].to_numpy()
+    table["n_tested"] = (summary["n_graphs"] - summary["n_undefined"]).to_numpy()
+    for column in ("n_enriched", "n_depleted", "median_z"):
+        table[column] = summary[column].to_numpy()
+    order = {null: i for i, null in enumerate(nulls)}
+    return table.sort_values(by + ["null_model"], key=lambda s: s.map(order)
+                             if s.name == "null_model" else s).reset_index(drop=True)
+
+
+def verdict_sentences(verdict: pd.DataFrame, z_threshold: float = Z_THRESHOLD) -> list[str]:
+    """One sentence per group of an :func:`ffl_verdict` table, naming every null.
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"model": "m", "transcoder_type": "clt", "task": "recall",
+    ...     "null_model": ["config-dag", "layer-config"], "n_graphs": 4, "n_tested": 4,
+    ...     "n_enriched": [4, 1], "n_depleted": 0, "median_z": [9.25, 0.5]})
+    >>> verdict_sentences(v)[0]
+    'model m, transcoder_type clt, task recall (4 graphs): the FFL is enriched (Z > 2) in 4/4 graphs under config-dag (median Z +9.2) and 1/4 under layer-config (median Z +0.5).'
+    """
+    by = list(verdict.columns[:list(verdict.columns).index("null_model")])
+    lines = []
+    for key, part in verdict.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        n = int(part["n_graphs"].max())
+        head = ", ".join(f"{column} {value}" for column, value in zip(by, key))
+        clauses = []
+        for index, (_, row) in enumerate(part.iterrows()):
+            graphs_word = " graphs" if index == 0 else ""
+            median = (f"median Z {row['median_z']:+.1f}" if np.isfinite(row["median_z"])
+                      else "Z undefined")
+            clauses.append(f"{int(row['n_enriched'])}/{int(row['n_tested'])}{graphs_word} "
+                           f"under {row['null_model']} ({median})")
+        joined = clauses[0] if len(clauses) == 1 else \
+            ", ".join(clauses[:-1]) + " and " + clauses[-1]
+        lines.append(f"{head} ({n} graph{'s' if n != 1 else ''}): the FFL is enriched "
+                     f"(Z > {z_threshold:g}) in {joined}.")
+    return lines
 
 
 # ---------------------------------------------------- weight sensitivity

@@ -108,6 +108,41 @@ def corpus_results(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int 
     return pd.concat(parts, ignore_index=True), failures
 
 
+def analysed_graphs(corpus: Corpus, results: pd.DataFrame,
+                    failures: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The corpus graphs table, limited to the graphs ``results`` holds.
+
+    Raises
+    ------
+    MotifError
+        No graph has results (each failed in the motif engine, or none exist).
+    """
+    graphs = corpus.list()
+    graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
+    if graphs.empty:
+        raise MotifError(f"{corpus.root}: no graph with motif results "
+                         f"({len(failures)} failed in the motif engine)")
+    return graphs
+
+
+def corpus_verdict(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int = 0,
+                   keys: Sequence[str] | None = None,
+                   **run_options: Any) -> tuple[pd.DataFrame, list[str], list[dict[str, Any]]]:
+    """The FFL verdict of a corpus under each null (issue #17): table, sentences, failures.
+
+    Runs (or reads from the cache) every graph's triad profile under each
+    null, then :func:`motifs.compare.ffl_verdict` per model x transcoder
+    type x task and :func:`motifs.compare.verdict_sentences`.
+    """
+    from motifs.compare import ffl_verdict, verdict_sentences
+
+    chosen = check_nulls(nulls)
+    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
+    graphs = analysed_graphs(corpus, results, failures)
+    table = ffl_verdict(results, graphs, nulls=chosen)
+    return table, verdict_sentences(table), failures
+
+
 def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type", "model", "task"),
                    nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200, seed: int = 0,
                    keys: Sequence[str] | None = None, n_boot: int = 2000, n_perm: int = 5000,
@@ -157,11 +192,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
         raise MotifError(f"cannot group by {unknown}; choose from {list(GROUP_COLUMNS)}")
     started = time.perf_counter()
     results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
-    graphs = corpus.list()
-    graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
-    if graphs.empty:
-        raise MotifError(f"{corpus.root}: no graph to compare "
-                         f"({len(failures)} failed in the motif engine)")
+    graphs = analysed_graphs(corpus, results, failures)
     profiles = {null: profile_table(results, graphs, null=null) for null in chosen}
     adjusted, size_fit = size_regression(profiles[chosen[0]])
     profiles[chosen[0]] = adjusted

@@ -18,6 +18,7 @@ from motifs.compare import (
     cluster_profiles,
     compare_groups,
     epsilon_squared,
+    ffl_verdict,
     find_motif,
     group_motif_summary,
     motif_matrix,
@@ -26,6 +27,7 @@ from motifs.compare import (
     size_regression,
     sp_correlation,
     universal_backbone,
+    verdict_sentences,
 )
 from motifs.errors import MotifError
 
@@ -427,6 +429,33 @@ def test_group_motif_summary_counts_enriched_and_absent_graphs_per_null():
     assert (cyc["n_absent"], cyc["n_undefined"]) == (2, 2)
     plt_er = summary.set_index(["group", "null_model", "motif"]).loc[("plt", "er", "cycle3")]
     assert (plt_er["n_absent"], plt_er["n_depleted"]) == (0, 1)
+
+
+def test_ffl_verdict_counts_enriched_graphs_per_group_under_any_null_names():
+    ids = [f"g{i}" for i in range(5)]
+    z = np.zeros((5, 5))
+    z[:, 3] = [5.0, 1.0, 3.0, np.nan, 2.5]  # 030T
+    results = pd.concat([long_results(z, ids, "config-dag"),
+                         long_results(z - 2, ids, "some-new-null")])
+    graphs = graphs_table(ids, ["clt", "clt", "clt", "plt", "plt"])
+    graphs["task"] = ["recall", "recall", "antonyms", "recall", "recall"]
+    verdict = ffl_verdict(results, graphs, nulls=["some-new-null", "config-dag"])
+    assert verdict.columns.tolist()[:4] == ["model", "transcoder_type", "task", "null_model"]
+    rows = verdict.set_index(["transcoder_type", "task", "null_model"])
+    # clt/recall: Z 5 and 1 under config-dag, 3 and -1 under the other
+    assert rows.loc[("clt", "recall", "config-dag"), ["n_enriched", "median_z"]].tolist() == [1, 3.0]
+    assert rows.loc[("clt", "recall", "some-new-null"), "n_enriched"] == 1
+    # plt/recall: one graph with an undefined Z is counted but not tested
+    plt = rows.loc[("plt", "recall", "config-dag")]
+    assert (plt["n_graphs"], plt["n_tested"], plt["n_enriched"]) == (2, 1, 1)
+    assert verdict["null_model"].tolist()[:2] == ["some-new-null", "config-dag"]
+    sentences = verdict_sentences(verdict)
+    assert len(sentences) == 3
+    assert sentences[-1] == ("model m, transcoder_type plt, task recall (2 graphs): the FFL is "
+                             "enriched (Z > 2) in 0/1 graphs under some-new-null (median Z +0.5) "
+                             "and 1/1 under config-dag (median Z +2.5).")
+    with pytest.raises(MotifError, match="causal-config"):
+        ffl_verdict(results, graphs, nulls=["causal-config"])
 
 
 # --------------------------------------------------- weight sensitivity

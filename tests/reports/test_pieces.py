@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from reports import figures
 from reports.findings import graph_findings, group_findings, verdict
@@ -164,6 +165,38 @@ def test_cgram_compare_refuses_an_unknown_null_and_a_single_group(toy_corpus, tm
     assert "Groups by model" in capsys.readouterr().out
     assert main(base + ["--by", "colour"]) == 1
     assert "cannot group by ['colour']" in capsys.readouterr().err
+
+
+def test_cgram_compare_nulls_prints_the_ffl_verdict_per_group(toy_corpus, tmp_path, capsys):
+    from corpus.cli import main
+    from motifs.compare import ffl_verdict
+    from reports.corpus_report import corpus_results
+
+    out = tmp_path / "verdict"
+    nulls = ["config-dag", "layer-config"]
+    code = main(["compare", "--nulls", ",".join(nulls), "--corpus", str(toy_corpus.root),
+                 "--n-null", str(FAST["n_null"]), "--executor", "serial", "--out", str(out),
+                 "-q"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    table = pd.read_csv(out / "ffl_verdict.csv", keep_default_na=False)
+    # groups: (m?, clt, antonyms), (clt, recall), (plt, recall), each under both nulls
+    assert len(table) == 3 * 2 and table["null_model"].tolist()[:2] == nulls
+    results, _ = corpus_results(toy_corpus, nulls, FAST["n_null"], executor="serial")
+    graphs = toy_corpus.list()
+    direct = ffl_verdict(results, graphs, nulls=nulls)
+    assert table["n_enriched"].tolist() == direct["n_enriched"].tolist()
+    plt = direct.loc[(direct["transcoder_type"] == "plt")].iloc[0]
+    z = results.loc[(results["null_model"] == "config-dag") & (results["motif"] == "030T")
+                    & results["graph"].isin(graphs.loc[graphs["transcoder_type"] == "plt",
+                                                       "graph_id"]), "z"]
+    assert plt["median_z"] == pytest.approx(float(np.median(z)))
+    assert plt["n_enriched"] == int((z > 2).sum()) and plt["n_graphs"] == 3
+    assert (f"transcoder_type plt, task recall (3 graphs): the FFL is enriched (Z > 2) in "
+            f"{int(plt['n_enriched'])}/3 graphs under config-dag") in printed
+    assert "Groups by" not in printed  # no --by: the verdict alone
+    assert main(["compare", "--corpus", str(toy_corpus.root), "--out", str(out)]) == 1
+    assert "give --by COLUMN" in capsys.readouterr().err
 
 
 def test_cgram_report_prints_the_page_path(toy_corpus, tmp_path, capsys):
