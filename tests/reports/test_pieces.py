@@ -210,3 +210,19 @@ def test_cgram_report_prints_the_page_path(toy_corpus, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out / "report.html")
     assert not (out / "figures" / "weight_sensitivity.png").exists()
     assert (out / "tables" / "ffl_instances.csv").exists()
+
+
+# ---------------------------------------------------------------- browser
+def test_missing_chromium_fails_under_ci_and_skips_only_outside(monkeypatch):
+    from tests.reports import browser
+
+    monkeypatch.setattr(browser, "find_chromium", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: no chromium binary"):
+        browser.require_chromium()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="CI is not true"):
+        browser.require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        browser.require_chromium()
