@@ -26,6 +26,7 @@ from motifs.compare import (
     profile_table,
     size_regression,
     sp_correlation,
+    triad_profile_is_tied,
     universal_backbone,
     verdict_sentences,
 )
@@ -280,6 +281,24 @@ def test_sp_correlation_of_a_constant_profile_is_undefined():
     corr = sp_correlation(table)
     assert np.isnan(corr.loc["a", "b"]) and np.isnan(corr.loc["a", "a"])
     assert corr.loc["b", "b"] == 1.0
+
+
+@pytest.mark.parametrize("null, tied", [("config-dag", True), ("layer-config", True),
+                                         ("config", False), ("layer-er", False)])
+def test_triad_profile_is_tied_exactly_under_acyclic_degree_preserving_nulls(
+        layered_dag, null, tied):
+    # decided from the Z-scores, whatever the null is called: under an acyclic,
+    # degree-preserving null the finite triad Z's are +/-Z(030T)
+    from motifs.analysis import motif_profile
+
+    profile = motif_profile(layered_dag, null=null, n_null=60, seed=3)
+    table = pd.DataFrame({"graph": ["g"], **{f"z:{m}": [z] for m, z in
+                                            zip(profile["motif"], profile["z"])}})
+    assert triad_profile_is_tied(table) is tied
+    z = profile.set_index("motif")["z"]
+    if tied:
+        assert np.allclose(np.abs(z[["021U", "021C", "021D"]]), abs(z["030T"]))
+        assert z.drop(["021U", "021C", "021D", "030T"]).isna().all()
 
 
 # ------------------------------------------------------------ backbone
