@@ -70,6 +70,7 @@ import numpy as np
 import torch
 
 from tracer.errors import TracerError
+from tracer.labels import FeatureLabels, read_labels
 from tracer.models import INPUT_HOOKS, OUTPUT_HOOKS, resolve_device, resolve_dtype
 
 #: Activation functions.
@@ -215,6 +216,8 @@ class Transcoders:
     ----------
     n_layers, d_model, d_transcoder : int
     device, dtype : compute placement (set by :meth:`to`).
+    labels : dict of (layer, feature) -> str
+        Feature labels (:mod:`tracer.labels`), put on traced graphs' nodes.
     """
 
     def __init__(
@@ -254,6 +257,7 @@ class Transcoders:
         self.feature_output_hook = feature_output_hook
         self.scan = scan
         self.lazy = lazy
+        self.labels: FeatureLabels = {}
         self.n_layers = len(layers)
         self.d_transcoder = int(layers[0].b_enc.shape[0])
         self.d_model = int(layers[0].b_dec.shape[0])
@@ -542,9 +546,28 @@ def _resolve_file(entry: str, base: Path) -> Path:
     return path
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def read_config(path: str | Path) -> dict[str, Any]:
+    """A transcoder set's ``config.yaml``, checked.
+
+    Raises
+    ------
+    TracerError
+        Naming the file and the problem: unreadable, not YAML, not a mapping,
+        a required key missing, or an unknown ``model_kind``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "config.yaml"
+    >>> _ = path.write_text("model_kind: [unclosed")
+    >>> read_config(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tracer.errors.TracerError: cannot read transcoder config .../config.yaml: while parsing a flow sequence...
+    """
     import yaml
 
+    path = Path(path)
     try:
         config = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -651,7 +674,8 @@ def load_transcoders(
     Transcoders
         ``scan`` is the hub reference as circuit-tracer writes it
         (``repo[//subfolder][@revision]``), or the config's ``scan`` / the
-        directory for a local set.
+        directory for a local set; ``labels`` are the set's ``labels.json``
+        (:func:`tracer.labels.read_labels`; empty without one).
 
     Raises
     ------
@@ -665,14 +689,14 @@ def load_transcoders(
         config_path = local if local.is_file() else local / "config.yaml"
         if not config_path.is_file():
             raise TracerError(f"{local} has no config.yaml")
-        config = _read_config(config_path)
+        config = read_config(config_path)
         folder = config_path.parent
         scan = str(config.get("scan") or folder)
         hub: HubRef | None = None
     else:
         hub = HubRef.parse(text)
         config_path = _hub_file(hub, "config.yaml")
-        config = _read_config(config_path)
+        config = read_config(config_path)
         folder = config_path.parent
         scan = hub.scan
     kind = _MODEL_KINDS[config["model_kind"]]
@@ -691,6 +715,7 @@ def load_transcoders(
         layers = ([_plt_layer(p) for p in _numbered(folder, "layer_{}.safetensors")]
                   if kind == "plt" else _clt_layers(folder))
     out = _build(config, layers, scan, lazy, str(config_path))
+    out.labels = read_labels(folder)
     return out.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
 
 

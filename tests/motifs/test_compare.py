@@ -481,7 +481,7 @@ def test_ffl_verdict_counts_enriched_graphs_per_group_under_any_null_names():
 def test_weight_sensitivity_reruns_the_profile_on_pruned_networks(tmp_path):
     from corpus.store import Corpus
     from motifs.analysis import motif_profile
-    from motifs.compare import weight_sensitivity
+    from motifs.corpus_run import weight_sensitivity
     from motifs.corpus_run import run_motifs
     from motifs.network import Network
     from tests.reports.conftest import layered_graph

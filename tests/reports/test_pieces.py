@@ -63,7 +63,7 @@ def test_profile_bars_draw_each_motif_under_its_bars_from_the_catalog():
 
 
 def test_ffl_drawing_colours_edges_by_sign_and_labels_nodes_by_clerp():
-    from motifs.instances import instances_for_graph
+    from motifs.network import instances_for_graph
     from motifs.network import Network
 
     graph = layered_graph(3, "g", "clt", "t", shortcut=0.6, p_edge=0.25)
@@ -83,6 +83,20 @@ def test_ffl_drawing_colours_edges_by_sign_and_labels_nodes_by_clerp():
     names = figures.node_display_names(graph)
     assert f"X: {names[net.rows[loops.loc[0, 'x']]]}" in texts
     assert ax.get_ylabel() == "layer" and ax.get_xlabel() == "token position"
+
+
+def test_loop_window_frames_the_loop_and_names_embedding_and_logit_layers():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    loop_xy = np.array([[1.0, -1.0], [2.0, 0.0], [2.0, 3.0]])  # (position, layer) of X, Y, Z
+    figures._loop_window(ax, loop_xy, np.arange(-1, 5, dtype=float), last_pos=3,
+                         tokens=["<bos>", " The", " cat", " sat"], n_layers=4)
+    # x: 1 - 1.5 .. 2 + 2.5, clipped at the last position + 1.2; y: -1 - 1.5 clipped at emb - 0.7
+    assert ax.get_xlim() == (-0.5, 4.2) and ax.get_ylim() == (-1.7, 4.5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["emb", "0", "1", "2", "3", "logit"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0:<bos>", "1:The", "2:cat", "3:sat"]
+    plt.close(fig)
 
 
 def test_node_display_names_prefer_clerp_then_token_then_layer_and_index():
@@ -129,7 +143,7 @@ def test_group_findings_count_graphs_where_z_is_defined():
 
 # ---------------------------------------------------------- command line
 def test_cgram_compare_prints_the_comparison_and_writes_csvs(toy_corpus, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
 
     out = tmp_path / "cmp"
     code = main(["compare", "--by", "transcoder_type", "--corpus", str(toy_corpus.root),
@@ -155,7 +169,7 @@ def test_cgram_compare_prints_the_comparison_and_writes_csvs(toy_corpus, tmp_pat
 
 
 def test_cgram_compare_refuses_an_unknown_null_and_a_single_group(toy_corpus, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
 
     base = ["compare", "--corpus", str(toy_corpus.root), "--n-null", "12", "--executor",
             "serial", "--out", str(tmp_path), "-q"]
@@ -168,7 +182,7 @@ def test_cgram_compare_refuses_an_unknown_null_and_a_single_group(toy_corpus, tm
 
 
 def test_cgram_compare_nulls_prints_the_ffl_verdict_per_group(toy_corpus, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
     from motifs.compare import ffl_verdict
     from reports.corpus_report import corpus_results
 
@@ -200,7 +214,7 @@ def test_cgram_compare_nulls_prints_the_ffl_verdict_per_group(toy_corpus, tmp_pa
 
 
 def test_cgram_report_prints_the_page_path(toy_corpus, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
 
     out = tmp_path / "one"
     code = main(["report", "clt-1", "--corpus", str(toy_corpus.root), "--null", "config-dag",
