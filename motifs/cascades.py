@@ -42,10 +42,12 @@ Each node gets a relative depth ``r`` in [0, 1]: its layer against the
 layers of the network's non-input, non-output nodes (so a 4-layer toy and a
 26-layer model are read alike). Inputs and nodes with ``r < tiers[0]`` are
 *grounding* (reading the input tokens), outputs and nodes with ``r >=
-tiers[1]`` or with an edge into an output are *output*, the rest *entity*
-(resolution). An output-stage node with an inhibitory edge into another
-output than the cascade's competes there (``competes``). A loop's stage is
-its mediator's: the loop computes at Y.
+tiers[1]`` are *output* (writing to the logits), the rest *entity*
+(resolution). Depth alone decides: in real graphs nearly every feature has
+some direct edge into the top logit, so "has an edge into a logit" would
+put layer-1 token features in the output stage. An output-stage node with
+an inhibitory edge into another output than the cascade's competes there
+(``competes``). A loop's stage is its mediator's: the loop computes at Y.
 
 References
 ----------
@@ -291,7 +293,7 @@ def node_stages(net: Network, inputs: np.ndarray, outputs: np.ndarray,
     --------
     >>> net = Network.from_edges([0, 1, 2, 1], [1, 2, 3, 3], layer=[-1, 0, 5, 6])
     >>> node_stages(net, np.array([0]), np.array([3]))[0].tolist()
-    ['grounding', 'output', 'output', 'output']
+    ['grounding', 'grounding', 'output', 'output']
     """
     lo, hi = (float(t) for t in tiers)
     if not 0.0 <= lo <= hi <= 1.0:
@@ -303,12 +305,7 @@ def node_stages(net: Network, inputs: np.ndarray, outputs: np.ndarray,
     depth = np.asarray(depth, dtype=np.float64)
     if depth.shape != (net.n_nodes,):
         raise MotifError(f"depth has shape {depth.shape}, expected ({net.n_nodes},)")
-    is_output = np.zeros(net.n_nodes, dtype=bool)
-    is_output[outputs] = True
-    writes = np.zeros(net.n_nodes, dtype=bool)
-    writes[net.src[is_output[net.dst]]] = True
     stage = np.where(depth < lo, "grounding", np.where(depth >= hi, "output", "entity")).astype(object)
-    stage[writes] = "output"
     stage[inputs] = "grounding"
     stage[outputs] = "output"
     return stage, depth
