@@ -8,18 +8,22 @@ labels their stages, and splits each loop's influence between its two arms.
 
 Strength
 --------
-Every edge weight is normalised by its target's total incoming |weight|
-(``Â[t, s] = |w(s -> t)| / Σ_s' |w(s' -> t)|``, the normalisation of
-circuit-tracer's pruning), so a step's strength is the share of its target's
-input it carries, comparable across layers of very different scales. A
-loop's strength is the geometric mean of its three normalised weights (one
-number per loop, whichever arm carries it); a cascade's strength is the
-*product* of its loops' strengths. The product is the choice because
-attenuation along a pipeline multiplies, as influence does along a path
-(circuit-tracer's influence is a sum of such products), so a long chain of
-weak loops does not outrank a short chain of strong ones; a minimum would
-ignore every loop but the weakest. In log space the product is a sum, and the
-strongest chains are longest paths in the FFL-instance DAG.
+Each edge is scored by its *relevance to the outputs*, circuit-tracer's
+edge-influence score ``e(s -> t) = Â[t, s] · (I_t + w_t)``: ``Â`` is the
+adjacency with every |weight| divided by its target's total incoming
+|weight|, ``w`` the output weights (the logits' probabilities), and ``I =
+w Â + w Â² + ...`` each node's influence on the weighted outputs. ``e`` is
+the share of the outputs' total input that flows through the edge, so
+scores are comparable across layers and across graphs, and an edge that is
+locally dominant (a layer-0 feature reading its one token) but carries
+little to the answer scores low. A loop's strength is the geometric mean of
+its three edge scores (one number per loop, whichever arm carries it); a
+cascade's strength is the *product* of its loops' strengths. The product is
+the choice because attenuation along a pipeline multiplies, as influence
+does along a path, so a long chain of weak loops does not outrank a short
+chain of strong ones; a minimum would ignore every loop but the weakest and
+leave most chains tied. In log space the product is a sum, and the strongest
+chains are longest paths in the FFL-instance DAG.
 
 Algorithm
 ---------
@@ -100,7 +104,7 @@ class FFLTable:
     sign_type : (n,) object
         ``ffl_C1`` ... ``ffl_I4`` (Mangan & Alon 2003).
     strength : (n,) float64
-        Geometric mean of the three normalised |weights|, in (0, 1].
+        Geometric mean of the three edge scores, in [0, 1].
     coherent : (n,) bool
         Coherent type (C1..C4): the direct arm's sign equals the indirect one's.
     """
@@ -176,7 +180,7 @@ class CascadeResult:
 
 # ------------------------------------------------------------------ pieces
 def normalized_weights(net: Network) -> np.ndarray:
-    """(n_edges,) ``|w| / Σ |w|`` over each edge's target's incoming edges.
+    """(n_edges,) ``|w| / Σ |w|`` over each edge's target's incoming edges (``Â``).
 
     Examples
     --------
@@ -189,6 +193,45 @@ def normalized_weights(net: Network) -> np.ndarray:
     return w / np.maximum(total[net.dst], 1e-300)
 
 
+def edge_relevance(net: Network, output_weight: np.ndarray) -> np.ndarray:
+    """(n_edges,) circuit-tracer's edge-influence score ``Â[t, s] · (I_t + w_t)``.
+
+    Parameters
+    ----------
+    net : Network (a DAG)
+    output_weight : (n_nodes,) float
+        ``w``: the outputs' weights (probabilities), 0 elsewhere.
+
+    Notes
+    -----
+    ``I = w Â + w Â² + ...`` is pushed back one sparse product per step; a
+    DAG's ``Â`` is nilpotent, so at most depth-many steps.
+
+    Examples
+    --------
+    Token 0 -> feature 1 -> logit 2 and 0 -> 2, weights 1, 3, 1:
+
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2], weight=[1.0, 3.0, 1.0])
+    >>> edge_relevance(net, np.array([0.0, 0.0, 1.0])).tolist()   # edges (0,1), (0,2), (1,2)
+    [0.75, 0.25, 0.75]
+    """
+    a_hat = normalized_weights(net)
+    w = np.asarray(output_weight, dtype=np.float64)
+    if w.shape != (net.n_nodes,):
+        raise MotifError(f"output_weight has shape {w.shape}, expected ({net.n_nodes},)")
+    transposed = sp.csr_matrix((a_hat, (net.src, net.dst)), shape=(net.n_nodes, net.n_nodes))
+    influence = np.zeros(net.n_nodes)
+    step = transposed @ w
+    for _ in range(net.n_nodes + 1):
+        if not step.any():
+            break
+        influence += step
+        step = transposed @ step
+    else:
+        raise MotifError("cascades need an acyclic network; this one has a directed cycle")
+    return a_hat * (influence + w)[net.dst]
+
+
 def _weights(net: Network) -> np.ndarray:
     if net.weight is not None:
         return net.weight.astype(np.float64)
@@ -197,8 +240,12 @@ def _weights(net: Network) -> np.ndarray:
     return np.ones(net.n_edges)
 
 
-def ffl_table(net: Network) -> FFLTable:
-    """Every FFL instance with its sign type and normalised strength.
+def ffl_table(net: Network, edge_score: np.ndarray | None = None) -> FFLTable:
+    """Every FFL instance with its sign type and strength.
+
+    ``strength`` is the geometric mean of the three edges' ``edge_score``
+    (default :func:`normalized_weights`; :func:`find_cascades` passes
+    :func:`edge_relevance`).
 
     The instances are :func:`motifs.instances.motif_instances`' (induced
     loops), in its enumeration order, without its ranking and table
@@ -213,7 +260,7 @@ def ffl_table(net: Network) -> FFLTable:
     """
     x, y, z, e_xy, e_yz, e_xz = _triples(net, "ffl")
     w = _weights(net)
-    norm = normalized_weights(net)
+    norm = normalized_weights(net) if edge_score is None else np.asarray(edge_score, dtype=np.float64)
     with np.errstate(divide="ignore"):
         strength = np.exp((np.log(norm[e_xy]) + np.log(norm[e_yz]) + np.log(norm[e_xz])) / 3.0)
     code = (w[e_xy] < 0) * 4 + (w[e_yz] < 0) * 2 + (w[e_xz] < 0)
@@ -365,7 +412,8 @@ def _slots(sorted_keys: np.ndarray) -> np.ndarray:
 
 def find_cascades(net: Network, inputs: Sequence[int] | np.ndarray, outputs: Sequence[int] | np.ndarray,
                   top_k: int = 5, tiers: tuple[float, float] = DEFAULT_TIERS,
-                  depth: np.ndarray | None = None) -> CascadeResult:
+                  depth: np.ndarray | None = None,
+                  output_weights: Sequence[float] | np.ndarray | None = None) -> CascadeResult:
     """The ``top_k`` strongest FFL cascades from ``inputs`` to each of ``outputs``.
 
     Parameters
@@ -381,6 +429,9 @@ def find_cascades(net: Network, inputs: Sequence[int] | np.ndarray, outputs: Seq
         Cascades kept per output.
     tiers, depth
         Stage assignment, see :func:`node_stages`.
+    output_weights : (len(outputs),) float, optional
+        The outputs' weights in the edge scores (their probabilities);
+        default equal weights summing to 1.
 
     Returns
     -------
@@ -400,8 +451,8 @@ def find_cascades(net: Network, inputs: Sequence[int] | np.ndarray, outputs: Seq
     >>> c = result.cascades[0]
     >>> c.nodes.tolist(), result.ffl.sign_type[c.ffls].tolist(), c.coherent
     ([0, 1, 2, 3, 4], ['ffl_C1', 'ffl_C1'], True)
-    >>> round(c.strength, 4)   # loop strengths (1 * 0.5 * 0.5)^(1/3) and (1 * 0.5 * 0.5)^(1/3)
-    0.3969
+    >>> round(c.strength, 4)   # every edge carries half of the output's input: loops 0.5 and 0.5
+    0.25
     """
     if not isinstance(net, Network):
         raise MotifError(f"net must be a motifs.Network, got {type(net).__name__}")
@@ -414,7 +465,13 @@ def find_cascades(net: Network, inputs: Sequence[int] | np.ndarray, outputs: Seq
             raise MotifError(f"{label} must be node numbers in 0..{net.n_nodes - 1}")
     k = int(top_k)
     gen = topological_depth(net)
-    table = ffl_table(net)
+    w_out = np.full(outputs.size, 1.0 / max(outputs.size, 1)) if output_weights is None else \
+        np.asarray(output_weights, dtype=np.float64)
+    if w_out.shape != outputs.shape:
+        raise MotifError(f"output_weights has {w_out.size} entries for {outputs.size} outputs")
+    weight = np.zeros(net.n_nodes)
+    weight[outputs] = w_out
+    table = ffl_table(net, edge_relevance(net, weight))
     stage, rel = node_stages(net, inputs, outputs, tiers, depth)
     n, n_loops = net.n_nodes, len(table)
     log_s = np.log(np.maximum(table.strength, 1e-300))
@@ -606,5 +663,9 @@ def cascades_for_graph(graph: Any, top_k: int = 5, tiers: tuple[float, float] = 
     """
     net = Network.from_graph(graph)
     inputs, outputs = graph_io(graph, net)
-    result = find_cascades(net, inputs, outputs, top_k=top_k, tiers=tiers)
+    prob = pd.to_numeric(graph.nodes["prob"], errors="coerce").to_numpy(np.float64)[net.rows[outputs]]
+    prob = np.nan_to_num(prob, nan=0.0)
+    if not prob.sum() > 0:
+        prob = np.ones(outputs.size)
+    result = find_cascades(net, inputs, outputs, top_k=top_k, tiers=tiers, output_weights=prob / prob.sum())
     return result, net, cascades_frame(result, net, graph)

@@ -46,7 +46,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -177,6 +176,7 @@ class _SteerPass:
         self.site_delta = torch.zeros(L, state.n_pos, owner.model.d_model, dtype=owner.transcoders.dtype,
                                       device=owner.model.device)
         self.acts: list[torch.Tensor | None] = [None] * L
+        self.pre: list[torch.Tensor | None] = [None] * L
 
     def attention(self, layer: int, module: nn.Module, eager: Any, query: torch.Tensor, key: torch.Tensor,
                   value: torch.Tensor, mask: torch.Tensor | None, kwargs: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,7 +192,9 @@ class _SteerPass:
         """Live activations of ``layer`` from its transcoder input ``x (1, T, d)``, edited,
         and the edits' decoder deltas into this and (CLT) later sites."""
         tc = self.owner.transcoders
-        acts = tc.activate(layer, tc.pre_activations(layer, x[0]))
+        pre = tc.pre_activations(layer, x[0])
+        self.pre[layer] = pre
+        acts = tc.activate(layer, pre)
         base = self.clean_acts[layer] if self.constrained is not None else acts
         edits = self.by_layer.get(layer, [])
         if edits:
@@ -284,14 +286,20 @@ class Intervener:
 
     def run(self, tokens: torch.Tensor, interventions: Sequence[Intervention] = (),
             freeze_attention: bool = True, constrained_layers: range | None = None,
-            return_activations: bool = False) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
+            return_activations: bool | str = False) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         """One intervention pass over ``tokens``.
+
+        ``return_activations``: True (or ``"post"``) for every feature's
+        activation after the intervention, ``"pre"`` for the pre-activations
+        (``W_enc x + b_enc`` of the live input, before any edit).
 
         Returns
         -------
         logits : (T, vocab) float32
         activations : list of (T, d_transcoder), one per layer, or None
         """
+        if return_activations not in (False, True, "post", "pre"):
+            raise TracerError(f"return_activations must be a bool, 'post' or 'pre', not {return_activations!r}")
         state = self.clean(tokens)
         edits = self.check(interventions, state.n_pos)
         L = self.model.n_layers
@@ -314,7 +322,8 @@ class Intervener:
             hidden = self.model.base(input_ids=tokens.to(self.model.device)[None], use_cache=False)
         final = hidden.last_hidden_state if hasattr(hidden, "last_hidden_state") else hidden[0]
         logits = self.replacement._logits(final[0])
-        acts = [a.float().cpu() for a in run.acts] if return_activations else None
+        chosen = run.pre if return_activations == "pre" else run.acts
+        acts = [a.float().cpu() for a in chosen] if return_activations else None
         return logits.float().cpu(), acts
 
     def intervene(self, prompt: str | Sequence[int] | torch.Tensor, interventions: Sequence[Intervention],
@@ -476,41 +485,3 @@ def generate(model: str | Path | LoadedModel | Intervener, transcoders: str | Pa
     """
     runner = model if isinstance(model, Intervener) else Intervener(model, transcoders)
     return runner.generate(prompt, interventions, n_tokens, freeze_attention)
-
-
-def random_feature_sets(pool_layer: np.ndarray, pool_pos: np.ndarray, pool_feature: np.ndarray,
-                        layer: np.ndarray, pos: np.ndarray, n_draws: int, seed: int,
-                        exclude: set[tuple[int, int, int]] | None = None) -> list[list[tuple[int, int, int]]]:
-    """Matched random controls: draws of features at the same (layer, position) slots.
-
-    For each draw, every wanted ``(layer[i], pos[i])`` slot gets a distinct
-    feature from the pool at that layer and position (not in ``exclude``);
-    a slot with no candidates left falls back to the same layer at any
-    position.
-
-    Examples
-    --------
-    >>> pool = np.array([0, 0, 0]), np.array([1, 1, 2]), np.array([5, 6, 7])
-    >>> random_feature_sets(*pool, np.array([0]), np.array([1]), 2, seed=0, exclude={(0, 1, 5)})
-    [[(0, 1, 6)], [(0, 1, 6)]]
-    """
-    rng = np.random.default_rng(seed)
-    exclude = exclude or set()
-    keys = list(zip(pool_layer.tolist(), pool_pos.tolist(), pool_feature.tolist()))
-    candidates = [k for k in keys if k not in exclude]
-    by_slot: dict[tuple[int, int], list] = {}
-    by_layer: dict[int, list] = {}
-    for k in candidates:
-        by_slot.setdefault((k[0], k[1]), []).append(k)
-        by_layer.setdefault(k[0], []).append(k)
-    draws = []
-    for _ in range(int(n_draws)):
-        chosen: list[tuple[int, int, int]] = []
-        for l, p in zip(layer.tolist(), pos.tolist()):
-            options = [k for k in by_slot.get((l, p), []) if k not in chosen] or \
-                      [k for k in by_layer.get(l, []) if k not in chosen]
-            if not options:
-                raise TracerError(f"no random control feature left at layer {l}")
-            chosen.append(options[int(rng.integers(len(options)))])
-        draws.append(chosen)
-    return draws

@@ -33,11 +33,15 @@ def random_dag(seed: int, n: int = 12, p: float = 0.6) -> Network:
 
 def brute_force(net: Network, inputs: set[int], outputs: list[int]) -> dict[int, list[tuple[float, tuple]]]:
     """Every chain of FFL instances from an input to each output, strongest first,
-    by plain enumeration (instances from all node triples, a dense normalised matrix)."""
+    by plain enumeration (instances from all node triples, edge relevance from a dense inverse)."""
     n = net.n_nodes
     w = np.zeros((n, n))
     w[net.src, net.dst] = net.weight
-    norm = np.abs(w) / np.maximum(np.abs(w).sum(axis=0, keepdims=True), 1e-300)  # by target column
+    a = np.abs(w) / np.maximum(np.abs(w).sum(axis=0, keepdims=True), 1e-300)  # [s, t], by target column
+    out_w = np.zeros(n)
+    out_w[outputs] = 1.0 / len(outputs)
+    influence = (np.linalg.inv(np.eye(n) - a) - np.eye(n)) @ out_w  # all paths s -> outputs
+    norm = a * (influence + out_w)[None, :]  # edge relevance a[s, t] (I_t + w_t)
     loops = [(x, y, z) for x, y, z in itertools.permutations(range(n), 3)
              if w[x, y] and w[y, z] and w[x, z]]
     strength = {f: (norm[f[0], f[1]] * norm[f[1], f[2]] * norm[f[0], f[2]]) ** (1 / 3) for f in loops}
@@ -90,8 +94,8 @@ def test_sign_types_and_coherence_by_hand():
     assert result.ffl.coherent[c.ffls].tolist() == [True, False]
     assert c.coherent is False
     assert c.nodes.tolist() == [0, 1, 2, 3, 4]
-    # into 2 and 4, two edges of |w| 1 each: loop strength (1 * 1/2 * 1/2)^(1/3), squared
-    assert c.strength == pytest.approx(0.25 ** (2 / 3))
+    # every edge carries half of the output's input (relevance 1/2): loops 1/2 and 1/2
+    assert c.strength == pytest.approx(0.25)
     # C2 = (-, +, -): x inhibits y, y activates z, x inhibits z
     c2 = Network.from_edges([0, 1, 0], [1, 2, 2], weight=[-1.0, 1.0, -2.0], sign=[-1, 1, -1])
     (only,) = find_cascades(c2, [0], [2]).cascades
