@@ -1,40 +1,24 @@
-"""The ``cgram`` command line: one thin dispatcher plus the corpus commands.
+"""The corpus commands of ``cgram``: import, ls, show, export, rm, label.
 
-Each package owns its sub-commands in a ``cli`` module whose ``register``
-function imports nothing heavy (torch, pandas, igraph are imported inside
-the handlers), so ``cgram --help`` and ``cgram motifs --help`` start fast.
+Registered by the dispatcher :mod:`cgram.cli`; like every package's ``cli``
+module, ``register`` imports nothing heavy (pandas and pyarrow load inside the
+handlers). The only module of ours imported here is the leaf
+:mod:`cgram.options` (the shared flags).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-#: Modules that contribute sub-commands, in help order.
-COMMAND_MODULES: tuple[str, ...] = (
-    "corpus.cli",
-    "tracer.cli",
-    "tracer.global_cli",
-    "tracer.zoo.cli",
-    "motifs.cli",
-    "reports.cli",
-    "reports.demo",
-)
-
-
-def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
-    """``--corpus DIR``, shared by every command that reads or writes a corpus."""
-    parser.add_argument(
-        "--corpus", metavar="DIR", default=None,
-        help="corpus directory (default: $CGRAM_CORPUS or ./corpus-data)",
-    )
+from cgram.options import add_corpus, add_executor, add_jobs, add_quiet, error
 
 
 def open_corpus(args: argparse.Namespace, create: bool = True) -> Any:
+    """The corpus of ``--corpus`` (default ``$CGRAM_CORPUS`` or ``./corpus-data``)."""
     from corpus.store import Corpus
 
     return Corpus(args.corpus, create=create)
@@ -52,11 +36,7 @@ def write_graph(graph: Any, output: str | None, corpus: str | None, task: str | 
         added = Corpus(corpus).add(graph, task=task)
         print(f"{'added to' if added.added else 'already in'} corpus {corpus} as {added.graph_id}")
     if not output and not corpus:
-        print("nothing written: pass -o FILE and/or --corpus DIR", file=sys.stderr)
-
-
-def _err(message: str) -> None:
-    print(f"cgram: error: {message}", file=sys.stderr)
+        print("nothing written: pass -o FILE and/or --corpus DIR (or set $CGRAM_CORPUS)", file=sys.stderr)
 
 
 # ------------------------------------------------------------------ import
@@ -165,7 +145,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"{added} added, {present} already present, {len(failures)} failed; corpus "
           f"{corpus.root} holds {len(corpus)} graphs")
     for failure in failures:
-        _err(failure)
+        error(failure)
     return 1 if failures else 0
 
 
@@ -248,7 +228,7 @@ def cmd_label(args: argparse.Namespace) -> int:
         print(f"labelled {corpus.label_tasks(args.tasks)} graphs")
     if args.slug:
         if args.task is None:
-            _err("give a task label after the slug")
+            error("give a task label after the slug")
             return 2
         corpus.set_task(args.slug, args.task)
         print(f"{args.slug}: task = {args.task}")
@@ -262,7 +242,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("sources", nargs="+", metavar="PATH|URL",
                    help="graph JSON (.json/.json.gz), a folder of them, a Neuronpedia graph or "
                         "API URL, a JSON URL, or a graph-metadata.json index URL")
-    add_corpus_argument(p)
+    add_corpus(p)
     p.add_argument("--task", help="task label for every imported graph")
     p.add_argument("--tasks", metavar="CSV", help="CSV of slug,task labels applied after import")
     p.add_argument("--model", help="override the inferred model name")
@@ -270,16 +250,15 @@ def register(subparsers: Any) -> None:
                    help="override the inferred transcoder type")
     p.add_argument("--cache-dir", help="HTTP cache directory (default $CGRAM_CACHE)")
     p.add_argument("--offline", action="store_true", help="use only the HTTP cache")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                   help="parsing workers (default: all cores, for 8 files or more)")
-    p.add_argument("--executor", default=None, metavar="KIND",
-                   help="serial, pool, dask-local or dask://HOST:PORT (default: pool for 8 "
-                        "files or more, else serial); the corpus is written by this process")
-    p.add_argument("-q", "--quiet", action="store_true")
+    add_jobs(p, help="parsing workers (default: all cores, for 8 files or more)")
+    add_executor(p, default=None,
+                 help="serial, pool, dask-local or dask://HOST:PORT (default: pool for 8 "
+                      "files or more, else serial); the corpus is written by this process")
+    add_quiet(p)
     p.set_defaults(func=cmd_import)
 
     p = subparsers.add_parser("ls", help="list the graphs of a corpus")
-    add_corpus_argument(p)
+    add_corpus(p)
     p.add_argument("--json", action="store_true", help="one JSON object per graph")
     for name in ("model", "scan", "transcoder-type", "task", "prompt"):
         p.add_argument(f"--{name}", help=f"only graphs with this {name}" +
@@ -288,71 +267,24 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("show", help="summarise one graph")
     p.add_argument("slug", metavar="SLUG|ID")
-    add_corpus_argument(p)
+    add_corpus(p)
     p.set_defaults(func=cmd_show)
 
     p = subparsers.add_parser("export", help="write a graph as Neuronpedia JSON")
     p.add_argument("slug", metavar="SLUG|ID")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
-    add_corpus_argument(p)
+    add_corpus(p)
     p.set_defaults(func=cmd_export)
 
     p = subparsers.add_parser("rm", help="remove graphs from a corpus")
     p.add_argument("slugs", nargs="+", metavar="SLUG|ID")
-    add_corpus_argument(p)
+    add_corpus(p)
     p.set_defaults(func=cmd_rm)
 
     p = subparsers.add_parser("label", help="set task labels")
     p.add_argument("slug", nargs="?", metavar="SLUG|ID")
     p.add_argument("task", nargs="?")
     p.add_argument("--tasks", metavar="CSV", help="CSV with columns slug,task")
-    add_corpus_argument(p)
+    add_corpus(p)
     p.set_defaults(func=cmd_label)
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cgram",
-        description="circuit-grammar: attribution graphs and their network motifs.",
-    )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-            continue
-        register_fn: Callable[[Any], None] | None = getattr(module, "register", None)
-        if register_fn is not None:
-            register_fn(subparsers)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``cgram``; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    from corpus.errors import CorpusError
-
-    known: tuple[type[BaseException], ...] = (CorpusError,)
-    for module, name in (("motifs.errors", "MotifError"), ("tracer.errors", "TracerError")):
-        try:
-            known += (getattr(importlib.import_module(module), name),)
-        except (ImportError, AttributeError):
-            pass
-    try:
-        return int(args.func(args) or 0)
-    except known as exc:
-        _err(str(exc))
-        return 1
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -44,7 +44,7 @@ _EXPORTS = {
     "signed_ffl_census_many": "motifs.census",
     # instances, statistics, profiles
     "motif_instances": "motifs.instances",
-    "instances_for_graph": "motifs.instances",
+    "instances_for_graph": "motifs.network",
     "zscores": "motifs.stats",
     "significance_profile": "motifs.stats",
     "linear_identities": "motifs.stats",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 #: The ``--null`` names, in help order (the same keys as motifs.nulls.NULL_MODELS, which a
@@ -136,6 +135,7 @@ def _header(profile: Any, graph: str, slug: str, null_given: bool) -> str:
 
 
 def cmd_motifs(args: argparse.Namespace) -> int:
+    from cgram.options import error
     from corpus.cli import open_corpus
     from motifs.corpus_run import profile_network, run_motifs
     from motifs.errors import MotifError
@@ -175,24 +175,13 @@ def cmd_motifs(args: argparse.Namespace) -> int:
           f"{stats['cached']} from cache, {len(failures)} failed ({stats['executor']}, "
           f"{stats['seconds']:.1f} s)" + (f"; wrote {args.csv}" if args.csv else ""))
     for failure in failures:
-        print(f"cgram: error: graph {failure['graph']} ({failure['slug']}): {failure['error']}",
-              file=sys.stderr)
+        error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
     return 1 if failures else 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def register(subparsers: Any) -> None:
     """Add ``cgram motifs``."""
-    from corpus.cli import add_corpus_argument
+    from cgram.options import add_run_options, positive_int
 
     p = subparsers.add_parser(
         "motifs", help="motif Z-scores and significance profiles of graphs",
@@ -202,32 +191,22 @@ def register(subparsers: Any) -> None:
                     "what is missing.")
     p.add_argument("slugs", nargs="*", metavar="SLUG|ID",
                    help="graphs to analyse (default: every graph of the corpus)")
-    add_corpus_argument(p)
+    add_run_options(p, null=dict(choices=NULL_NAMES, default=None,
+                                 help="null model (default: config-dag for a DAG, else config): "
+                                      + ", ".join(NULL_NAMES)),
+                    n_null=1000, quiet_help="no tables and no progress bar: the summary line only")
     p.add_argument("--edges", metavar="FILE",
                    help="analyse a plain edge list instead ('source target [sign_or_weight]' "
                         "per line, whitespace or commas, # comments)")
-    p.add_argument("--null", choices=NULL_NAMES, default=None,
-                   help="null model (default: config-dag for a DAG, else config): "
-                        + ", ".join(NULL_NAMES))
-    p.add_argument("--n-null", type=_positive_int, default=1000, metavar="N",
-                   help="null samples per graph (default 1000)")
     p.add_argument("--size", type=int, choices=(3, 4), default=3, help="motif size (default 3)")
     p.add_argument("--signed", action="store_true",
                    help="signed triads: FFL types ffl_C1..ffl_I4, signed chains and fans")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
-                   help="workers (default: all cores)")
-    p.add_argument("--executor", default="pool", metavar="KIND",
-                   help="serial, pool (default), dask-local, or dask://HOST:PORT for an existing "
-                        "Dask scheduler (its workers must see the corpus directory)")
     p.add_argument("--keep-errors", action="store_true", help="keep error nodes in the network")
     p.add_argument("--min-weight", type=float, default=None, metavar="W",
                    help="drop edges with |weight| below W")
-    p.add_argument("--top-k", type=_positive_int, default=None, metavar="K",
+    p.add_argument("--top-k", type=positive_int, default=None, metavar="K",
                    help="keep only the K strongest edges")
     p.add_argument("--csv", metavar="FILE",
                    help="write one row per graph x motif (graph, slug, motif, count, null_mean, "
                         "null_sd, z, p, sp, null_model, n_null, flags)")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="no tables and no progress bar: the summary line only")
     p.set_defaults(func=cmd_motifs)

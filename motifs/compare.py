@@ -14,7 +14,9 @@ n_null``) and the corpus graphs table (``Corpus.list()``). From them:
   graphs of every group;
 - :func:`size_regression`: Z regressed on log(edges), whose residuals compare
   groups with the size confound removed (Z grows with graph size, SP does not);
-- :func:`weight_sensitivity`: a graph's profile as edges are pruned by |weight|.
+- :func:`pruning_levels`: the levels at which
+  :func:`motifs.corpus_run.weight_sensitivity` reruns a graph's profile with
+  its edges pruned by |weight|.
 
 Everything is vectorised over graphs, motifs, bootstrap resamples and
 permutations, and every random function takes ``seed``.
@@ -23,15 +25,12 @@ permutations, and every random function takes ``seed``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from motifs.errors import MotifError
-
-if TYPE_CHECKING:
-    from corpus.graph import AttributionGraph
 
 #: Columns a long per-graph x motif results table must have.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -953,88 +952,43 @@ def group_motif_summary(results: pd.DataFrame, graphs: pd.DataFrame, by: str | N
 
 
 # ---------------------------------------------------- weight sensitivity
-def weight_sensitivity(graph: AttributionGraph | str, keep_fractions: Sequence[float] | None = None,
-                       min_abs_weights: Sequence[float] | None = None, null: str | None = None,
-                       n_null: int = 200, size: int = 3, signed: bool = False, seed: int = 0,
-                       corpus: Any = None, **run_options: Any) -> pd.DataFrame:
-    """A graph's motif profile as its edges are pruned by |weight|.
+def pruning_levels(n_edges: int, keep_fractions: Sequence[float] | None = None,
+                   min_abs_weights: Sequence[float] | None = None,
+                   ) -> list[tuple[str, int | None, float | None]]:
+    """The levels of a pruning check: ``(label, top_k, min_abs_weight)`` each.
 
     Parameters
     ----------
-    graph : corpus.AttributionGraph, or a graph key of ``corpus``
+    n_edges : int
+        Edges of the unpruned network (``top_k`` is a fraction of them).
     keep_fractions : floats in (0, 1], optional
-        Keep the strongest fraction of the network's edges (``top_k``);
-        default ``(1, 0.5, 0.25, 0.1)`` when no thresholds are given.
+        Keep the strongest fraction of the edges; default ``(1, 0.5, 0.25,
+        0.1)`` when no thresholds are given. Fraction 1 is the unpruned
+        network (``top_k`` None, so it shares the unpruned run's cache entry).
     min_abs_weights : floats >= 0, optional
         Keep edges with |weight| at least each threshold instead.
-    null, n_null, size, signed, seed
-        As in :func:`motifs.analysis.motif_profile` (``null=None``: the
-        network's default null, ``config-dag`` for an acyclic one).
-    corpus : corpus.store.Corpus, optional
-        Run each level with :func:`motifs.corpus_run.run_motifs` on this
-        corpus (parallel, cached: a level computed once is read back);
-        ``graph`` may then be a key. Without it each level is one
-        :func:`motifs.analysis.motif_profile` call.
-    **run_options
-        ``executor``, ``jobs`` for ``run_motifs``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The profile rows of each level with ``level`` (a label such as
-        ``top 25%`` or ``|w| >= 0.5``), ``top_k``, ``min_abs_weight`` and the
-        pruned network's ``n_edges`` in front.
 
     Raises
     ------
     MotifError
         Both or bad level lists.
-    """
-    from motifs.network import Network
 
+    Examples
+    --------
+    >>> pruning_levels(1719, keep_fractions=(1, 0.25))
+    [('top 100%', None, None), ('top 25%', 430, None)]
+    >>> pruning_levels(1719, min_abs_weights=(0.5,))
+    [('|w| >= 0.5', None, 0.5)]
+    """
     if keep_fractions is not None and min_abs_weights is not None:
         raise MotifError("give keep_fractions or min_abs_weights, not both")
-    if isinstance(graph, str):
-        if corpus is None:
-            raise MotifError(f"graph {graph!r} is a key: pass the corpus it is in")
-        graph_id = corpus.resolve(graph)
-        graph = corpus.load(graph_id)
-    elif corpus is not None:
-        graph_id = corpus.resolve(graph.content_hash()[:16])
-    full = Network.from_graph(graph)
     if min_abs_weights is None:
         fractions = list(keep_fractions) if keep_fractions is not None else [1.0, 0.5, 0.25, 0.1]
         if not fractions or any(not 0 < f <= 1 for f in fractions):
             raise MotifError(f"keep_fractions must lie in (0, 1], got {fractions}")
-        # fraction 1 is the unpruned network: top_k None shares its cache entry
-        levels = [(f"top {f:.0%}", None if f == 1 else max(1, int(round(f * full.n_edges))), None)
-                  for f in fractions]
-    else:
-        thresholds = list(min_abs_weights)
-        if not thresholds or any(not t >= 0 for t in thresholds):
-            raise MotifError(f"min_abs_weights must be non-negative, got {thresholds}")
-        levels = [(f"|w| >= {t:g}", None, float(t)) for t in thresholds]
-    parts = []
-    for label, top_k, threshold in levels:  # a handful of levels, each a full vectorised run
-        net = Network.from_graph(graph, min_abs_weight=threshold, top_k=top_k)
-        if corpus is not None:
-            from motifs.corpus_run import run_motifs
-
-            profile = run_motifs(corpus, keys=[graph_id], null=null, n_null=n_null, size=size,
-                                 signed=signed, seed=seed, min_abs_weight=threshold, top_k=top_k,
-                                 **run_options)
-            failures = profile.attrs.get("failures") or []
-            if failures:
-                raise MotifError(f"{graph.name} at {label}: {failures[0]['error']}")
-            profile = profile.drop(columns=["graph", "slug"])
-        else:
-            from motifs.analysis import motif_profile
-
-            profile = motif_profile(net, null=null, n_null=n_null, size=size, signed=signed,
-                                    seed=seed)
-        profile.insert(0, "n_edges", net.n_edges)
-        profile.insert(0, "min_abs_weight", threshold)
-        profile.insert(0, "top_k", top_k)
-        profile.insert(0, "level", label)
-        parts.append(profile)
-    return pd.concat(parts, ignore_index=True)
+        return [(f"top {f:.0%}", None if f == 1 else max(1, int(round(f * n_edges))), None)
+                for f in fractions]
+    thresholds = list(min_abs_weights)
+    if not thresholds or any(not t >= 0 for t in thresholds):
+        raise MotifError(f"min_abs_weights must be non-negative, got {thresholds}")
+    return [(f"|w| >= {t:g}", None, float(t)) for t in thresholds]

@@ -557,3 +557,74 @@ def profile_network(net: Network, name: str, null: str | None = None, n_null: in
         raise MotifError(f"{name}: {state.error}")
     return _assemble([graph_id], {graph_id: name}, profiles, [state], 0, description,
                      time.perf_counter() - start)
+
+
+# ---------------------------------------------------- weight sensitivity
+def weight_sensitivity(graph: Any, keep_fractions: Sequence[float] | None = None,
+                       min_abs_weights: Sequence[float] | None = None, null: str | None = None,
+                       n_null: int = 200, size: int = 3, signed: bool = False, seed: int = 0,
+                       corpus: Any = None, **run_options: Any) -> pd.DataFrame:
+    """A graph's motif profile as its edges are pruned by |weight|.
+
+    Parameters
+    ----------
+    graph : corpus.AttributionGraph, or a graph key of ``corpus``
+    keep_fractions, min_abs_weights : floats, optional
+        The levels (:func:`motifs.compare.pruning_levels`): the strongest
+        fraction of the network's edges (default ``(1, 0.5, 0.25, 0.1)``), or
+        |weight| thresholds instead.
+    null, n_null, size, signed, seed
+        As in :func:`motifs.analysis.motif_profile` (``null=None``: the
+        network's default null, ``config-dag`` for an acyclic one).
+    corpus : corpus.store.Corpus, optional
+        Run each level with :func:`run_motifs` on this corpus (parallel,
+        cached: a level computed once is read back); ``graph`` may then be a
+        key. Without it each level is one :func:`motifs.analysis.motif_profile`
+        call.
+    **run_options
+        ``executor``, ``jobs`` for ``run_motifs``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The profile rows of each level with ``level`` (a label such as
+        ``top 25%`` or ``|w| >= 0.5``), ``top_k``, ``min_abs_weight`` and the
+        pruned network's ``n_edges`` in front.
+
+    Raises
+    ------
+    MotifError
+        Both or bad level lists; a key without a corpus; a level that fails.
+    """
+    from motifs.compare import pruning_levels
+
+    if isinstance(graph, str):
+        if corpus is None:
+            raise MotifError(f"graph {graph!r} is a key: pass the corpus it is in")
+        graph_id = corpus.resolve(graph)
+        graph = corpus.load(graph_id)
+    elif corpus is not None:
+        graph_id = corpus.resolve(graph.content_hash()[:16])
+    levels = pruning_levels(Network.from_graph(graph).n_edges, keep_fractions, min_abs_weights)
+    parts = []
+    for label, top_k, threshold in levels:  # a handful of levels, each a full vectorised run
+        net = Network.from_graph(graph, min_abs_weight=threshold, top_k=top_k)
+        if corpus is not None:
+            profile = run_motifs(corpus, keys=[graph_id], null=null, n_null=n_null, size=size,
+                                 signed=signed, seed=seed, min_abs_weight=threshold, top_k=top_k,
+                                 **run_options)
+            failures = profile.attrs.get("failures") or []
+            if failures:
+                raise MotifError(f"{graph.name} at {label}: {failures[0]['error']}")
+            profile = profile.drop(columns=["graph", "slug"])
+        else:
+            from motifs.analysis import motif_profile
+
+            profile = motif_profile(net, null=null, n_null=n_null, size=size, signed=signed,
+                                    seed=seed)
+        profile.insert(0, "n_edges", net.n_edges)
+        profile.insert(0, "min_abs_weight", threshold)
+        profile.insert(0, "top_k", top_k)
+        profile.insert(0, "level", label)
+        parts.append(profile)
+    return pd.concat(parts, ignore_index=True)

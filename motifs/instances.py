@@ -14,8 +14,6 @@ keys. No Python loop visits an edge or a triple.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -23,9 +21,6 @@ import scipy.sparse as sp
 from motifs.catalog import FFL_SIGN_TYPES
 from motifs.errors import MotifError
 from motifs.network import Network
-
-if TYPE_CHECKING:
-    from corpus.graph import AttributionGraph
 
 #: Motifs :func:`motif_instances` lists, with their edges as (role, role) pairs.
 INSTANCE_MOTIFS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -200,43 +195,3 @@ def motif_instances(net: Network, motif: str = "ffl", limit: int | None = None) 
                         -frame["strength"].to_numpy()))
     frame = frame.iloc[order].reset_index(drop=True)
     return frame if limit is None else frame.head(int(limit))
-
-
-def instances_for_graph(graph: AttributionGraph, net: Network, motif: str = "ffl",
-                        limit: int | None = None) -> pd.DataFrame:
-    """Motif instances with the attribution graph's node ids, layers, positions and labels.
-
-    Parameters
-    ----------
-    graph : corpus.AttributionGraph
-        The graph ``net`` was built from (``Network.from_graph(graph)``).
-    net : Network
-        Must carry ``rows`` (node rows in ``graph``).
-    motif, limit : as in :func:`motif_instances`
-
-    Returns
-    -------
-    pandas.DataFrame
-        The columns of :func:`motif_instances` plus, for each role r in
-        x, y, z: ``r_id`` (node id), ``r_kind``, ``r_layer``, ``r_pos``,
-        ``r_feature`` and ``r_label``.
-
-    Raises
-    ------
-    MotifError
-        ``net`` has no ``rows`` or they do not fit ``graph``.
-    """
-    if net.rows is None:
-        raise MotifError("net has no rows: build it with Network.from_graph(graph)")
-    if net.rows.size != net.n_nodes or (net.rows.size and (
-            net.rows.min() < 0 or net.rows.max() >= graph.n_nodes)):
-        raise MotifError(f"net.rows do not index the {graph.n_nodes} nodes of graph {graph.name}")
-    frame = motif_instances(net, motif=motif, limit=limit)
-    nodes = graph.nodes
-    columns = {"id": "node_id", "kind": "kind", "layer": "layer", "pos": "pos",
-               "feature": "feature", "label": "label"}
-    for role in ("x", "y", "z"):
-        rows = net.rows[frame[role].to_numpy(dtype=np.int64)]
-        for short, column in columns.items():
-            frame[f"{role}_{short}"] = nodes[column].to_numpy()[rows]
-    return frame

@@ -1,8 +1,10 @@
 """Network: the plain-array directed graph every motif routine works on.
 
 The motif engine is general (gene regulation, neurons, food webs, attribution
-graphs): its core touches only these arrays. :meth:`Network.from_graph` is the
-one adapter from :class:`corpus.AttributionGraph`.
+graphs): its core touches only these arrays. This module is the adapter from
+one :class:`corpus.AttributionGraph`: :meth:`Network.from_graph` builds the
+network, :func:`instances_for_graph` puts the graph's node ids, kinds, layers,
+positions and labels on motif instances.
 """
 
 from __future__ import annotations
@@ -244,3 +246,45 @@ class Network:
             names=keys[rows],
             rows=rows,
         )
+
+
+def instances_for_graph(graph: AttributionGraph, net: Network, motif: str = "ffl",
+                        limit: int | None = None) -> pd.DataFrame:
+    """Motif instances with the attribution graph's node ids, layers, positions and labels.
+
+    Parameters
+    ----------
+    graph : corpus.AttributionGraph
+        The graph ``net`` was built from (``Network.from_graph(graph)``).
+    net : Network
+        Must carry ``rows`` (node rows in ``graph``).
+    motif, limit : as in :func:`motifs.instances.motif_instances`
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`motifs.instances.motif_instances` plus, for each role r in
+        x, y, z: ``r_id`` (node id), ``r_kind``, ``r_layer``, ``r_pos``,
+        ``r_feature`` and ``r_label``.
+
+    Raises
+    ------
+    MotifError
+        ``net`` has no ``rows`` or they do not fit ``graph``.
+    """
+    if net.rows is None:
+        raise MotifError("net has no rows: build it with Network.from_graph(graph)")
+    if net.rows.size != net.n_nodes or (net.rows.size and (
+            net.rows.min() < 0 or net.rows.max() >= graph.n_nodes)):
+        raise MotifError(f"net.rows do not index the {graph.n_nodes} nodes of graph {graph.name}")
+    from motifs.instances import motif_instances
+
+    frame = motif_instances(net, motif=motif, limit=limit)
+    nodes = graph.nodes
+    columns = {"id": "node_id", "kind": "kind", "layer": "layer", "pos": "pos",
+               "feature": "feature", "label": "label"}
+    for role in ("x", "y", "z"):
+        rows = net.rows[frame[role].to_numpy(dtype=np.int64)]
+        for short, column in columns.items():
+            frame[f"{role}_{short}"] = nodes[column].to_numpy()[rows]
+    return frame

@@ -23,16 +23,6 @@ def _null_list(text: str) -> list[str]:
     return names
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2, got {value}")
-    return value
-
-
 def _fractions(text: str) -> list[float]:
     if text.strip().lower() in ("", "none", "off"):
         return []
@@ -95,30 +85,24 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from corpus.cli import add_corpus_argument
+    from cgram.options import add_run_options
 
-    add_corpus_argument(p)
-    p.add_argument("--null", type=_null_list, default=_null_list(DEFAULT_NULLS),
-                   metavar="NAME[,NAME...]",
-                   help=f"null models, comma-separated; the first is the headline one "
-                        f"(default {DEFAULT_NULLS})")
-    p.add_argument("--n-null", type=_positive_int, default=200, metavar="N",
-                   help="null samples per graph and model (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                   help="workers (default: all cores)")
-    p.add_argument("--executor", default="pool", metavar="KIND",
-                   help="serial, pool (default), dask-local or dask://HOST:PORT")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_run_options(p, null=dict(type=_null_list, default=_null_list(DEFAULT_NULLS),
+                                 metavar="NAME[,NAME...]",
+                                 help=f"null models, comma-separated; the first is the headline "
+                                      f"one (default {DEFAULT_NULLS})"),
+                    n_null=200, n_null_min=2, quiet_help="no progress bars")
 
 
 def _group_options(p: argparse.ArgumentParser, required: bool) -> None:
+    from cgram.options import int_at_least
+
     p.add_argument("--by", action="append", required=required, metavar="COLUMN",
                    help=f"group graphs by this column ({', '.join(GROUP_CHOICES)}); repeat or "
                         "comma-separate for several")
-    p.add_argument("--n-perm", type=_positive_int, default=5000, metavar="N",
+    p.add_argument("--n-perm", type=int_at_least(2), default=5000, metavar="N",
                    help="permutations per group test (default 5000)")
-    p.add_argument("--n-boot", type=_positive_int, default=2000, metavar="N",
+    p.add_argument("--n-boot", type=int_at_least(2), default=2000, metavar="N",
                    help="bootstrap resamples per interval (default 2000)")
 
 

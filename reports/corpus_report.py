@@ -12,6 +12,7 @@ figures, prose and the pruning check in one self-contained HTML page
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,11 +23,12 @@ import numpy as np
 import pandas as pd
 
 from motifs.errors import MotifError
-from reports.graph_report import DEFAULT_NULLS, check_nulls
+from reports.graph_report import DEFAULT_NULLS, ReportContext, check_nulls
 
 if TYPE_CHECKING:
     from corpus.store import Corpus
     from motifs.compare import Clustering, GroupComparison
+    from reports.html import Page
 
 #: Metadata columns a corpus can be grouped by.
 GROUP_COLUMNS: tuple[str, ...] = ("transcoder_type", "model", "task", "scan", "source")
@@ -368,9 +370,10 @@ def _row_labels(head: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
 def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_null: int,
                        seed: int, keep_fractions: Sequence[float],
                        **run_options: Any) -> pd.DataFrame:
-    """FFL and 3-cycle rows of :func:`motifs.compare.weight_sensitivity` for every graph."""
+    """FFL and 3-cycle rows of :func:`motifs.corpus_run.weight_sensitivity` for every graph."""
     from corpus.executor import open_executor
-    from motifs.compare import find_motif, weight_sensitivity
+    from motifs.compare import find_motif
+    from motifs.corpus_run import weight_sensitivity
 
     parts = []
     spec = run_options.pop("executor", "pool")
@@ -395,6 +398,245 @@ def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_nu
     return pd.concat(parts, ignore_index=True)
 
 
+@dataclass
+class CorpusReportContext(ReportContext):
+    """The corpus's comparison (:func:`compare_corpus`)."""
+
+    comparison: CorpusComparison
+
+    @property
+    def primary(self) -> str:
+        """The headline null model."""
+        return self.comparison.primary
+
+    @property
+    def head(self) -> pd.DataFrame:
+        """The wide profile table under the headline null, one row per graph."""
+        return self.comparison.profiles[self.primary]
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns graphs are grouped by."""
+        return self.comparison.by
+
+    @functools.cached_property
+    def sp(self) -> pd.DataFrame:
+        """Graphs x motifs SP under ``comparison.sp_null``, classes never formed left out."""
+        from motifs.compare import motif_matrix
+
+        sp = motif_matrix(self.comparison.profiles[self.comparison.sp_null], "sp")
+        return sp.loc[:, sp.notna().any(axis=0)]
+
+
+def header_section(page: Page, context: CorpusReportContext) -> None:
+    """What the corpus holds, the nulls run, and the runs that failed."""
+    comparison, head = context.comparison, context.head
+    counts = "; ".join(f"{c}: " + ", ".join(f"{k} {v}" for k, v in
+                                             head[c].fillna("(none)").value_counts().items())
+                       for c in context.columns)
+    page.paragraph(f"Corpus {context.corpus.root}: {len(head)} graphs ({counts}). Null models "
+                   f"{', '.join(comparison.nulls)}, {context.n_null} samples each, seed "
+                   f"{context.seed}; headline null {context.primary}.", cls="meta")
+    if comparison.failures:
+        page.paragraph(f"{len(comparison.failures)} graph runs failed and are left out: " +
+                       "; ".join(f"{f['slug']} ({f['null_model']}): {f['error']}"
+                                 for f in comparison.failures[:10]), cls="note")
+
+
+def findings_section(page: Page, context: CorpusReportContext) -> None:
+    """Per group and null: FFLs enriched, 3-cycles absent, in sentences and a grid."""
+    from reports.findings import group_findings
+
+    summary = context.comparison.summary
+    page.heading("Findings")
+    page.paragraph("Are feed-forward loops enriched under each null model, and are 3-cycles "
+                   "absent? Per group, the number of graphs with Z > 2 out of those where Z is "
+                   "defined, and what each null expects.")
+    page.bullets(group_findings(summary))
+    page.table(summary, "motif_summary", "Graphs with FFLs enriched / 3-cycles "
+               "absent, per group and null (full counts in the CSV)",
+               shown=summary_grid(summary), max_rows=None)
+
+
+def profiles_section(page: Page, context: CorpusReportContext) -> None:
+    """Median Z per class and null; the per-graph profiles (all nulls in the CSVs)."""
+    from reports import figures
+
+    comparison, head, columns, primary = (context.comparison, context.head, context.columns,
+                                          context.primary)
+    page.heading("Profiles")
+    results = comparison.results
+    median_z = results.groupby(["motif", "null_model"], sort=False)["z"].median().unstack() \
+        .reindex(index=pd.unique(results["motif"]), columns=comparison.nulls)
+    median_z = median_z.loc[median_z.notna().any(axis=1)]
+    page.figure(figures.profile_bars(median_z, "median Z", f"Median Z over the {len(head)} "
+                                     "graphs, per null model", threshold=2.0), "median_z",
+                "Median over graphs of each class's Z under each null; dashed: |Z| = 2. "
+                "Z is not size-normalised: the group comparisons below use SP and size-"
+                "adjusted Z.")
+    shown = [c for c in ("slug", *columns, "n_nodes", "n_edges", "density") if c in head]
+    mains = [c for c in head.columns if c.split(":")[0] in ("count", "z", "sp")
+             and _is_main(c.split(":", 1)[1])]
+    page.table(head, f"profiles_{primary}", f"One row per graph under {primary} (all "
+               "motifs in the CSV)", shown=head[shown + mains])
+    for other in comparison.nulls[1:]:
+        page.save_csv(comparison.profiles[other], f"profiles_{other}")
+    page.save_csv(comparison.results, "results")
+
+
+def superfamilies_section(page: Page, context: CorpusReportContext) -> None:
+    """SP correlation and clustering (Milo et al. 2004), under the null whose SP varies."""
+    from reports import figures
+
+    comparison, head, columns, primary = (context.comparison, context.head, context.columns,
+                                          context.primary)
+    sp_null = comparison.sp_null
+    labels = _row_labels(head, columns)
+    page.heading("Superfamilies: SP correlation and clustering")
+    if sp_null != primary:
+        page.paragraph(
+            f"Under {primary} every graph's significance profile is the same vector up to "
+            f"sign (the SP matrix has rank {profile_rank(head)}): with in/out degrees kept and "
+            "no mutual edges, the null counts of fan-in, chain, fan-out and FFL are affine "
+            "functions of one another (the dependent_on column of the profiles), so their "
+            f"Z-scores agree up to sign. Profiles are therefore correlated, clustered and "
+            f"compared under {sp_null}, the first null whose profiles vary in more than one "
+            "direction.")
+    elif profile_rank(head) <= 1:
+        page.paragraph(
+            f"Under every null run here ({', '.join(comparison.nulls)}) the significance "
+            "profiles of all graphs are one vector up to sign (SP matrix of rank "
+            f"{profile_rank(head)}): the null ties the counts of the varying classes "
+            "together, so the correlation and clustering below only separate graphs by the "
+            "sign of their FFL Z. Add a null that lets more classes vary (config or er) to "
+            "compare profile shapes.", cls="note")
+    if comparison.clustering is not None:
+        page.figure(figures.sp_heatmap(context.sp, comparison.clustering, labels,
+                                       f"SP under {sp_null}, rows clustered (average linkage "
+                                       "on 1 − r)"), "sp_heatmap",
+                    "Significance profiles of all graphs; the dendrogram groups graphs whose "
+                    "profiles correlate (Milo et al. 2004 'superfamilies'). Classes the null "
+                    "can never form are left out.")
+        clusters = comparison.clustering.labels
+        cross = pd.crosstab(clusters.rename("cluster"),
+                            head.set_index("graph").loc[clusters.index, columns[0]]
+                            .fillna("(none)").rename(columns[0])) if columns else None
+        page.paragraph(f"Cophenetic correlation {comparison.clustering.cophenetic:.2f}. "
+                       "Clusters against " + (columns[0] if columns else "graphs") + ":")
+        if cross is not None:
+            page.table(cross.reset_index(), "clusters_by_group", "")
+    page.save_csv(comparison.correlation.reset_index().rename(columns={"index": "graph"}),
+                  "sp_correlation")
+
+
+def group_comparisons_section(page: Page, context: CorpusReportContext) -> None:
+    """Per grouping column: SP and size-adjusted Z compared across groups."""
+    from reports import figures
+
+    comparison = context.comparison
+    page.heading("Group comparisons (size-normalised)")
+    page.paragraph("Z-scores grow with graph size, and the groups here differ in size, so "
+                   "groups are compared on the significance profile SP = Z/||Z|| and on the "
+                   "residual of Z after a pooled regression on log(edges); raw Z is not "
+                   "compared. Each table says which value it shows.")
+    for (column, value), result in comparison.comparisons.items():
+        null_used = comparison.sp_null if value == "sp" else context.primary
+        page.heading(f"{column}: {value} under {null_used}", level=3)
+        page.paragraph(result.description + f"; null model {null_used}.")
+        finite = result.tests.loc[np.isfinite(result.tests["p"]), "motif"].tolist()
+        if value == "sp":
+            means = result.means.pivot(index="motif", columns="group", values="mean") \
+                .reindex(index=finite)
+            errors = pd.concat({f"{g}:{end}": result.means.loc[result.means["group"] == g]
+                                .set_index("motif")[f"ci_{end}"].reindex(finite)
+                                for g in result.groups for end in ("low", "high")}, axis=1)
+            page.figure(figures.profile_bars(means, "mean SP", f"Mean SP by {column} "
+                                             "(95% bootstrap intervals)", errors=errors),
+                        f"mean_sp_{column}", f"Mean significance profile per {column} group.")
+        page.figure(figures.group_comparison_plot(result, finite,
+                                                  f"{value} by {column}; * q < 0.05"),
+                    f"groups_{column}_{value}", f"Group means and 95% bootstrap intervals "
+                    f"of {value} per motif; q: Benjamini-Hochberg over motifs.")
+        page.table(result.tests.loc[result.tests["motif"].isin(finite)],
+                   f"group_tests_{column}_{value}", "Permutation tests")
+        page.save_csv(result.means, f"group_means_{column}_{value}")
+    for note in comparison.skipped:
+        page.paragraph(f"Not compared: {note}.", cls="note")
+
+
+def size_confound_section(page: Page, context: CorpusReportContext) -> None:
+    """FFL Z against graph size, and Z regressed on log(edges) per motif."""
+    from motifs.compare import find_motif
+    from reports import figures
+
+    head, columns = context.head, context.columns
+    page.heading("Size confound")
+    ffl = find_motif(list(context.sp.columns), "ffl") or find_motif(
+        [c.split(":", 1)[1] for c in head.columns if c.startswith("z:")], "ffl")
+    if ffl is not None:
+        page.figure(figures.size_scatter(head, ffl, columns[0] if columns else None,
+                                         title=f"FFL Z under {context.primary} against graph "
+                                               "size"),
+                    "size_confound", "Each point a graph; dashed: pooled least-squares fit "
+                    "of Z on log10(edges). Groups are compared on residuals from this fit.")
+    fit = context.comparison.size_fit
+    page.table(fit, "size_regression", "Z regressed on natural log(edges), per motif (pooled "
+               "over graphs)", shown=fit.loc[fit["n"] > 0])
+
+
+def backbone_section(page: Page, context: CorpusReportContext) -> None:
+    """The motifs significant in the same direction in most graphs of every group."""
+    from reports import figures
+
+    comparison, columns, primary = context.comparison, context.columns, context.primary
+    page.heading("Universal backbone")
+    page.paragraph("A motif belongs to the backbone when it is significant (|Z| > 2) in the "
+                   "same direction in at least 80% of the graphs of every group.")
+    for (column, null_model), backbone in comparison.backbones.items():
+        members = backbone.loc[backbone["in_backbone"]]
+        text = ", ".join(f"{figures.motif_label(m)} {d}" for m, d in
+                         zip(members["motif"], members["direction"])) or "none"
+        page.paragraph(f"By {column} under {null_model}: {text}.")
+        page.save_csv(backbone, f"backbone_{column}_{null_model}")
+    first = (columns[0], primary) if columns else None
+    if first in comparison.backbones:
+        backbone = comparison.backbones[first]
+        page.table(backbone, f"backbone_{first[0]}_{first[1]}",
+                   f"Fractions of graphs with each motif enriched (up) or depleted (down), "
+                   f"by {first[0]} under {primary}",
+                   shown=backbone.loc[backbone["min_fraction"].notna()])
+
+
+def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Sequence[float],
+                    sensitivity_n_null: int | None = None) -> None:
+    """FFL Z of every graph as weak edges are pruned away."""
+    from motifs.compare import find_motif
+    from reports import figures
+
+    head, columns, primary = context.head, context.columns, context.primary
+    page.heading("Does it survive pruning?")
+    sens_n = sensitivity_n_null or min(context.n_null, 50)
+    sens = corpus_sensitivity(context.corpus, head["graph"].tolist(), primary, sens_n,
+                              context.seed, keep_fractions, **context.run_options)
+    meta = head[["graph", *columns]]
+    sens = sens.merge(meta, on="graph", how="left")
+    sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
+    ffl_rows = sens.loc[sens["motif"] == find_motif(list(pd.unique(sens["motif"])), "ffl")]
+    page.figure(figures.sensitivity_lines(ffl_rows, columns[0] if columns else None,
+                                          title=f"FFL Z under {primary} as weak edges "
+                                                "are pruned"), "ffl_pruning",
+                "One line per graph: FFL Z when only the strongest fraction of edges "
+                f"(by |weight|) is kept, each level against its own null ({sens_n} "
+                "samples).")
+    survive = ffl_rows.groupby("level", sort=False)["z"].agg(
+        enriched=lambda z: int((z > 2).sum()), graphs="size")
+    page.bullets(f"{level}: FFLs enriched (Z > 2) in {int(r.enriched)}/{int(r.graphs)} "
+                 "graphs" for level, r in survive.iterrows())
+    page.table(sens, "pruning", "FFL and 3-cycle profiles at each pruning level",
+               shown=sens[["slug", *columns, "level", "n_edges", "motif", "count",
+                           "null_mean", "z", "sp"]])
+
+
 def write_corpus_report(corpus: Corpus, out_dir: str | Path,
                         by: str | Sequence[str] = ("transcoder_type", "model", "task"),
                         null: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200,
@@ -404,6 +646,12 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
                         n_perm: int = 5000, executor: str = "pool", jobs: int | None = None,
                         progress: bool = False, name: str = "report.html") -> Path:
     """Write the corpus report: one self-contained HTML page, CSV tables, PNG figures.
+
+    The page is its sections in order (:func:`header_section`,
+    :func:`findings_section`, :func:`profiles_section`,
+    :func:`superfamilies_section`, :func:`group_comparisons_section`,
+    :func:`size_confound_section`, :func:`backbone_section`,
+    :func:`pruning_section`), each given the shared :class:`CorpusReportContext`.
 
     Parameters
     ----------
@@ -427,181 +675,23 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     pathlib.Path
         The HTML file.
     """
-    from reports import figures
-    from reports.findings import group_findings
     from reports.html import Page
 
     started = time.perf_counter()
-    run_options = dict(executor=executor, jobs=jobs, progress=progress)
+    run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
     comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
                                 n_boot=n_boot, n_perm=n_perm, **run_options)
-    primary = comparison.primary
-    head = comparison.profiles[primary]
-    columns = comparison.by
-    page = Page(f"Motifs across {len(head)} attribution graphs", out_dir)
-    counts = "; ".join(f"{c}: " + ", ".join(f"{k} {v}" for k, v in
-                                             head[c].fillna("(none)").value_counts().items())
-                       for c in columns)
-    page.paragraph(f"Corpus {corpus.root}: {len(head)} graphs ({counts}). Null models "
-                   f"{', '.join(comparison.nulls)}, {n_null} samples each, seed {seed}; "
-                   f"headline null {primary}.", cls="meta")
-    if comparison.failures:
-        page.paragraph(f"{len(comparison.failures)} graph runs failed and are left out: " +
-                       "; ".join(f"{f['slug']} ({f['null_model']}): {f['error']}"
-                                 for f in comparison.failures[:10]), cls="note")
-
-    page.heading("Findings")
-    page.paragraph("Are feed-forward loops enriched under each null model, and are 3-cycles "
-                   "absent? Per group, the number of graphs with Z > 2 out of those where Z is "
-                   "defined, and what each null expects.")
-    page.bullets(group_findings(comparison.summary))
-    page.table(comparison.summary, "motif_summary", "Graphs with FFLs enriched / 3-cycles "
-               "absent, per group and null (full counts in the CSV)",
-               shown=summary_grid(comparison.summary), max_rows=None)
-
-    page.heading("Profiles")
-    results = comparison.results
-    median_z = results.groupby(["motif", "null_model"], sort=False)["z"].median().unstack() \
-        .reindex(index=pd.unique(results["motif"]), columns=comparison.nulls)
-    median_z = median_z.loc[median_z.notna().any(axis=1)]
-    page.figure(figures.profile_bars(median_z, "median Z", f"Median Z over the {len(head)} "
-                                     "graphs, per null model", threshold=2.0), "median_z",
-                "Median over graphs of each class's Z under each null; dashed: |Z| = 2. "
-                "Z is not size-normalised: the group comparisons below use SP and size-"
-                "adjusted Z.")
-    shown = [c for c in ("slug", *columns, "n_nodes", "n_edges", "density") if c in head]
-    mains = [c for c in head.columns if c.split(":")[0] in ("count", "z", "sp")
-             and _is_main(c.split(":", 1)[1])]
-    page.table(head, f"profiles_{primary}", f"One row per graph under {primary} (all "
-               "motifs in the CSV)", shown=head[shown + mains])
-    for other in comparison.nulls[1:]:
-        page.save_csv(comparison.profiles[other], f"profiles_{other}")
-    page.save_csv(comparison.results, "results")
-
-    from motifs.compare import motif_matrix
-
-    sp_null = comparison.sp_null
-    sp = motif_matrix(comparison.profiles[sp_null], "sp")
-    sp = sp.loc[:, sp.notna().any(axis=0)]
-    labels = _row_labels(head, columns)
-    page.heading("Superfamilies: SP correlation and clustering")
-    if sp_null != primary:
-        page.paragraph(
-            f"Under {primary} every graph's significance profile is the same vector up to "
-            f"sign (the SP matrix has rank {profile_rank(head)}): with in/out degrees kept and "
-            "no mutual edges, the null counts of fan-in, chain, fan-out and FFL are affine "
-            "functions of one another (the dependent_on column of the profiles), so their "
-            f"Z-scores agree up to sign. Profiles are therefore correlated, clustered and "
-            f"compared under {sp_null}, the first null whose profiles vary in more than one "
-            "direction.")
-    elif profile_rank(head) <= 1:
-        page.paragraph(
-            f"Under every null run here ({', '.join(comparison.nulls)}) the significance "
-            "profiles of all graphs are one vector up to sign (SP matrix of rank "
-            f"{profile_rank(head)}): the null ties the counts of the varying classes "
-            "together, so the correlation and clustering below only separate graphs by the "
-            "sign of their FFL Z. Add a null that lets more classes vary (config or er) to "
-            "compare profile shapes.", cls="note")
-    if comparison.clustering is not None:
-        page.figure(figures.sp_heatmap(sp, comparison.clustering, labels,
-                                       f"SP under {sp_null}, rows clustered (average linkage "
-                                       "on 1 − r)"), "sp_heatmap",
-                    "Significance profiles of all graphs; the dendrogram groups graphs whose "
-                    "profiles correlate (Milo et al. 2004 'superfamilies'). Classes the null "
-                    "can never form are left out.")
-        clusters = comparison.clustering.labels
-        cross = pd.crosstab(clusters.rename("cluster"),
-                            head.set_index("graph").loc[clusters.index, columns[0]]
-                            .fillna("(none)").rename(columns[0])) if columns else None
-        page.paragraph(f"Cophenetic correlation {comparison.clustering.cophenetic:.2f}. "
-                       "Clusters against " + (columns[0] if columns else "graphs") + ":")
-        if cross is not None:
-            page.table(cross.reset_index(), "clusters_by_group", "")
-    page.save_csv(comparison.correlation.reset_index().rename(columns={"index": "graph"}),
-                  "sp_correlation")
-
-    page.heading("Group comparisons (size-normalised)")
-    page.paragraph("Z-scores grow with graph size, and the groups here differ in size, so "
-                   "groups are compared on the significance profile SP = Z/||Z|| and on the "
-                   "residual of Z after a pooled regression on log(edges); raw Z is not "
-                   "compared. Each table says which value it shows.")
-    for (column, value), result in comparison.comparisons.items():
-        null_used = sp_null if value == "sp" else primary
-        page.heading(f"{column}: {value} under {null_used}", level=3)
-        page.paragraph(result.description + f"; null model {null_used}.")
-        finite = result.tests.loc[np.isfinite(result.tests["p"]), "motif"].tolist()
-        if value == "sp":
-            means = result.means.pivot(index="motif", columns="group", values="mean") \
-                .reindex(index=finite)
-            errors = pd.concat({f"{g}:{end}": result.means.loc[result.means["group"] == g]
-                                .set_index("motif")[f"ci_{end}"].reindex(finite)
-                                for g in result.groups for end in ("low", "high")}, axis=1)
-            page.figure(figures.profile_bars(means, "mean SP", f"Mean SP by {column} "
-                                             "(95% bootstrap intervals)", errors=errors),
-                        f"mean_sp_{column}", f"Mean significance profile per {column} group.")
-        page.figure(figures.group_comparison_plot(result, finite,
-                                                  f"{value} by {column}; * q < 0.05"),
-                    f"groups_{column}_{value}", f"Group means and 95% bootstrap intervals "
-                    f"of {value} per motif; q: Benjamini-Hochberg over motifs.")
-        page.table(result.tests.loc[result.tests["motif"].isin(finite)],
-                   f"group_tests_{column}_{value}", "Permutation tests")
-        page.save_csv(result.means, f"group_means_{column}_{value}")
-    for note in comparison.skipped:
-        page.paragraph(f"Not compared: {note}.", cls="note")
-
-    page.heading("Size confound")
-    from motifs.compare import find_motif
-
-    ffl = find_motif(list(sp.columns), "ffl") or find_motif(
-        [c.split(":", 1)[1] for c in head.columns if c.startswith("z:")], "ffl")
-    if ffl is not None:
-        page.figure(figures.size_scatter(head, ffl, columns[0] if columns else None,
-                                         title=f"FFL Z under {primary} against graph size"),
-                    "size_confound", "Each point a graph; dashed: pooled least-squares fit "
-                    "of Z on log10(edges). Groups are compared on residuals from this fit.")
-    fit = comparison.size_fit
-    page.table(fit, "size_regression", "Z regressed on natural log(edges), per motif (pooled "
-               "over graphs)", shown=fit.loc[fit["n"] > 0])
-
-    page.heading("Universal backbone")
-    page.paragraph("A motif belongs to the backbone when it is significant (|Z| > 2) in the "
-                   "same direction in at least 80% of the graphs of every group.")
-    for (column, null_model), backbone in comparison.backbones.items():
-        members = backbone.loc[backbone["in_backbone"]]
-        text = ", ".join(f"{figures.motif_label(m)} {d}" for m, d in
-                         zip(members["motif"], members["direction"])) or "none"
-        page.paragraph(f"By {column} under {null_model}: {text}.")
-        page.save_csv(backbone, f"backbone_{column}_{null_model}")
-    first = (columns[0], primary) if columns else None
-    if first in comparison.backbones:
-        backbone = comparison.backbones[first]
-        page.table(backbone, f"backbone_{first[0]}_{first[1]}",
-                   f"Fractions of graphs with each motif enriched (up) or depleted (down), "
-                   f"by {first[0]} under {primary}",
-                   shown=backbone.loc[backbone["min_fraction"].notna()])
-
+    context = CorpusReportContext(corpus, n_null, seed, run_options, comparison)
+    page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)
+    header_section(page, context)
+    findings_section(page, context)
+    profiles_section(page, context)
+    superfamilies_section(page, context)
+    group_comparisons_section(page, context)
+    size_confound_section(page, context)
+    backbone_section(page, context)
     if keep_fractions:
-        page.heading("Does it survive pruning?")
-        sens_n = sensitivity_n_null or min(n_null, 50)
-        sens = corpus_sensitivity(corpus, head["graph"].tolist(), primary, sens_n, seed,
-                                  keep_fractions, **run_options)
-        meta = head[["graph", *columns]]
-        sens = sens.merge(meta, on="graph", how="left")
-        sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
-        ffl_rows = sens.loc[sens["motif"] == find_motif(list(pd.unique(sens["motif"])), "ffl")]
-        page.figure(figures.sensitivity_lines(ffl_rows, columns[0] if columns else None,
-                                              title=f"FFL Z under {primary} as weak edges "
-                                                    "are pruned"), "ffl_pruning",
-                    "One line per graph: FFL Z when only the strongest fraction of edges "
-                    f"(by |weight|) is kept, each level against its own null ({sens_n} "
-                    "samples).")
-        survive = ffl_rows.groupby("level", sort=False)["z"].agg(
-            enriched=lambda z: int((z > 2).sum()), graphs="size")
-        page.bullets(f"{level}: FFLs enriched (Z > 2) in {int(r.enriched)}/{int(r.graphs)} "
-                     "graphs" for level, r in survive.iterrows())
-        page.table(sens, "pruning", "FFL and 3-cycle profiles at each pruning level",
-                   shown=sens[["slug", *columns, "level", "n_edges", "motif", "count",
-                               "null_mean", "z", "sp"]])
+        pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Motif runs {comparison.seconds:.1f} s (cached in the corpus: a second "
                    f"report reads them); report written in {time.perf_counter() - started:.1f} "
                    "s.", cls="note")

@@ -309,7 +309,7 @@ def ffl_on_graph(graph: AttributionGraph, instances: pd.DataFrame, rows: np.ndar
     ----------
     graph : corpus.AttributionGraph
     instances : pandas.DataFrame
-        Loops to draw, in order (from :func:`motifs.instances.instances_for_graph`
+        Loops to draw, in order (from :func:`motifs.network.instances_for_graph`
         or ``motif_instances``): columns ``x, y, z`` (network node numbers),
         ``w_xy, w_yz, w_xz`` and ``strength``.
     rows : (n_net_nodes,) int

@@ -6,8 +6,9 @@ graph and listed by their features, and how the profile survives pruning.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,10 @@ import pandas as pd
 from motifs.errors import MotifError
 
 if TYPE_CHECKING:
+    from corpus.graph import AttributionGraph
     from corpus.store import Corpus
+    from motifs.network import Network
+    from reports.html import Page
 
 #: Null models a report runs by default, the first being the headline one:
 #: ``config-dag`` keeps degrees and acyclicity (an attribution graph is a
@@ -148,6 +152,164 @@ def describe_loop(row: pd.Series) -> str:
             f"(weights {row['w_xy']:+.3g}, {row['w_yz']:+.3g}, {row['w_xz']:+.3g})")
 
 
+@dataclass
+class ReportContext:
+    """What the sections of a report share; :class:`GraphReportContext` and
+    :class:`reports.corpus_report.CorpusReportContext` add their own data.
+
+    A section is a function ``section(page, context, ...)`` that appends its
+    heading, text, figures and tables to the :class:`reports.html.Page`; the
+    report's writer calls them in order. A new section is one such function
+    and one call.
+    """
+
+    corpus: Corpus
+    n_null: int
+    seed: int
+    #: ``executor``, ``jobs``, ``progress`` of the motif runs.
+    run_options: dict[str, Any]
+
+
+@dataclass
+class GraphReportContext(ReportContext):
+    """The graph, its motif network and its profiles under each null."""
+
+    graph_id: str
+    graph: AttributionGraph
+    #: The motif network of ``graph`` (embeddings, features, logits).
+    net: Network
+    #: Null models, validated; the first is the headline one.
+    nulls: list[str]
+    #: Long profile table, null x motif (:func:`graph_profiles`).
+    profiles: pd.DataFrame
+
+    @property
+    def primary(self) -> str:
+        """The headline null model."""
+        return self.nulls[0]
+
+
+def header_section(page: Page, context: GraphReportContext) -> None:
+    """What the graph is: model, transcoders, task, sizes, prompt."""
+    graph, net, meta = context.graph, context.net, context.graph.meta
+    page.paragraph(
+        f"model {meta.model} · transcoder {meta.transcoder_type} · task {meta.task or '-'} · "
+        f"source {meta.source} · {graph.n_nodes} nodes, {graph.n_edges} edges; the motif "
+        f"network keeps embeddings, features and logits: {net.n_nodes} nodes, {net.n_edges} "
+        f"edges.", cls="meta")
+    page.paragraph(f"Prompt: {meta.prompt!r}", cls="meta")
+
+
+def findings_section(page: Page, context: GraphReportContext) -> None:
+    """The findings in sentences (:func:`reports.findings.graph_findings`)."""
+    from reports.findings import graph_findings
+
+    page.heading("Findings")
+    page.bullets(graph_findings(context.profiles))
+
+
+def profile_section(page: Page, context: GraphReportContext) -> None:
+    """Z and SP per 3-node class and null model, drawn and tabled."""
+    from reports import figures
+
+    profiles, chosen, n_null = context.profiles, context.nulls, context.n_null
+    page.heading("Motif profile")
+    z = profiles.pivot(index="motif", columns="null_model", values="z") \
+        .reindex(index=pd.unique(profiles["motif"]), columns=chosen)
+    sp = profiles.pivot(index="motif", columns="null_model", values="sp") \
+        .reindex(index=pd.unique(profiles["motif"]), columns=chosen)
+    page.figure(figures.profile_bars(z, "Z-score", f"Z per null model ({n_null} samples each)",
+                                     threshold=2.0), "z_profile",
+                "Z = (count − null mean) / null sd per 3-node class and null model; dashed: "
+                "|Z| = 2; n/a: the null count never varies (Z undefined). Each class is drawn "
+                "under its bars.")
+    page.figure(figures.profile_bars(sp, "SP", "Significance profile SP = Z / ||Z||"),
+                "sp_profile", "Significance profile (Milo et al. 2004), normalised over the "
+                "finite Z of each null.")
+    wide = profiles.pivot(index="motif", columns="null_model", values=["null_mean", "z"]) \
+        .reindex(index=z.index)
+    wide.columns = [f"{'Z' if v == 'z' else 'null mean'} ({null})" for v, null in wide.columns]
+    first = profiles.drop_duplicates("motif").set_index("motif")[["name", "count"]]
+    shown = first.join(wide[[f"{kind} ({null})" for kind in ("null mean", "Z")
+                             for null in chosen]]).reset_index()
+    page.table(profiles, "profiles", "Count, null mean and Z per null model (null sd, p, SP "
+               "and dependence flags in the CSV)", shown=shown)
+
+
+def null_distribution_section(page: Page, context: GraphReportContext) -> None:
+    """Histograms of each class's count in the headline null's samples."""
+    from reports import figures
+
+    primary, n_null = context.primary, context.n_null
+    page.heading(f"Null distributions ({primary})")
+    null_counts, codes = null_count_samples(context.corpus, context.graph_id, primary, n_null,
+                                            context.seed,
+                                            executor=context.run_options["executor"],
+                                            jobs=context.run_options["jobs"])
+    profiles = context.profiles
+    real = profiles.loc[profiles["null_model"] == primary].set_index("motif")["count"] \
+        .reindex(codes).to_numpy()
+    page.figure(figures.null_distributions(null_counts, real, codes,
+                                           f"{n_null} {primary} samples; red: the real count"),
+                "null_distributions", f"Histogram of each class's count in the {primary} "
+                "samples, the real count in red.")
+
+
+def ffl_section(page: Page, context: GraphReportContext, top: int = 10, n_loops: int = 3) -> None:
+    """The strongest feed-forward loops: described, drawn on the graph, listed."""
+    from motifs.network import instances_for_graph
+    from reports import figures
+
+    graph, net = context.graph, context.net
+    page.heading("Strongest feed-forward loops")
+    instances = instances_for_graph(graph, net, "ffl")
+    names = figures.node_display_names(graph)
+    table = top_instances_table(instances, names, net.rows)
+    # loops whose input sits at an earlier token than their output carry
+    # information across positions (Dallas -> Texas -> Austin)
+    crossing = (table["X pos"] < table["Z pos"]).to_numpy() if len(table) else np.zeros(0, bool)
+    drawn = pick_loops_to_draw(table, crossing, n_loops)
+    if len(table):
+        page.paragraph("The strongest loop: " + describe_loop(table.iloc[0]) + ".")
+    if crossing.any():
+        page.paragraph("The strongest loop across token positions: "
+                       + describe_loop(table.loc[crossing].iloc[0]) + ".")
+    page.figure(figures.ffl_on_graph(graph, instances.iloc[drawn], net.rows, n_loops=n_loops,
+                                     title="FFLs on the graph: layer (y) by token position (x)"),
+                "ffl_on_graph", "Panels: the strongest FFLs with distinct feature labels, "
+                "the strongest crossing token positions included (strength = geometric mean "
+                "of the three |weights|); the graph around each in grey; blue edges excite, "
+                "red inhibit; width ∝ |weight|.")
+    page.table(table.head(top), "ffl_instances",
+               f"The {min(top, len(table))} strongest of {len(table):,} FFLs with their features",
+               max_rows=top)
+    page.table(table.loc[crossing].head(top), "ffl_instances_across_positions",
+               f"The strongest of {int(crossing.sum()):,} FFLs whose X precedes Z in the prompt",
+               max_rows=top)
+    page.save_csv(table, "ffl_instances_all")
+
+
+def pruning_section(page: Page, context: GraphReportContext, keep_fractions: Sequence[float],
+                    sensitivity_n_null: int | None = None) -> None:
+    """The profile under the headline null as weak edges are pruned away."""
+    from motifs.corpus_run import weight_sensitivity
+    from reports import figures
+
+    primary = context.primary
+    page.heading("Does it survive pruning?")
+    sens = weight_sensitivity(context.graph_id, keep_fractions=keep_fractions, null=primary,
+                              n_null=sensitivity_n_null or min(context.n_null, 100),
+                              seed=context.seed, corpus=context.corpus, **context.run_options)
+    page.figure(figures.sensitivity_plot(sens, "z", motifs=_main_motifs(sens["motif"]),
+                                         title=f"Z under {primary} as weak edges are "
+                                               "pruned"),
+                "weight_sensitivity", "Z of the main 3-node classes when only the "
+                "strongest edges (by |weight|) are kept; each level is re-tested against "
+                "its own null.")
+    page.table(sens, "weight_sensitivity", "Profiles at each pruning level",
+               shown=sens[["level", "n_edges", "motif", "count", "null_mean", "z", "sp"]])
+
+
 def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
                        nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200,
                        seed: int = 0, top: int = 10, n_loops: int = 3,
@@ -156,6 +318,11 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
                        jobs: int | None = None, progress: bool = False,
                        name: str = "report.html") -> Path:
     """Write the HTML report of one corpus graph (plus CSV tables and PNG figures).
+
+    The page is its sections in order (:func:`header_section`,
+    :func:`findings_section`, :func:`profile_section`,
+    :func:`null_distribution_section`, :func:`ffl_section`,
+    :func:`pruning_section`), each given the shared :class:`GraphReportContext`.
 
     Parameters
     ----------
@@ -189,108 +356,28 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     pathlib.Path
         The HTML file.
     """
-    from motifs.compare import weight_sensitivity
-    from motifs.instances import instances_for_graph
     from motifs.network import Network
-    from reports import figures
-    from reports.findings import graph_findings
     from reports.html import Page
 
     started = time.perf_counter()
     chosen = check_nulls(nulls)
-    primary = chosen[0]
     graph_id = corpus.resolve(key)
     graph = corpus.load(graph_id)
     net = Network.from_graph(graph)
-    run_options = dict(executor=executor, jobs=jobs, progress=progress)
+    run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
     if net.n_edges == 0:
         raise MotifError(f"{graph.name}: no edges between embedding, feature and logit nodes")
-    meta = graph.meta
     page = Page(f"Motifs of {graph.name}", out_dir)
-    page.paragraph(
-        f"model {meta.model} · transcoder {meta.transcoder_type} · task {meta.task or '-'} · "
-        f"source {meta.source} · {graph.n_nodes} nodes, {graph.n_edges} edges; the motif "
-        f"network keeps embeddings, features and logits: {net.n_nodes} nodes, {net.n_edges} "
-        f"edges.", cls="meta")
-    page.paragraph(f"Prompt: {meta.prompt!r}", cls="meta")
-
     profiles = graph_profiles(corpus, graph_id, chosen, n_null, seed, **run_options)
-    page.heading("Findings")
-    findings = graph_findings(profiles)
-    page.bullets(findings)
-
-    page.heading("Motif profile")
-    z = profiles.pivot(index="motif", columns="null_model", values="z") \
-        .reindex(index=pd.unique(profiles["motif"]), columns=chosen)
-    sp = profiles.pivot(index="motif", columns="null_model", values="sp") \
-        .reindex(index=pd.unique(profiles["motif"]), columns=chosen)
-    page.figure(figures.profile_bars(z, "Z-score", f"Z per null model ({n_null} samples each)",
-                                     threshold=2.0), "z_profile",
-                "Z = (count − null mean) / null sd per 3-node class and null model; dashed: "
-                "|Z| = 2; n/a: the null count never varies (Z undefined). Each class is drawn "
-                "under its bars.")
-    page.figure(figures.profile_bars(sp, "SP", "Significance profile SP = Z / ||Z||"),
-                "sp_profile", "Significance profile (Milo et al. 2004), normalised over the "
-                "finite Z of each null.")
-    wide = profiles.pivot(index="motif", columns="null_model", values=["null_mean", "z"]) \
-        .reindex(index=z.index)
-    wide.columns = [f"{'Z' if v == 'z' else 'null mean'} ({null})" for v, null in wide.columns]
-    first = profiles.drop_duplicates("motif").set_index("motif")[["name", "count"]]
-    shown = first.join(wide[[f"{kind} ({null})" for kind in ("null mean", "Z")
-                             for null in chosen]]).reset_index()
-    page.table(profiles, "profiles", "Count, null mean and Z per null model (null sd, p, SP "
-               "and dependence flags in the CSV)", shown=shown)
-
-    page.heading(f"Null distributions ({primary})")
-    null_counts, codes = null_count_samples(corpus, graph_id, primary, n_null, seed,
-                                            executor=executor, jobs=jobs)
-    real = profiles.loc[profiles["null_model"] == primary].set_index("motif")["count"] \
-        .reindex(codes).to_numpy()
-    page.figure(figures.null_distributions(null_counts, real, codes,
-                                           f"{n_null} {primary} samples; red: the real count"),
-                "null_distributions", f"Histogram of each class's count in the {primary} "
-                "samples, the real count in red.")
-
-    page.heading("Strongest feed-forward loops")
-    instances = instances_for_graph(graph, net, "ffl")
-    names = figures.node_display_names(graph)
-    table = top_instances_table(instances, names, net.rows)
-    # loops whose input sits at an earlier token than their output carry
-    # information across positions (Dallas -> Texas -> Austin)
-    crossing = (table["X pos"] < table["Z pos"]).to_numpy() if len(table) else np.zeros(0, bool)
-    drawn = pick_loops_to_draw(table, crossing, n_loops)
-    if len(table):
-        page.paragraph("The strongest loop: " + describe_loop(table.iloc[0]) + ".")
-    if crossing.any():
-        page.paragraph("The strongest loop across token positions: "
-                       + describe_loop(table.loc[crossing].iloc[0]) + ".")
-    page.figure(figures.ffl_on_graph(graph, instances.iloc[drawn], net.rows, n_loops=n_loops,
-                                     title="FFLs on the graph: layer (y) by token position (x)"),
-                "ffl_on_graph", "Panels: the strongest FFLs with distinct feature labels, "
-                "the strongest crossing token positions included (strength = geometric mean "
-                "of the three |weights|); the graph around each in grey; blue edges excite, "
-                "red inhibit; width ∝ |weight|.")
-    page.table(table.head(top), "ffl_instances",
-               f"The {min(top, len(table))} strongest of {len(table):,} FFLs with their features",
-               max_rows=top)
-    page.table(table.loc[crossing].head(top), "ffl_instances_across_positions",
-               f"The strongest of {int(crossing.sum()):,} FFLs whose X precedes Z in the prompt",
-               max_rows=top)
-    page.save_csv(table, "ffl_instances_all")
-
+    context = GraphReportContext(corpus, n_null, seed, run_options, graph_id, graph, net, chosen,
+                                 profiles)
+    header_section(page, context)
+    findings_section(page, context)
+    profile_section(page, context)
+    null_distribution_section(page, context)
+    ffl_section(page, context, top=top, n_loops=n_loops)
     if keep_fractions:
-        page.heading("Does it survive pruning?")
-        sens = weight_sensitivity(graph_id, keep_fractions=keep_fractions, null=primary,
-                                  n_null=sensitivity_n_null or min(n_null, 100), seed=seed,
-                                  corpus=corpus, **run_options)
-        page.figure(figures.sensitivity_plot(sens, "z", motifs=_main_motifs(sens["motif"]),
-                                             title=f"Z under {primary} as weak edges are "
-                                                   "pruned"),
-                    "weight_sensitivity", "Z of the main 3-node classes when only the "
-                    "strongest edges (by |weight|) are kept; each level is re-tested against "
-                    "its own null.")
-        page.table(sens, "weight_sensitivity", "Profiles at each pruning level",
-                   shown=sens[["level", "n_edges", "motif", "count", "null_mean", "z", "sp"]])
+        pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Null models: {', '.join(chosen)}; {n_null} samples each; seed {seed}. "
                    f"Written in {time.perf_counter() - started:.1f} s.", cls="note")
     return page.write(name)

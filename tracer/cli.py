@@ -11,6 +11,8 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``trace`` sub-command to the ``cgram`` dispatcher."""
+    from cgram.options import add_graph_outputs
+
     p = subparsers.add_parser(
         "trace",
         help="trace a prompt's attribution graph (HF model + transcoders)",
@@ -41,8 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="store every edge as residual-direct and attention-mediated parts")
     p.add_argument("--slug", default=None, help="graph slug (default: from the prompt)")
     p.add_argument("--task", default=None, help="task label stored with the graph")
-    p.add_argument("--corpus", default=None, metavar="DIR", help="add the graph to this corpus")
-    p.add_argument("-o", "--output", default=None, metavar="FILE", help="write Neuronpedia graph JSON here")
+    add_graph_outputs(p)
     p.set_defaults(func=run_trace)
 
 
@@ -52,11 +53,9 @@ def _target(token: str) -> int | str:
 
 def run_trace(args: argparse.Namespace) -> int:
     """Handler of ``cgram trace``; returns the exit code."""
-    from pathlib import Path
-
+    from cgram.options import corpus_to_add
     from corpus.cli import write_graph
     from tracer.trace import trace
-    from tracer.zoo.labels import label_graph, read_labels
 
     targets = None if args.target_token is None else [_target(t) for t in args.target_token]
     graph = trace(
@@ -67,9 +66,6 @@ def run_trace(args: argparse.Namespace) -> int:
         split_paths=args.split_paths, device=args.device, dtype=args.dtype,
         target_tokens=targets, progress=True,
     )
-    if Path(args.transcoders).is_dir():
-        # a local set with the zoo's labels.json (top tokens per feature) labels its nodes
-        label_graph(graph, read_labels(Path(args.transcoders)))
     if args.slug:
         graph.meta.slug = args.slug
     if args.task:
@@ -77,5 +73,5 @@ def run_trace(args: argparse.Namespace) -> int:
     meta = graph.meta
     print(f"{meta.slug}: {graph.n_nodes} nodes, {graph.n_edges} edges, replacement "
           f"{meta.replacement_score:.3f}, completeness {meta.completeness_score:.3f}")
-    write_graph(graph, args.output, args.corpus, args.task)
+    write_graph(graph, args.output, corpus_to_add(args), args.task)
     return 0

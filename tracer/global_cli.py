@@ -11,6 +11,8 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``global`` sub-command to the ``cgram`` dispatcher."""
+    from cgram.options import add_graph_outputs
+
     p = subparsers.add_parser(
         "global",
         help="global graph: virtual weights between transcoder features (no prompt)",
@@ -46,8 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--slug", default=None, help="graph slug (default: global-<set>-<hash>)")
     p.add_argument("--task", default=None, help="task label stored with the graph")
-    p.add_argument("--corpus", default=None, metavar="DIR", help="add the graph to this corpus")
-    p.add_argument("-o", "--output", default=None, metavar="FILE", help="write Neuronpedia graph JSON here")
+    add_graph_outputs(p)
     p.set_defaults(func=run_global)
 
 
@@ -81,12 +82,12 @@ def _local_config(ref: str) -> tuple[object, dict]:
 
 def run_global(args: argparse.Namespace) -> int:
     """Handler of ``cgram global``; returns the exit code."""
+    from cgram.options import corpus_to_add
     from corpus.cli import write_graph
     from tracer.errors import TracerError
     from tracer.global_weights import (
         collect_stats,
         global_weights,
-        load_labels,
         read_texts,
         residual_maps,
     )
@@ -114,12 +115,11 @@ def run_global(args: argparse.Namespace) -> int:
     targets = args.targets or args.layers
     result = global_weights(tc, sources, targets, top_k=args.top_k or None, maps=maps, stats=stats,
                             block_size=args.block_size, progress=True)
-    labels = load_labels(folder) if folder is not None else {}
     model_name = args.model or str(config.get("model_name") or "")
     if not args.model and model_name and folder is not None and (folder / model_name).is_dir():
         model_name = str((folder / model_name).resolve())  # the zoo writes model_name: ../model
-    graph = result.to_graph(labels=labels, model=model_name, slug=args.slug, task=args.task)
+    graph = result.to_graph(labels=tc.labels, model=model_name, slug=args.slug, task=args.task)
     print(f"{graph.meta.slug}: {graph.n_nodes} features, {graph.n_edges} edges ({result.weighting}; "
           f"{maps.description})")
-    write_graph(graph, args.output, args.corpus, args.task)
+    write_graph(graph, args.output, corpus_to_add(args), args.task)
     return 0

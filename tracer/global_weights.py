@@ -518,7 +518,7 @@ class GlobalWeights:
         Parameters
         ----------
         labels : mapping (layer, index) -> str, optional
-            Feature labels (:func:`load_labels`).
+            Feature labels (``Transcoders.labels``, :func:`tracer.labels.read_labels`).
         model : str
             Model name for ``meta.model``.
         slug : str, optional
@@ -1001,36 +1001,3 @@ def collect_stats(
                           shape=(offset, width), dtype=np.float32) for l in range(L)]
     means = {role: total / offset for role, total in scale_sum.items() if total.any()}
     return ActivationStats(mats, means)
-
-
-# ----------------------------------------------------------------- labels
-def load_labels(path: str | Path) -> dict[tuple[int, int], str]:
-    """Feature labels from ``labels.json`` (``{layer: {feature: label}}``), as written by
-    the zoo (:func:`tracer.zoo.labels.write_labels`).
-
-    Parameters
-    ----------
-    path : str or Path
-        The file, or a transcoder directory holding ``labels.json``.
-
-    Returns
-    -------
-    dict of (layer, feature) -> str
-        Empty when a directory has no ``labels.json``.
-
-    Raises
-    ------
-    TracerError
-        When the file exists but is not such a mapping.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "labels.json"
-        if not path.is_file():
-            return {}
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return {(int(layer), int(feature)): str(label)
-                for layer, per_layer in raw.items() for feature, label in per_layer.items()}
-    except (OSError, ValueError, AttributeError) as exc:
-        raise TracerError(f"{path}: not a labels file {{layer: {{feature: label}}}} ({exc})") from exc

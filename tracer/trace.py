@@ -44,6 +44,7 @@ import torch
 from corpus.graph import AttributionGraph, GraphMeta
 from tracer.attribution import Attribution, compute_attribution
 from tracer.errors import TracerError
+from tracer.labels import label_graph
 from tracer.models import LoadedModel, load_model, resolve_device, resolve_dtype
 from tracer.replacement import ReplacementModel
 from tracer.transcoders import Transcoders, load_transcoders
@@ -119,7 +120,8 @@ def trace(
     -------
     AttributionGraph
         ``meta.source == "trace"``, with the replacement and completeness
-        scores of the unpruned graph.
+        scores of the unpruned graph; feature nodes carry the set's labels
+        (``Transcoders.labels``, a local set's ``labels.json``).
 
     Raises
     ------
@@ -147,8 +149,9 @@ def trace(
         "pruning_settings": {"node_threshold": node_threshold, "edge_threshold": edge_threshold},
         "transcoder_list": [],
     }
-    return attribution_graph(attribution, replacement, node_threshold=node_threshold,
-                             edge_threshold=edge_threshold, extra=settings)
+    graph = attribution_graph(attribution, replacement, node_threshold=node_threshold,
+                              edge_threshold=edge_threshold, extra=settings)
+    return label_graph(graph, tc.labels) if tc.labels else graph
 
 
 def _resolve_model(model: str | Path | LoadedModel, device: Any, dtype: Any) -> LoadedModel:

@@ -70,6 +70,7 @@ import numpy as np
 import torch
 
 from tracer.errors import TracerError
+from tracer.labels import FeatureLabels, read_labels
 from tracer.models import INPUT_HOOKS, OUTPUT_HOOKS, resolve_device, resolve_dtype
 
 #: Activation functions.
@@ -215,6 +216,8 @@ class Transcoders:
     ----------
     n_layers, d_model, d_transcoder : int
     device, dtype : compute placement (set by :meth:`to`).
+    labels : dict of (layer, feature) -> str
+        Feature labels (:mod:`tracer.labels`), put on traced graphs' nodes.
     """
 
     def __init__(
@@ -254,6 +257,7 @@ class Transcoders:
         self.feature_output_hook = feature_output_hook
         self.scan = scan
         self.lazy = lazy
+        self.labels: FeatureLabels = {}
         self.n_layers = len(layers)
         self.d_transcoder = int(layers[0].b_enc.shape[0])
         self.d_model = int(layers[0].b_dec.shape[0])
@@ -651,7 +655,8 @@ def load_transcoders(
     Transcoders
         ``scan`` is the hub reference as circuit-tracer writes it
         (``repo[//subfolder][@revision]``), or the config's ``scan`` / the
-        directory for a local set.
+        directory for a local set; ``labels`` are the set's ``labels.json``
+        (:func:`tracer.labels.read_labels`; empty without one).
 
     Raises
     ------
@@ -691,6 +696,7 @@ def load_transcoders(
         layers = ([_plt_layer(p) for p in _numbered(folder, "layer_{}.safetensors")]
                   if kind == "plt" else _clt_layers(folder))
     out = _build(config, layers, scan, lazy, str(config_path))
+    out.labels = read_labels(folder)
     return out.to(device=resolve_device(device), dtype=resolve_dtype(dtype))
 
 

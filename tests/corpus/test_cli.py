@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-import time
 
 import numpy as np
 
+from cgram.cli import main
 from corpus import neuronpedia as npd
-from corpus.cli import main
 from corpus.store import Corpus
 from tests.conftest import SHARED_GRAPHS
 from tests.corpus.test_neuronpedia import VARIANTS
@@ -121,17 +118,3 @@ def test_rm_and_label(tmp_path, capsys):
 def test_missing_corpus_is_a_clear_error(tmp_path, capsys):
     assert main(["ls", "--corpus", str(tmp_path / "nothing")]) == 1
     assert "no corpus here" in capsys.readouterr().err
-
-
-def test_console_script_help_starts_fast():
-    exe = shutil.which("cgram", path=str(sys.prefix) + "/bin")
-    assert exe, "cgram console script is not installed"
-    start = time.perf_counter()
-    out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
-    elapsed = time.perf_counter() - start
-    assert "import" in out.stdout and "export" in out.stdout
-    assert elapsed < 3.0  # no torch / pandas import just to print help
-    heavy = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                            "import corpus.cli as c; c.build_parser()"],
-                           capture_output=True, text=True, check=True).stderr
-    assert " torch" not in heavy and " pandas" not in heavy

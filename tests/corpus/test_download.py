@@ -402,7 +402,7 @@ def test_fixtures_are_valid_graphs_that_the_parser_reads(site):
 
 
 def test_cgram_import_url_adds_the_graphs_and_reimport_makes_no_request(site, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
     from corpus.store import Corpus
 
     store = tmp_path / "corpus"
@@ -422,7 +422,7 @@ def test_cgram_import_url_adds_the_graphs_and_reimport_makes_no_request(site, tm
 
 
 def test_cgram_import_reports_a_missing_slug_and_exits_1(site, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
 
     code = main(["import", "https://www.neuronpedia.org/gemma-2-2b/graph?slug=no-such-graph",
                  "--corpus", str(tmp_path / "corpus"), "-q"])

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from corpus.cli import main
+from cgram.cli import main
 from corpus.store import Corpus
 from motifs.cli import NULL_NAMES, read_edge_list
 from motifs.errors import MotifError
@@ -40,13 +40,13 @@ def test_null_names_are_the_null_models_of_the_engine():
 
 
 def test_motifs_help_starts_without_heavy_imports():
-    code = "import sys, corpus.cli as c; c.build_parser(); print(sorted(sys.modules))"
+    code = "import sys, cgram.cli as c; c.build_parser(); print(sorted(sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO).stdout
     loaded = set(eval(out))  # noqa: S307 - our own printed list
     assert "motifs.cli" in loaded
     assert not loaded & {"numpy", "pandas", "scipy", "igraph", "torch", "dask"}
-    help_text = subprocess.run([sys.executable, "-m", "corpus.cli", "motifs", "--help"],
+    help_text = subprocess.run([sys.executable, "-m", "cgram.cli", "motifs", "--help"],
                                capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert "--executor KIND" in help_text and "dask://HOST:PORT" in help_text
 
@@ -170,7 +170,7 @@ def test_run_killed_by_sigkill_resumes_with_only_the_missing_graphs(tmp_path, ca
     n_graphs = 8
     root = small_corpus(tmp_path / "c", n_graphs)
     shutil.copytree(root, tmp_path / "clean")  # same graphs, never interrupted
-    cmd = [sys.executable, "-m", "corpus.cli", "motifs", "--corpus", str(root), "--n-null", "64",
+    cmd = [sys.executable, "-m", "cgram.cli", "motifs", "--corpus", str(root), "--n-null", "64",
            "--executor", "serial", "-q"]
     profiles = root / "results" / "motif_profile"
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

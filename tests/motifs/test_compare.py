@@ -325,7 +325,7 @@ def test_group_motif_summary_counts_enriched_and_absent_graphs_per_null():
 def test_weight_sensitivity_reruns_the_profile_on_pruned_networks(tmp_path):
     from corpus.store import Corpus
     from motifs.analysis import motif_profile
-    from motifs.compare import weight_sensitivity
+    from motifs.corpus_run import weight_sensitivity
     from motifs.corpus_run import run_motifs
     from motifs.network import Network
     from tests.reports.conftest import layered_graph

@@ -10,8 +10,8 @@ import pytest
 
 from motifs.census import signed_triad_census, triad_census
 from motifs.errors import MotifError
-from motifs.instances import INSTANCE_MOTIFS, instances_for_graph, motif_instances
-from motifs.network import Network
+from motifs.instances import INSTANCE_MOTIFS, motif_instances
+from motifs.network import Network, instances_for_graph
 from tests.motifs.conftest import DALLAS, dense, random_network, real_graph, real_network
 
 CODES = {"ffl": "030T", "chain": "021C", "fan_in": "021U", "fan_out": "021D", "cycle3": "030C"}

@@ -62,7 +62,7 @@ def test_profile_bars_draw_each_motif_under_its_bars_from_the_catalog():
 
 
 def test_ffl_drawing_colours_edges_by_sign_and_labels_nodes_by_clerp():
-    from motifs.instances import instances_for_graph
+    from motifs.network import instances_for_graph
     from motifs.network import Network
 
     graph = layered_graph(3, "g", "clt", "t", shortcut=0.6, p_edge=0.25)
@@ -128,7 +128,7 @@ def test_group_findings_count_graphs_where_z_is_defined():
 
 # ---------------------------------------------------------- command line
 def test_cgram_compare_prints_the_comparison_and_writes_csvs(toy_corpus, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
 
     out = tmp_path / "cmp"
     code = main(["compare", "--by", "transcoder_type", "--corpus", str(toy_corpus.root),
@@ -153,7 +153,7 @@ def test_cgram_compare_prints_the_comparison_and_writes_csvs(toy_corpus, tmp_pat
 
 
 def test_cgram_compare_refuses_an_unknown_null_and_a_single_group(toy_corpus, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
 
     base = ["compare", "--corpus", str(toy_corpus.root), "--n-null", "12", "--executor",
             "serial", "--out", str(tmp_path), "-q"]
@@ -166,7 +166,7 @@ def test_cgram_compare_refuses_an_unknown_null_and_a_single_group(toy_corpus, tm
 
 
 def test_cgram_report_prints_the_page_path(toy_corpus, tmp_path, capsys):
-    from corpus.cli import main
+    from cgram.cli import main
 
     out = tmp_path / "one"
     code = main(["report", "clt-1", "--corpus", str(toy_corpus.root), "--null", "config-dag",

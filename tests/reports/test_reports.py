@@ -76,7 +76,7 @@ def test_graph_report_null_histogram_is_the_ensemble_behind_the_z_scores(real_co
 
 def test_graph_report_lists_the_strongest_loops_with_their_feature_labels(graph_report,
                                                                          real_corpus):
-    from motifs.instances import instances_for_graph
+    from motifs.network import instances_for_graph
     from motifs.network import Network
 
     graph = real_corpus.load("dallas-austin-llamma")

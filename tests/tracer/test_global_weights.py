@@ -24,12 +24,12 @@ from tracer.global_weights import (
     ResidualMaps,
     collect_stats,
     global_weights,
-    load_labels,
     parse_selection,
     residual_maps,
     select_features,
     virtual_weights,
 )
+from tracer.labels import read_labels
 from tracer.transcoders import Transcoders, load_transcoders, save_transcoders
 
 N_LAYERS, D_MODEL, D_TC = 4, 8, 6
@@ -317,7 +317,7 @@ def test_graph_has_feature_nodes_with_ids_labels_and_global_source(tmp_path):
     tc, _ = random_set("clt", seed=11)
     folder = save_transcoders(tc, tmp_path / "set")
     (folder / "labels.json").write_text(json.dumps({"0": {"3": "state: texas"}, "2": {"1": "capital"}}))
-    labels = load_labels(folder)
+    labels = read_labels(folder)
     assert labels == {(0, 3): "state: texas", (2, 1): "capital"}
     result = global_weights(tc, top_k=2)
     graph = result.to_graph(labels=labels, model="tiny")

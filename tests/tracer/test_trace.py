@@ -220,3 +220,28 @@ def test_cli_writes_neuronpedia_json_and_adds_to_a_corpus(hub, tmp_path, capsys)
     stored = Corpus(corpus).load("tiny-clt")
     assert stored.n_edges == len(data["links"]) and stored.meta.task == "test"
     assert "tiny-clt:" in capsys.readouterr().out
+
+
+def test_trace_labels_feature_nodes_from_the_sets_labels_json(hub, tmp_path):
+    KEEP_ALL = dict(node_threshold=1.0, edge_threshold=1.0)  # the default pruning keeps no feature
+    from tracer.labels import write_labels
+    from tracer.transcoders import load_transcoders, save_transcoders
+
+    folder = save_transcoders(load_transcoders(hub.transcoder_id("llama-plt"), device="cpu"),
+                              tmp_path / "set")
+    unlabelled = trace(hub.model("llama"), folder, PROMPT, device="cpu", **KEEP_ALL)
+    features = unlabelled.nodes[unlabelled.kind_mask("feature")]
+    keys = list(zip(features["layer"].astype(int), features["feature"].astype(int)))
+    assert len(set(keys)) > 1 and (features["label"] == "").all()
+    # label every feature but the first: it keeps its empty label
+    given = {key: f"L{key[0]} F{key[1]}" for key in sorted(set(keys))[1:]}
+    write_labels(given, folder)
+    loaded = load_transcoders(folder, device="cpu")
+    assert loaded.labels == given
+    for transcoders in (folder, loaded):  # a directory or the set loaded from it
+        graph = trace(hub.model("llama"), transcoders, PROMPT, device="cpu", **KEEP_ALL)
+        labels = graph.nodes.loc[graph.kind_mask("feature"), "label"].tolist()
+        assert labels == [given.get(key, "") for key in keys]
+    (folder / "labels.json").write_text('["not", "a", "mapping"]')
+    with pytest.raises(TracerError, match="labels.json: not a labels file"):
+        load_transcoders(folder, device="cpu")

@@ -28,6 +28,7 @@ from tracer.zoo.transcoder_recipe import MODEL_KINDS, TranscoderTraining
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+    from tracer.labels import FeatureLabels
     from tracer.zoo.world import World
 
 #: Where the shipped checkpoints live (package data).
@@ -181,7 +182,8 @@ def train_checkpoint(recipe: Recipe, out: str | Path,
         answer_accuracy, build_model, encode_examples, make_config, train_lm,
     )
     from tracer.zoo.evaluation import describe_metrics, reconstruction_metrics, replacement_accuracy
-    from tracer.zoo.labels import feature_labels, write_labels
+    from tracer.labels import write_labels
+    from tracer.zoo.labels import feature_labels
     from tracer.zoo.tokenizer import build_tokenizer
     from tracer.zoo.transcoder_recipe import collect_mlp_activations, save_trained, train_transcoders
     from tracer.zoo.world import build_world
@@ -297,9 +299,11 @@ class Checkpoint:
 
         return build_world(self.recipe.world, self.recipe.seed, self.recipe.world_params)
 
-    def labels(self, kind: str) -> dict[str, dict[str, str]]:
-        """``labels.json`` of the ``kind`` transcoders (layer -> feature -> label)."""
-        return json.loads((self.transcoder_dir(kind) / "labels.json").read_text())
+    def labels(self, kind: str) -> FeatureLabels:
+        """``labels.json`` of the ``kind`` transcoders: ``{(layer, feature): label}``."""
+        from tracer.labels import read_labels
+
+        return read_labels(self.transcoder_dir(kind))
 
 
 def shipped_checkpoints() -> list[str]:

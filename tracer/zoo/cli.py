@@ -57,10 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
-    import sys
     from pathlib import Path
 
-    from tracer.errors import TracerError
     from tracer.zoo.checkpoint import preset_recipe, train_checkpoint
 
     kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
@@ -70,13 +68,10 @@ def _train(args: argparse.Namespace) -> int:
         args.world = str(Path(args.world).resolve())
     if args.out is None:
         args.out = str(Path("zoo-checkpoints") / f"{Path(args.world).stem}-{args.arch}")
-    try:
-        recipe = preset_recipe(args.preset, args.world, args.arch, seed=args.seed, transcoders=kinds)
-        recipe = dataclasses.replace(recipe, threads=args.threads)
-        metrics = train_checkpoint(recipe, args.out, log=None if args.quiet else print)
-    except TracerError as exc:
-        print(f"cgram zoo train: {exc}", file=sys.stderr)
-        return 2
+    # a TracerError reaches the dispatcher: "cgram: error: ...", exit code 1, as for every command
+    recipe = preset_recipe(args.preset, args.world, args.arch, seed=args.seed, transcoders=kinds)
+    recipe = dataclasses.replace(recipe, threads=args.threads)
+    metrics = train_checkpoint(recipe, args.out, log=None if args.quiet else print)
     lm = metrics["lm"]
     print(f"wrote {args.out}: held-out accuracy {lm['heldout_accuracy']:.3f}" + "".join(
         f", {kind} replacement accuracy {metrics[kind]['replacement_accuracy']:.3f}" for kind in kinds))
@@ -100,20 +95,14 @@ def _list(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     import json
-    import sys
 
-    from tracer.errors import TracerError
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import circuit_report
 
     kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
-    try:
-        checkpoint = open_checkpoint(args.checkpoint)
-        for kind in kinds:
-            report = circuit_report(checkpoint, kind, n_prompts=args.prompts,
-                                    concept_key=args.concept, source_key=args.source)
-            print(json.dumps({"checkpoint": str(args.checkpoint), "transcoder": kind, **report}))
-    except TracerError as exc:
-        print(f"cgram zoo check: {exc}", file=sys.stderr)
-        return 2
+    checkpoint = open_checkpoint(args.checkpoint)
+    for kind in kinds:
+        report = circuit_report(checkpoint, kind, n_prompts=args.prompts,
+                                concept_key=args.concept, source_key=args.source)
+        print(json.dumps({"checkpoint": str(args.checkpoint), "transcoder": kind, **report}))
     return 0

@@ -4,10 +4,9 @@ For each feature, its ``top`` largest activations over a world's texts give
 two distributions: the tokens it fires on and the answers of the examples
 those tokens belong to. The label names the two commonest of each with their
 shares, e.g. ``"vale 41%, ford 22% | ans: texas 88%"`` (a feature on city
-tokens whose examples are about Texas: a state feature). Labels are stored in
-``labels.json`` beside the transcoder files, ``{layer: {feature: label}}``
-(CLT features under their encoder layer), for the tracer's node ``label``
-(Neuronpedia's ``clerp``).
+tokens whose examples are about Texas: a state feature). The zoo writes them
+into the transcoder directory's ``labels.json`` with
+:func:`tracer.labels.write_labels`; the tracer puts them on graph nodes.
 
 References
 ----------
@@ -17,11 +16,8 @@ labelling features by their top-activating contexts.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import pandas as pd
 import torch
 
 from tracer.zoo.evaluation import feature_activations
@@ -29,8 +25,7 @@ from tracer.zoo.evaluation import feature_activations
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
-    from corpus.graph import AttributionGraph
-
+    from tracer.labels import FeatureLabels
     from tracer.transcoders import Transcoders
     from tracer.zoo.transcoder_recipe import MLPActivations
     from tracer.zoo.world import Example
@@ -49,7 +44,7 @@ def _top_two(ids: torch.Tensor, live: torch.Tensor, n_ids: int) -> tuple[torch.T
 
 def feature_labels(transcoders: Transcoders, acts: MLPActivations,
                    tokenizer: PreTrainedTokenizerFast, examples: Sequence[Example],
-                   top: int = 32) -> dict[str, dict[str, str]]:
+                   top: int = 32) -> FeatureLabels:
     """Label every feature of every layer by its top-activating tokens.
 
     Parameters
@@ -64,15 +59,15 @@ def feature_labels(transcoders: Transcoders, acts: MLPActivations,
 
     Returns
     -------
-    dict
-        ``{str(layer): {str(feature): label}}``; features that never fire
+    dict of (int, int) -> str
+        ``{(layer, feature): label}``; features that never fire
         (activation > 0) on these texts are labelled ``"dead"``.
     """
     answers = torch.tensor([tokenizer(ex.answer, add_special_tokens=False)["input_ids"][0]
                             for ex in examples])
     vocab = len(tokenizer)
     names = tokenizer.convert_ids_to_tokens(list(range(vocab)))
-    labels: dict[str, dict[str, str]] = {}
+    labels: FeatureLabels = {}
     with torch.no_grad():
         for layer in range(acts.n_layers):
             a = feature_activations(transcoders, layer, acts.inputs[layer])  # (n_tokens, F)
@@ -81,53 +76,15 @@ def feature_labels(transcoders: Transcoders, acts: MLPActivations,
             token_share, token_id = _top_two(acts.token_ids[rows], live, vocab)
             answer_share, answer_id = _top_two(answers[acts.example[rows]], live, vocab)
             fired = live.any(dim=0).tolist()
-            labels[str(layer)] = {
-                str(f): (f"{_shares(names, token_share[f], token_id[f])} | ans: "
-                         f"{_shares(names, answer_share[f], answer_id[f])}") if fired[f] else "dead"
+            labels.update({
+                (layer, f): (f"{_shares(names, token_share[f], token_id[f])} | ans: "
+                             f"{_shares(names, answer_share[f], answer_id[f])}") if fired[f]
+                else "dead"
                 for f in range(a.shape[1])
-            }
+            })
     return labels
 
 
 def _shares(names: list[str], share: torch.Tensor, ids: torch.Tensor) -> str:
     """``"vale 41%, ford 22%"``: names with their shares, zero shares left out."""
     return ", ".join(f"{names[i]} {s:.0%}" for s, i in zip(share.tolist(), ids.tolist()) if s > 0)
-
-
-def write_labels(labels: dict[str, dict[str, str]], directory: Path) -> Path:
-    """Write ``labels.json`` (layer -> feature -> label) into ``directory``."""
-    path = Path(directory) / "labels.json"
-    path.write_text(json.dumps(labels, indent=0))
-    return path
-
-
-def read_labels(directory: Path) -> dict[str, dict[str, str]]:
-    """Read ``labels.json`` from a transcoder directory (empty dict if absent)."""
-    path = Path(directory) / "labels.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def label_graph(graph: AttributionGraph, labels: dict[str, dict[str, str]]) -> AttributionGraph:
-    """Fill the empty ``label`` of feature nodes from ``labels`` (in place; returned).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from corpus.graph import AttributionGraph
-    >>> nodes = pd.DataFrame({"node_id": ["0_7_1", "E_3_1"], "kind": ["feature", "embedding"],
-    ...                       "layer": [0, -1], "pos": [1, 1], "feature": [7, None]})
-    >>> g = label_graph(AttributionGraph.from_arrays(nodes, [1], [0], [1.0]),
-    ...                 {"0": {"7": "vale 50% | ans: texas 90%"}})
-    >>> g.nodes["label"].tolist()
-    ['vale 50% | ans: texas 90%', <NA>]
-    """
-    nodes = graph.nodes
-    flat = {(int(layer), int(feature)): text for layer, table in labels.items()
-            for feature, text in table.items()}
-    is_feature = (nodes["kind"] == "feature") & nodes["feature"].notna()
-    empty = nodes["label"].isna() | (nodes["label"] == "")
-    rows = is_feature & empty
-    keys = zip(nodes.loc[rows, "layer"].astype(int), nodes.loc[rows, "feature"].astype(int))
-    found = [flat.get(key) for key in keys]
-    nodes.loc[rows, "label"] = pd.array(found, dtype="string")
-    return graph

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from tracer.labels import read_labels, write_labels
 from tracer.transcoders import Transcoders
-from tracer.zoo.labels import feature_labels, label_graph, read_labels, write_labels
+from tracer.zoo.labels import feature_labels
 from tracer.zoo.tokenizer import build_tokenizer
 from tracer.zoo.transcoder_recipe import MLPActivations
 from tracer.zoo.world import Example
@@ -25,10 +26,10 @@ def test_labels_name_the_top_tokens_and_answers_by_hand():
     examples = [Example("a a", "x", "k"), Example("b c c", "y", "k")]
     labels = feature_labels(tc, acts, tok, examples, top=3)
     # feature 0's three largest activations: rows 0, 1 (token a, answer x), 2 (token b, answer y)
-    assert labels["0"]["0"] == "a 67%, b 33% | ans: x 67%, y 33%"
+    assert labels[(0, 0)] == "a 67%, b 33% | ans: x 67%, y 33%"
     # feature 1 fires once (row 3: token c of the second example)
-    assert labels["0"]["1"] == "c 100% | ans: y 100%"
-    assert labels["0"]["2"] == "dead"
+    assert labels[(0, 1)] == "c 100% | ans: y 100%"
+    assert labels[(0, 2)] == "dead"
 
 
 def test_traced_feature_nodes_get_their_labels(test_checkpoint, tmp_path):
@@ -37,10 +38,10 @@ def test_traced_feature_nodes_get_their_labels(test_checkpoint, tmp_path):
 
     ckpt = open_checkpoint(test_checkpoint)
     labels = read_labels(ckpt.transcoder_dir("plt"))
-    assert read_labels(write_labels(labels, tmp_path).parent) == labels
+    assert read_labels(write_labels(labels, tmp_path).parent) == labels == ckpt.labels("plt")
+    # trace() itself labels the nodes from the set's labels.json
     graph = tracer.trace(ckpt.model_dir, ckpt.transcoder_dir("plt"), ckpt.world().heldout[1].prompt,
                          device="cpu")
-    label_graph(graph, labels)
     features = graph.nodes[graph.kind_mask("feature")]
     assert len(features) > 0
     # every feature active on a held-out prompt fired somewhere in the world: none is "dead"
@@ -49,7 +50,7 @@ def test_traced_feature_nodes_get_their_labels(test_checkpoint, tmp_path):
 
 
 def test_cgram_trace_labels_the_nodes_from_the_transcoders_labels_file(test_checkpoint, tmp_path):
-    from corpus.cli import main
+    from cgram.cli import main
     from corpus.neuronpedia import read_json
     from tracer.zoo.checkpoint import open_checkpoint
 
@@ -61,5 +62,5 @@ def test_cgram_trace_labels_the_nodes_from_the_transcoders_labels_file(test_chec
     features = read_json(out).nodes
     features = features[features["kind"] == "feature"]
     labels = read_labels(ckpt.transcoder_dir("plt"))
-    expected = [labels[str(int(l))][str(int(f))] for l, f in zip(features["layer"], features["feature"])]
+    expected = [labels[(int(l), int(f))] for l, f in zip(features["layer"], features["feature"])]
     assert len(features) > 0 and features["label"].tolist() == expected

@@ -41,7 +41,7 @@ def test_checkpoint_holds_model_transcoders_labels_and_recipe(test_checkpoint):
     assert (ckpt.model_dir / "model.safetensors").is_file()
     assert (ckpt.model_dir / "tokenizer.json").is_file()
     labels = ckpt.labels("plt")
-    assert sorted(labels) == ["0", "1"] and len(labels["0"]) == 128
+    assert sorted({layer for layer, _ in labels}) == [0, 1] and len(labels) == 2 * 128
     assert sorted(p.name for p in ckpt.transcoder_dir("clt").glob("W_dec_*")) == \
         ["W_dec_0.safetensors", "W_dec_1.safetensors"]
     assert json.loads((test_checkpoint / "recipe.json").read_text()) == ckpt.recipe.to_dict()
@@ -76,9 +76,12 @@ def test_a_traced_heldout_prompt_gives_a_graph_the_census_counts(test_checkpoint
     assert int(census.drop("003").sum()) > 0
 
 
-def test_cli_rejects_an_unknown_world(capsys):
-    assert run_zoo_cli("zoo", "train", "no_such_world", "--out", "unused", "--preset", "test") == 2
-    assert "no_such_world" in capsys.readouterr().err
+def test_cli_rejects_an_unknown_world_with_the_exit_code_of_every_known_error(capsys):
+    from cgram.cli import main
+
+    assert main(["zoo", "train", "no_such_world", "--out", "unused", "--preset", "test"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cgram: error: ") and "no_such_world" in err
 
 
 def test_cli_lists_the_worlds_and_shipped_checkpoints(capsys):

@@ -69,7 +69,6 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
     from tracer.trace import trace
     from tracer.transcoders import load_transcoders
     from tracer.zoo.checkpoint import open_checkpoint, shipped_checkpoints
-    from tracer.zoo.labels import label_graph
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     rows = []
@@ -87,12 +86,11 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
                 directory = checkpoint.transcoder_dir(kind)
             except Exception:  # a checkpoint may ship one kind only
                 continue
-            transcoders = load_transcoders(directory)
-            labels = checkpoint.labels(kind)
+            transcoders = load_transcoders(directory)  # with its labels.json: trace labels nodes
             sizes = []
             for example in tqdm(examples, desc=f"trace {name} {kind}", unit="prompt",
                                 file=sys.stdout):
-                graph = label_graph(trace(model, transcoders, example.prompt), labels)
+                graph = trace(model, transcoders, example.prompt)
                 graph.meta.model = f"zoo-{name}"
                 graph.meta.task = world.name
                 graph.meta.slug = f"{name}-{kind}-{graph.meta.slug}"
@@ -177,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """``cgram demo``: the main job end to end (see the module docstring)."""
+    from cgram.options import add_executor, add_jobs
+
     p = subparsers.add_parser("demo", help="run the whole pipeline on the shipped zoo and the "
                                            "shared real graphs, and write a report")
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
@@ -190,6 +190,6 @@ def register(subparsers: Any) -> None:
                    help="null models compared in the report (comma-separated)")
     p.add_argument("--report-n-null", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--executor", default="pool", help="serial | pool | dask-local | dask://host:port")
-    p.add_argument("-j", "--jobs", type=int, default=None)
+    add_executor(p)
+    add_jobs(p)
     p.set_defaults(func=run)
