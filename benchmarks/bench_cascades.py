@@ -118,13 +118,15 @@ def zoo(args: argparse.Namespace) -> None:
     import pandas as pd
     import torch
 
+    from motifs.cascades import cascades_for_graph
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import cascade_check
 
     torch.set_num_threads(1)
     pd.set_option("display.width", 200)
     for kind in ("plt", "clt"):
-        table = cascade_check(open_checkpoint("two_hop-llama"), kind, n_prompts=8, n_random=20)
+        table = cascade_check(open_checkpoint("two_hop-llama"), kind, lambda g, k: cascades_for_graph(g, k)[2],
+                              n_prompts=8, n_random=20)
         shown = table.assign(path=table["path"].map(" -> ".join)).drop(columns=["prompt"])
         print(f"\ntwo_hop-llama {kind}: top cascade to the answer, first 8 held-out prompts")
         print(shown.to_string(float_format=lambda v: f"{v:.4g}"))

@@ -20,7 +20,10 @@ features free to respond) test that claim:
 The graph must come from this model and transcoder set (node ids
 ``{layer}_{feature}_{pos}``, embeddings ``E_{token}_{pos}``, logits
 ``{n_layers + 1}_{token}_{pos}``: :func:`tracer.trace`'s and circuit-tracer's
-format); the prompt is read back from the embedding nodes.
+format); the prompt is read back from the embedding nodes. Loops and
+cascades arrive as plain records (node ids), the ``cgram cascades --json``
+records of :func:`motifs.cascades.cascades_frame`: the tracer never imports
+the motif engine.
 
 References
 ----------
@@ -43,8 +46,6 @@ from tracer.interventions import Intervener
 
 if TYPE_CHECKING:
     from corpus.graph import AttributionGraph
-    from motifs.cascades import CascadeResult
-    from motifs.network import Network
 
 
 def graph_tokens(graph: AttributionGraph) -> list[int]:
@@ -170,9 +171,28 @@ class CausalProbe:
         return float(pre[layer][pos, feature] - self.clean_pre[layer][pos, feature])
 
 
-def ablate_mediators(probe: CausalProbe, net: Network, x: np.ndarray, y: np.ndarray, z: np.ndarray,
-                     weight_yz: np.ndarray, answer: int, n_random: int = 20, seed: int = 0) -> pd.DataFrame:
-    """Ablate the mediator of each loop (x, y, z) (Network node numbers).
+def _rows(graph: AttributionGraph, node_ids: Sequence[str]) -> list[int]:
+    """Graph rows of node keys (``AttributionGraph.node_keys``: the node id, made unique
+    where published files reuse an error id for a layer-0 feature), naming the first missing."""
+    index = {key: i for i, key in enumerate(graph.node_keys())}
+    missing = [n for n in node_ids if str(n) not in index]
+    if missing:
+        raise TracerError(f"graph {graph.name} has no node {missing[0]!r}")
+    return [index[str(n)] for n in node_ids]
+
+
+def ablate_mediators(probe: CausalProbe, loops: Sequence[dict[str, Any]], answer: int, n_random: int = 20,
+                     seed: int = 0) -> pd.DataFrame:
+    """Ablate the mediator Y of each loop.
+
+    Parameters
+    ----------
+    probe : CausalProbe
+    loops : sequence of dict
+        Each with node ids ``x``, ``y``, ``z`` and ``weights`` (``[w_xy, w_yz,
+        w_xz]``), as in a cascade record's ``ffls``.
+    answer : int
+        Vocabulary id whose demeaned logit change is reported.
 
     Returns
     -------
@@ -182,13 +202,13 @@ def ablate_mediators(probe: CausalProbe, net: Network, x: np.ndarray, y: np.ndar
         matched random feature is ablated instead, over ``n_random`` draws),
         ``answer_dlogit`` (change of the answer's demeaned logit).
     """
-    rows = net.rows
+    graph = probe.graph
     out = []
-    for i, (yy, zz) in enumerate(zip(np.asarray(y).tolist(), np.asarray(z).tolist())):
-        y_row, z_row = int(rows[yy]), int(rows[zz])
-        if str(probe.graph.nodes["kind"].iloc[y_row]) != "feature":
-            raise TracerError(f"mediator {probe.graph.nodes['node_id'].iloc[y_row]} is not a feature")
-        key = _feature_keys(probe.graph, np.array([y_row]))[0]
+    for i, loop in enumerate(loops):
+        y_row, z_row = _rows(graph, [loop["y"], loop["z"]])
+        if str(graph.nodes["kind"].iloc[y_row]) != "feature":
+            raise TracerError(f"mediator {loop['y']} is not a feature")
+        key = _feature_keys(graph, np.array([y_row]))[0]
         logits, pre = probe.run([key])
         observed = probe.target_change(z_row, logits, pre)
         answer_dlogit = float((logits[answer] - logits.mean()) - (probe.clean_logits[answer] - probe.clean_logits.mean()))
@@ -196,25 +216,22 @@ def ablate_mediators(probe: CausalProbe, net: Network, x: np.ndarray, y: np.ndar
         for draw in random_feature_sets(probe.pool, [key[:2]], n_random, seed + i, exclude={key}):
             c_logits, c_pre = probe.run(draw)
             controls.append(abs(probe.target_change(z_row, c_logits, c_pre)))
-        out.append({"predicted_dz": -float(weight_yz[i]), "observed_dz": observed,
+        out.append({"predicted_dz": -float(loop["weights"][1]), "observed_dz": observed,
                     "random_abs_dz_mean": float(np.mean(controls)), "random_abs_dz_sd": float(np.std(controls)),
                     "answer_dlogit": answer_dlogit})
     return pd.DataFrame(out, columns=["predicted_dz", "observed_dz", "random_abs_dz_mean", "random_abs_dz_sd",
                                       "answer_dlogit"])
 
 
-def cascade_features(graph: AttributionGraph, net: Network, result: CascadeResult, index: int) -> list[int]:
-    """Graph rows of the feature nodes of cascade ``index``'s loops (path and side nodes)."""
-    c = result.cascades[index]
-    t = result.ffl
-    members = np.unique(np.concatenate([t.x[c.ffls], t.y[c.ffls], t.z[c.ffls]]))
-    rows = net.rows[members]
-    return [int(r) for r in rows if str(graph.nodes["kind"].iloc[r]) == "feature"]
+def cascade_features(graph: AttributionGraph, record: dict[str, Any]) -> list[int]:
+    """Graph rows of the feature nodes of a cascade record's loops (path and side nodes)."""
+    ids = list(dict.fromkeys(n for f in record["ffls"] for n in (f["x"], f["y"], f["z"])))
+    return [r for r in _rows(graph, ids) if str(graph.nodes["kind"].iloc[r]) == "feature"]
 
 
-def ablate_cascades(probe: CausalProbe, net: Network, result: CascadeResult, indices: Sequence[int],
-                    n_random: int = 20, seed: int = 0) -> pd.DataFrame:
-    """Ablate every feature of each chosen cascade; compare with matched random sets.
+def ablate_cascades(probe: CausalProbe, records: Sequence[dict[str, Any]], n_random: int = 20,
+                    seed: int = 0) -> pd.DataFrame:
+    """Ablate every feature of each cascade record; compare with matched random sets.
 
     Returns
     -------
@@ -225,10 +242,9 @@ def ablate_cascades(probe: CausalProbe, net: Network, result: CascadeResult, ind
         random sets), ``ratio`` (``ablation_drop / random_drop_mean``).
     """
     out = []
-    for i in indices:
-        c = result.cascades[i]
-        token = logit_token(probe.graph, int(net.rows[c.output]))
-        keys = _feature_keys(probe.graph, np.array(cascade_features(probe.graph, net, result, i), dtype=np.int64))
+    for i, record in enumerate(records):
+        token = logit_token(probe.graph, _rows(probe.graph, [record["logit"]])[0])
+        keys = _feature_keys(probe.graph, np.array(cascade_features(probe.graph, record), dtype=np.int64))
         p_clean = probe.probability(probe.clean_logits, token)
         p_ablated = probe.probability(probe.run(keys)[0], token)
         drops = [p_clean - probe.probability(probe.run(draw)[0], token)
@@ -243,36 +259,33 @@ def ablate_cascades(probe: CausalProbe, net: Network, result: CascadeResult, ind
                                       "random_drop_sd", "ratio"])
 
 
-def validate_cascades(intervener: Intervener, graph: AttributionGraph, net: Network, result: CascadeResult,
-                      records: list[dict[str, Any]], n_random: int = 20, seed: int = 0) -> list[dict[str, Any]]:
-    """The ``cgram cascades --validate`` numbers, added to :func:`motifs.cascades.cascades_frame` records.
+def validate_cascades(intervener: Intervener, graph: AttributionGraph, records: list[dict[str, Any]],
+                      n_random: int = 20, seed: int = 0) -> list[dict[str, Any]]:
+    """The ``cgram cascades --validate`` numbers, added to cascade records.
 
     Each cascade gets ``ablation_drop``, ``random_drop_mean``,
     ``random_drop_sd``, ``p_clean``, ``p_ablated``; each of its loops
     ``predicted_dz``, ``observed_dz``, ``random_abs_dz_mean``,
-    ``random_abs_dz_sd`` and ``answer_dlogit`` (a loop shared by several
-    cascades is ablated once).
+    ``random_abs_dz_sd`` and ``answer_dlogit`` (the answer: the first
+    record's logit; a loop shared by several cascades is ablated once).
 
     Returns
     -------
     list of dict
         New records (the input is not modified).
     """
-    if len(records) != len(result.cascades):
-        raise TracerError(f"{len(records)} records for {len(result.cascades)} cascades")
+    if not records:
+        return []
     probe = CausalProbe(intervener, graph)
-    cascades = ablate_cascades(probe, net, result, range(len(result.cascades)), n_random, seed)
-    t = result.ffl
-    loops = np.unique(np.concatenate([c.ffls for c in result.cascades])) if result.cascades else \
-        np.zeros(0, dtype=np.int64)
-    top_answer = logit_token(graph, int(net.rows[result.outputs[0]])) if len(result.outputs) else 0
-    mediators = ablate_mediators(probe, net, t.x[loops], t.y[loops], t.z[loops], t.w_yz[loops], top_answer,
-                                 n_random, seed)
-    by_loop = {int(f): mediators.iloc[i].to_dict() for i, f in enumerate(loops.tolist())}
+    cascades = ablate_cascades(probe, records, n_random, seed)
+    loops = list({(f["x"], f["y"], f["z"]): f for r in records for f in r["ffls"]}.values())
+    answer = logit_token(graph, _rows(graph, [records[0]["logit"]])[0])
+    mediators = ablate_mediators(probe, loops, answer, n_random, seed)
+    by_loop = {(f["x"], f["y"], f["z"]): mediators.iloc[i].to_dict() for i, f in enumerate(loops)}
     out = []
-    for record, c, (_, row) in zip(records, result.cascades, cascades.iterrows()):
+    for record, (_, row) in zip(records, cascades.iterrows()):
         new = {**record, **{k: float(row[k]) for k in ("ablation_drop", "random_drop_mean", "random_drop_sd",
                                                          "p_clean", "p_ablated")}}
-        new["ffls"] = [{**ffl, **by_loop[int(f)]} for ffl, f in zip(record["ffls"], c.ffls.tolist())]
+        new["ffls"] = [{**f, **by_loop[(f["x"], f["y"], f["z"])]} for f in record["ffls"]]
         out.append(new)
     return out

@@ -1,7 +1,9 @@
 """``cgram intervene`` and ``cgram cascades``: what features and motifs do.
 
-Only argparse is imported at module level; torch, the tracer and the motif
-engine load when a command runs.
+Only argparse and the shared flags are imported at module level; torch, the
+tracer and the motif engine load when a command runs. ``cascades`` is the one
+tracer module that calls the motif engine (``--validate`` joins its cascades
+with the model's causal tests), which the layer rules allow here alone.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+
+from cgram.options import add_corpus, int_at_least, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,9 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="recompute attention patterns instead of holding the clean run's")
     p.add_argument("--constrained-layers", default=None, metavar="START:STOP",
                    help="freeze the MLP outputs of layers START..STOP-1 (direct effects only)")
-    p.add_argument("--generate", type=int, default=0, metavar="N",
+    p.add_argument("--generate", type=int_at_least(0), default=0, metavar="N",
                    help="also continue the prompt greedily for N tokens, clean and with the features held")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="token changes shown (10)")
+    p.add_argument("--top", type=positive_int, default=10, metavar="N", help="token changes shown (10)")
     p.add_argument("--json", default=None, metavar="OUT",
                    help="write clean_logits, logits (full last-position vectors) and top_changes here")
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda when available)")
@@ -53,9 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     c.add_argument("slug", metavar="SLUG", help="graph slug / id in the corpus, or a graph JSON file")
-    c.add_argument("--corpus", default=None, metavar="DIR",
-                   help="corpus directory (default: $CGRAM_CORPUS or ./corpus-data)")
-    c.add_argument("--top", type=int, default=3, metavar="K", help="cascades per logit (3)")
+    add_corpus(c)
+    c.add_argument("--top", type=positive_int, default=3, metavar="K", help="cascades per logit (3)")
     c.add_argument("--logit", default=None, metavar="TOKEN", help="only the logit of this token (stripped match)")
     c.add_argument("--tiers", default=None, metavar="LOW,HIGH",
                    help="relative-depth cut-offs grounding|entity|output (default 0.333,0.667)")
@@ -63,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--validate", action="store_true", help="add causal tests (needs --model and --transcoders)")
     c.add_argument("--model", default=None, metavar="DIR|ID", help="the graph's model, for --validate")
     c.add_argument("--transcoders", default=None, metavar="DIR|ID", help="the graph's transcoders, for --validate")
-    c.add_argument("--random", type=int, default=20, metavar="N", help="random control draws (20)")
+    c.add_argument("--random", type=positive_int, default=20, metavar="N", help="random control draws (20)")
     c.add_argument("--seed", type=int, default=0, help="seed of the random controls (0)")
     c.add_argument("--device", default=None, help="for --validate: cpu, cuda ...")
     c.set_defaults(func=run_cascades)
@@ -159,7 +162,7 @@ def run_cascades(args: argparse.Namespace) -> int:
         from tracer.interventions import Intervener
 
         intervener = Intervener(args.model, args.transcoders, device=args.device)
-        records = validate_cascades(intervener, graph, net, result, records, n_random=args.random, seed=args.seed)
+        records = validate_cascades(intervener, graph, records, n_random=args.random, seed=args.seed)
     print(f"{graph.name}: {len(result.ffl)} feed-forward loops, {len(records)} cascades "
           f"(strength: product of loop strengths; stage tiers {tiers[0]:.3f}, {tiers[1]:.3f})")
     print_cascades(records, sys.stdout)

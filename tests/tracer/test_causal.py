@@ -19,6 +19,13 @@ from tracer.causal import (
 from tracer.errors import TracerError
 
 
+def loops(result, net, pick: np.ndarray) -> list[dict]:
+    """FFL instances ``pick`` of a cascade result as the records' loop dicts."""
+    t, names = result.ffl, net.names
+    return [{"x": names[t.x[f]], "y": names[t.y[f]], "z": names[t.z[f]],
+             "weights": [float(t.w_xy[f]), float(t.w_yz[f]), float(t.w_xz[f])]} for f in pick.tolist()]
+
+
 @pytest.fixture(scope="module")
 def traced_graph(hub):
     """A tiny Llama graph with every node and edge kept, its Intervener and cascades."""
@@ -44,23 +51,20 @@ def test_direct_ablation_of_a_mediator_moves_its_target_by_minus_the_edge(traced
     """With every MLP output and norm frozen, removing Y changes Z's pre-activation (or a
     logit Z's demeaned logit) by exactly -w(Y -> Z): predicted_dz is what the graph claims."""
     graph, intervener, result, net, _ = traced_graph
-    t = result.ffl
-    assert len(t) > 20
-    pick = np.linspace(0, len(t) - 1, 12).astype(int)
+    assert len(result.ffl) > 20
+    pick = np.linspace(0, len(result.ffl) - 1, 12).astype(int)
     probe = CausalProbe(intervener, graph, direct=True)
-    table = ablate_mediators(probe, net, t.x[pick], t.y[pick], t.z[pick], t.w_yz[pick], answer=0, n_random=2)
+    table = ablate_mediators(probe, loops(result, net, pick), answer=0, n_random=2)
     assert (np.abs(table["predicted_dz"]) > 1e-4).all()
     np.testing.assert_allclose(table["observed_dz"], table["predicted_dz"], rtol=1e-3, atol=2e-5)
-    kinds = graph.nodes["kind"].to_numpy()[net.rows[t.z[pick]]]
+    kinds = graph.nodes["kind"].to_numpy()[net.rows[result.ffl.z[pick]]]
     assert {"feature", "logit"} <= set(kinds.tolist())
 
 
 def test_full_ablation_lets_downstream_features_respond(traced_graph):
     graph, intervener, result, net, _ = traced_graph
-    t = result.ffl
-    pick = np.arange(min(len(t), 30))
-    full = ablate_mediators(CausalProbe(intervener, graph), net, t.x[pick], t.y[pick], t.z[pick],
-                            t.w_yz[pick], answer=0, n_random=2)
+    pick = np.arange(min(len(result.ffl), 30))
+    full = ablate_mediators(CausalProbe(intervener, graph), loops(result, net, pick), answer=0, n_random=2)
     # through later features the effect differs from the direct edge somewhere
     assert np.abs(full["observed_dz"] - full["predicted_dz"]).max() > 1e-3
 
@@ -68,21 +72,20 @@ def test_full_ablation_lets_downstream_features_respond(traced_graph):
 def test_cascade_ablation_against_matched_random_sets(traced_graph):
     graph, intervener, result, net, records = traced_graph
     probe = CausalProbe(intervener, graph)
-    table = ablate_cascades(probe, net, result, [0], n_random=20, seed=3)
+    table = ablate_cascades(probe, records[:1], n_random=20, seed=3)
     row = table.iloc[0]
     token = int(str(records[0]["logit"]).split("_")[1])
-    from tracer.causal import cascade_features
-
-    keys = [(int(graph.nodes["layer"].iloc[r]), int(graph.nodes["pos"].iloc[r]), int(graph.nodes["feature"].iloc[r]))
-            for r in cascade_features(graph, net, result, 0)]
+    loop_nodes = {n for f in records[0]["ffls"] for n in (f["x"], f["y"], f["z"])}
+    features = graph.nodes[graph.nodes["node_id"].isin(loop_nodes) & (graph.nodes["kind"] == "feature")]
+    keys = [(int(r.layer), int(r.pos), int(r.feature)) for r in features.itertuples()]
     direct = intervener.intervene(graph_tokens(graph)[1:], [(*k, 0.0) for k in keys])
     p_clean, p_after = direct.probability(token)
     assert row["n_features"] == len(keys) > 0
     assert row["p_clean"] == pytest.approx(p_clean, abs=1e-6)
     assert row["ablation_drop"] == pytest.approx(p_clean - p_after, abs=1e-6)
-    again = ablate_cascades(probe, net, result, [0], n_random=20, seed=3).iloc[0]
+    again = ablate_cascades(probe, records[:1], n_random=20, seed=3).iloc[0]
     assert again["random_drop_mean"] == row["random_drop_mean"]  # same seed, same controls
-    records_out = validate_cascades(intervener, graph, net, result, records, n_random=3)
+    records_out = validate_cascades(intervener, graph, records, n_random=3)
     assert {"ablation_drop", "random_drop_mean", "random_drop_sd"} <= set(records_out[0])
     assert {"predicted_dz", "observed_dz"} <= set(records_out[0]["ffls"][0])
     assert "ablation_drop" not in records[0]
@@ -111,11 +114,36 @@ def test_two_hop_top_cascades_measured_against_the_known_circuit(kind):
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import cascade_check
 
+    from motifs.cascades import cascades_for_graph
+
     torch.manual_seed(0)
-    table = cascade_check(open_checkpoint("two_hop-llama"), kind, n_prompts=8, n_random=20)
+    table = cascade_check(open_checkpoint("two_hop-llama"), kind, lambda g, k: cascades_for_graph(g, k)[2],
+                          n_prompts=8, n_random=20)
     assert len(table) == 8
     strong = int((table["ratio"] >= 3.0).sum())
     assert int(table["through_concept"].sum()) >= 4
     assert strong >= {"plt": 7, "clt": 6}[kind]
     assert int(table["passes"].sum()) >= 4
     assert (table["p_clean"] > 0.99).all()
+
+
+def test_cgram_cascades_validate_writes_the_causal_fields(traced_graph, tmp_path, hub, capsys):
+    import json
+
+    from cgram.cli import main
+    from corpus.neuronpedia import write_json
+
+    graph = traced_graph[0]
+    path = write_json(graph, tmp_path / "tiny.json")
+    out = tmp_path / "cascades.json"
+    code = main(["cascades", str(path), "--top", "2", "--json", str(out), "--validate",
+                 "--model", hub.model_id("llama"), "--transcoders", hub.transcoder_id("llama-plt"),
+                 "--random", "3", "--device", "cpu"])
+    assert code == 0
+    records = json.loads(out.read_text())
+    assert records and {"logit", "nodes", "ffls", "strength", "coherent", "ablation_drop", "random_drop_mean",
+                        "random_drop_sd"} <= set(records[0])
+    assert {"x", "y", "z", "sign_type", "predicted_dz", "observed_dz"} <= set(records[0]["ffls"][0])
+    assert records[0]["nodes"][-1] == records[0]["logit"]
+    assert "ablation drop" in capsys.readouterr().out
+    assert main(["cascades", str(path), "--validate"]) == 1  # no model given

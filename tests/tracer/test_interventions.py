@@ -260,3 +260,26 @@ def test_out_of_range_interventions_are_named(hub, edit, message):
 def test_malformed_set_is_named(text):
     with pytest.raises(TracerError, match="--set"):
         parse_intervention(text)
+
+
+def test_cgram_intervene_writes_logits_and_changes(hub, tmp_path, capsys):
+    import json
+
+    from cgram.cli import main
+
+    out = tmp_path / "steer.json"
+    prompt = " ".join(f"w{t - 4}" for t in TOKENS[1:])
+    code = main(["intervene", "--model", hub.model_id("llama"), "--transcoders", hub.transcoder_id("llama-plt"),
+                 "--set", "1:7:3=4", "--set", "0:2:5=0", "--generate", "2", "--json", str(out),
+                 "--device", "cpu", prompt])
+    assert code == 0
+    record = json.loads(out.read_text())
+    model, tc, _ = _setup(hub, "llama-plt")
+    expected = intervene(model, tc, TOKENS[1:], [(1, 7, 3, 4.0), (0, 2, 5, 0.0)])
+    np.testing.assert_allclose(record["logits"], expected.logits.numpy(), atol=1e-5)
+    np.testing.assert_allclose(record["clean_logits"], expected.clean_logits.numpy(), atol=1e-5)
+    assert len(record["top_changes"]) == 10 and len(record["generated"]) == 2
+    assert "steered continuation" in capsys.readouterr().out
+    bad = main(["intervene", "--model", hub.model_id("llama"), "--transcoders", hub.transcoder_id("llama-plt"),
+                "--set", "1:9:3=4", "--device", "cpu", prompt])
+    assert bad == 1 and "position 9 is out of range 0..7" in capsys.readouterr().err

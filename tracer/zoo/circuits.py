@@ -29,7 +29,7 @@ and swapping in "California" ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -317,17 +317,20 @@ def circuit_report(checkpoint: Checkpoint, kind: str, n_prompts: int | None = No
     }
 
 
-def cascade_check(checkpoint: Checkpoint, kind: str, n_prompts: int | None = 8, concept_key: str = "state",
-                  source_key: str = "city", share: float = 0.15, top_k: int = 3, n_random: int = 20,
-                  seed: int = 0) -> pd.DataFrame:
+def cascade_check(checkpoint: Checkpoint, kind: str,
+                  find_cascades: Callable[[AttributionGraph, int], list[dict[str, Any]]],
+                  n_prompts: int | None = 8, concept_key: str = "state", source_key: str = "city",
+                  share: float = 0.15, top_k: int = 3, n_random: int = 20, seed: int = 0) -> pd.DataFrame:
     """Do the strongest FFL cascades to the answer run through the known circuit, causally?
 
     For each held-out prompt: trace its pruned graph, find its top cascade to
-    the answer's logit (:func:`motifs.cascades.cascades_for_graph`), mark
-    whether a node on its path is a feature selective for the prompt's true
-    concept (the :func:`concept_features_in_graph` test of ``circuit_report``),
-    and ablate the cascade's features against ``n_random`` matched random
-    feature sets (:func:`tracer.causal.ablate_cascades`).
+    the answer's logit with ``find_cascades`` (``graph, top_k -> records``:
+    the third value of :func:`motifs.cascades.cascades_for_graph`; the tracer
+    does not import the motif engine), mark whether a node on its path is a
+    feature selective for the prompt's true concept (the
+    :func:`concept_features_in_graph` test of ``circuit_report``), and ablate
+    the cascade's features against ``n_random`` matched random feature sets
+    (:func:`tracer.causal.ablate_cascades`).
 
     Returns
     -------
@@ -338,7 +341,6 @@ def cascade_check(checkpoint: Checkpoint, kind: str, n_prompts: int | None = 8, 
         and ``passes`` (through the concept and ``ratio >= 3``).
     """
     import tracer
-    from motifs.cascades import cascades_for_graph
     from tracer.causal import CausalProbe, ablate_cascades
 
     model, tokenizer, transcoders, intervener = _load(checkpoint, kind)
@@ -351,19 +353,18 @@ def cascade_check(checkpoint: Checkpoint, kind: str, n_prompts: int | None = 8, 
         table = concept_features_in_graph(graph, selectivity, concept,
                                           _positions_of(tokenizer, ex.prompt, ex.info[source_key]),
                                           ex.answer, share)
-        result, net, records = cascades_for_graph(graph, top_k=top_k)
-        answer_ids = set(graph.nodes["node_id"][graph.kind_mask("logit")
-                                                & (graph.nodes["token"].str.strip() == ex.answer)
-                                                .fillna(False).to_numpy()].astype(str))
-        top = next((i for i, r in enumerate(records) if r["logit"] in answer_ids), None)
+        records = find_cascades(graph, top_k)
+        node_ids = pd.Series(graph.node_keys())  # the records' names
+        answer_ids = set(node_ids[graph.kind_mask("logit")
+                                  & (graph.nodes["token"].str.strip() == ex.answer).fillna(False).to_numpy()])
+        top = next((r for r in records if r["logit"] in answer_ids), None)
         if top is None:
             raise TracerError(f"{ex.prompt!r}: no FFL cascade reaches the answer {ex.answer!r}")
-        concept_rows = set(table.loc[table["concept"], "row"].tolist())
-        cascade = result.cascades[top]
-        through = any(int(net.rows[v]) in concept_rows for v in cascade.nodes.tolist())
-        causal = ablate_cascades(CausalProbe(intervener, graph), net, result, [top], n_random, seed).iloc[0]
-        rows.append({"prompt": ex.prompt, "concept": concept, "path": records[top]["nodes"],
-                     "n_ffls": len(cascade.ffls), "coherent": cascade.coherent, "through_concept": through,
+        concept_ids = set(node_ids.iloc[table.loc[table["concept"], "row"].to_numpy()])
+        through = any(n in concept_ids for n in top["nodes"])
+        causal = ablate_cascades(CausalProbe(intervener, graph), [top], n_random, seed).iloc[0]
+        rows.append({"prompt": ex.prompt, "concept": concept, "path": top["nodes"], "n_ffls": len(top["ffls"]),
+                     "coherent": top["coherent"], "through_concept": through,
                      **{k: float(causal[k]) for k in ("p_clean", "ablation_drop", "random_drop_mean",
                                                        "random_drop_sd", "ratio")}})
         rows[-1]["passes"] = through and rows[-1]["ratio"] >= 3.0
