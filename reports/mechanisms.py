@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from corpus.graph import AttributionGraph
     from corpus.store import Corpus
     from motifs.network import Network
+    from reports.corpus_report import CorpusReportContext
+    from reports.graph_report import GraphReportContext
     from reports.html import Page
 
 #: Colour of each stage on the figures.
@@ -88,8 +90,7 @@ def causal_tables(validated: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.Dat
     cascades = pd.DataFrame([{
         "logit": r["logit"], "rank": r["rank"], "p_clean": r["p_clean"], "p_ablated": r["p_ablated"],
         "ablation_drop": r["ablation_drop"], "random_drop_mean": r["random_drop_mean"],
-        "random_drop_sd": r["random_drop_sd"],
-        "ratio": r["ablation_drop"] / r["random_drop_mean"] if r["random_drop_mean"] > 0 else np.inf,
+        "random_drop_sd": r["random_drop_sd"], "ratio": r["ratio"],
     } for r in validated])
     seen: dict[tuple, dict] = {}
     for r in validated:
@@ -154,14 +155,15 @@ def cascade_figure(graph: AttributionGraph, net: Network, result: CascadeResult,
     return fig
 
 
-def mechanisms_section(page: Page, graph: AttributionGraph, top: int = 3,
+def mechanisms_section(page: Page, context: GraphReportContext, top: int = 3,
                        validated: list[dict[str, Any]] | None = None) -> None:
-    """Append the "Mechanisms" section of one graph to ``page``.
+    """Append the "Mechanisms" section of the context's graph to ``page``.
 
     Parameters
     ----------
     page : reports.html.Page
-    graph : corpus.AttributionGraph
+    context : reports.graph_report.GraphReportContext
+        Only its ``graph`` is read.
     top : int
         Cascades per logit (the figure draws the top logit's).
     validated : list of dict, optional
@@ -169,6 +171,7 @@ def mechanisms_section(page: Page, graph: AttributionGraph, top: int = 3,
         and ``top`` (computed by the caller, which has the model): adds the
         causal-test tables.
     """
+    graph = context.graph
     page.heading("Mechanisms")
     result, net, records = cascades_for_graph(graph, top_k=top)
     if not records:
@@ -221,16 +224,12 @@ def cascade_statistics(graph: AttributionGraph, top: int = 1) -> dict[str, Any]:
             "pipeline_top": bool(records) and is_pipeline(records[0]["stages"]), **mix}
 
 
-def corpus_cascade_summary(corpus: Corpus, graph_ids: Sequence[str], by: Sequence[str]) -> pd.DataFrame:
-    """Per group (each value of each ``by`` column): graphs, loops per cascade, share
-    coherent, stage mix, share of top cascades that are pipelines, and ``pipeline_holds``."""
-    table = corpus.table()
-    rows = []
-    for graph_id in graph_ids:
-        stats = cascade_statistics(corpus.load(graph_id))
-        info = table.loc[table["graph_id"] == graph_id].iloc[0]
-        rows.append({**{c: info.get(c) for c in by}, **stats})
-    per_graph = pd.DataFrame(rows)
+def corpus_cascade_summary(corpus: Corpus, graphs: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Per group (each value of each ``by`` column of ``graphs``, one row per graph with
+    ``graph_id``): graphs, loops per cascade, share coherent, stage mix, share of top
+    cascades that are pipelines, and ``pipeline_holds``."""
+    per_graph = pd.DataFrame([{**{c: row[c] for c in by}, **cascade_statistics(corpus.load(row["graph_id"]))}
+                              for _, row in graphs.iterrows()])
     out = []
     for column in by:
         for value, group in per_graph.groupby(per_graph[column].fillna("(none)"), sort=True):
@@ -242,10 +241,10 @@ def corpus_cascade_summary(corpus: Corpus, graph_ids: Sequence[str], by: Sequenc
     return pd.DataFrame(out)
 
 
-def cascade_summary_section(page: Page, corpus: Corpus, graph_ids: Sequence[str], by: Sequence[str]) -> None:
-    """Append the corpus report's cascade summary to ``page``."""
+def cascade_summary_section(page: Page, context: CorpusReportContext) -> None:
+    """Append the corpus report's cascade summary per group to ``page``."""
     page.heading("FFL cascades per group")
-    summary = corpus_cascade_summary(corpus, graph_ids, by)
+    summary = corpus_cascade_summary(context.corpus, context.comparison.graphs, context.columns)
     if not len(summary):
         page.paragraph("No graphs.")
         return
@@ -254,5 +253,5 @@ def cascade_summary_section(page: Page, corpus: Corpus, graph_ids: Sequence[str]
         "Per graph, the strongest cascade of feed-forward loops to each logit (exact, motifs.cascades); "
         f"the FFL-pipeline reading (grounding → entity → output in order) holds for a group when at least "
         f"{PIPELINE_SHARE:.0%} of its graphs' top cascades follow it: "
-        + (", ".join(f"{b} = {g}" for b, g in holds.itertuples(index=False)) or "no group") + ".")
+        + ("; ".join(f"{b} = {g}" for b, g in holds.itertuples(index=False)) or "no group") + ".")
     page.table(summary, "cascade_summary", "Cascade statistics per group (stage mix: share of path nodes)")

@@ -229,6 +229,20 @@ def cascade_features(graph: AttributionGraph, record: dict[str, Any]) -> list[in
     return [r for r in _rows(graph, ids) if str(graph.nodes["kind"].iloc[r]) == "feature"]
 
 
+def drop_ratio(drop: float, random_mean: float) -> float:
+    """``drop / random_mean``; inf when only the cascade's ablation lowers p (random mean
+    <= 0 < drop), nan when neither does.
+
+    Examples
+    --------
+    >>> drop_ratio(0.3, 0.1), drop_ratio(0.2, -1e-6), drop_ratio(-1e-6, -1e-7)
+    (2.9999999999999996, inf, nan)
+    """
+    if random_mean > 0:
+        return drop / random_mean
+    return float("inf") if drop > 0 else float("nan")
+
+
 def ablate_cascades(probe: CausalProbe, records: Sequence[dict[str, Any]], n_random: int = 20,
                     seed: int = 0) -> pd.DataFrame:
     """Ablate every feature of each cascade record; compare with matched random sets.
@@ -239,7 +253,7 @@ def ablate_cascades(probe: CausalProbe, records: Sequence[dict[str, Any]], n_ran
         One row per cascade: ``n_features``, ``p_clean``, ``p_ablated``,
         ``ablation_drop`` (``p_clean - p_ablated`` of the cascade's logit),
         ``random_drop_mean``, ``random_drop_sd`` (over ``n_random`` matched
-        random sets), ``ratio`` (``ablation_drop / random_drop_mean``).
+        random sets), ``ratio`` (:func:`drop_ratio`).
     """
     out = []
     for i, record in enumerate(records):
@@ -253,8 +267,7 @@ def ablate_cascades(probe: CausalProbe, records: Sequence[dict[str, Any]], n_ran
         mean = float(np.mean(drops))
         out.append({"n_features": len(keys), "p_clean": p_clean, "p_ablated": p_ablated,
                     "ablation_drop": p_clean - p_ablated, "random_drop_mean": mean,
-                    "random_drop_sd": float(np.std(drops)),
-                    "ratio": (p_clean - p_ablated) / mean if mean > 0 else float("inf")})
+                    "random_drop_sd": float(np.std(drops)), "ratio": drop_ratio(p_clean - p_ablated, mean)})
     return pd.DataFrame(out, columns=["n_features", "p_clean", "p_ablated", "ablation_drop", "random_drop_mean",
                                       "random_drop_sd", "ratio"])
 
@@ -264,7 +277,7 @@ def validate_cascades(intervener: Intervener, graph: AttributionGraph, records: 
     """The ``cgram cascades --validate`` numbers, added to cascade records.
 
     Each cascade gets ``ablation_drop``, ``random_drop_mean``,
-    ``random_drop_sd``, ``p_clean``, ``p_ablated``; each of its loops
+    ``random_drop_sd``, ``p_clean``, ``p_ablated``, ``ratio``; each of its loops
     ``predicted_dz``, ``observed_dz``, ``random_abs_dz_mean``,
     ``random_abs_dz_sd`` and ``answer_dlogit`` (the answer: the first
     record's logit; a loop shared by several cascades is ablated once).
@@ -285,7 +298,7 @@ def validate_cascades(intervener: Intervener, graph: AttributionGraph, records: 
     out = []
     for record, (_, row) in zip(records, cascades.iterrows()):
         new = {**record, **{k: float(row[k]) for k in ("ablation_drop", "random_drop_mean", "random_drop_sd",
-                                                         "p_clean", "p_ablated")}}
+                                                         "p_clean", "p_ablated", "ratio")}}
         new["ffls"] = [{**f, **by_loop[(f["x"], f["y"], f["z"])]} for f in record["ffls"]]
         out.append(new)
     return out

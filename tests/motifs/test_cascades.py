@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ from motifs.cascades import (
 from motifs.errors import MotifError
 from motifs.network import Network
 
-SHARED = Path("/work/shared/data/neuronpedia")
+from tests.conftest import SHARED_GRAPHS as SHARED
 
 
 def random_dag(seed: int, n: int = 12, p: float = 0.6) -> Network:
@@ -164,10 +163,10 @@ def _largest_shared_graph():
 def test_all_cascades_of_the_largest_shared_graph_take_under_two_seconds():
     graph = _largest_shared_graph()
     times = []
-    for _ in range(3):  # best of three: the machine is shared, the claim is about the code
-        start = time.perf_counter()
+    for _ in range(3):  # CPU time, best of three: the machine is shared, the claim is about the code
+        start = time.process_time()
         result, net, records = cascades_for_graph(graph, top_k=5)
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     assert net.n_edges > 20_000 and len(result.ffl) > 500_000
     assert min(times) < 2.0, times
     logits = graph.nodes["kind"].to_numpy() == "logit"

@@ -86,7 +86,7 @@ def test_cascade_ablation_against_matched_random_sets(traced_graph):
     again = ablate_cascades(probe, records[:1], n_random=20, seed=3).iloc[0]
     assert again["random_drop_mean"] == row["random_drop_mean"]  # same seed, same controls
     records_out = validate_cascades(intervener, graph, records, n_random=3)
-    assert {"ablation_drop", "random_drop_mean", "random_drop_sd"} <= set(records_out[0])
+    assert {"ablation_drop", "random_drop_mean", "random_drop_sd", "ratio"} <= set(records_out[0])
     assert {"predicted_dz", "observed_dz"} <= set(records_out[0]["ffls"][0])
     assert "ablation_drop" not in records[0]
 
@@ -108,9 +108,10 @@ def test_two_hop_top_cascades_measured_against_the_known_circuit(kind):
     2026-12-04, printed by ``benchmarks/bench_cascades.py --zoo``): the top cascade to the
     answer runs through a state feature on 4 of 8 prompts for PLT and 4 of 8 for CLT (the
     issue's target, 6 of 8, is not reached: on the other prompts the top cascade is a single
-    loop through a layer-0 token feature that the selectivity test does not mark as a state
-    feature); ablating it drops p(answer) at least 3x more than 20 matched random feature
-    sets on 7 of 8 (PLT) and 6 of 8 (CLT) prompts."""
+    loop through a layer-0 feature at the last token that the selectivity test does not mark
+    as a state feature); ablating it drops p(answer) at least 3x more than 20 matched random
+    feature sets on 7 of 8 (PLT) and 6 of 8 (CLT) prompts (on one prompt neither the
+    cascade's nor the random ablations lower p(answer): ratio nan); both hold on 4 of 8."""
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import cascade_check
 
