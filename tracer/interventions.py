@@ -52,13 +52,7 @@ from torch import nn
 
 from tracer.errors import TracerError
 from tracer.models import LoadedModel
-from tracer.replacement import (
-    _ATTENTION_PASSES,
-    ATTENTION_IMPLEMENTATION,
-    ReplacementModel,
-    ReplacementState,
-    _apply_pattern,
-)
+from tracer.replacement import ReplacementModel, ReplacementState, _apply_pattern, hooks_installed
 from tracer.transcoders import Transcoders
 
 #: One intervention: (layer, position, feature index, value). Position 0 is the first token (BOS).
@@ -379,28 +373,15 @@ class Intervener:
     def _hooked(self, run: _SteerPass) -> Iterator[None]:
         lm, rm = self.model, self.replacement
         handles = []
-        attn_modules = []
         for layer in range(lm.n_layers):
             for role in _NORM_ROLES:
                 module = lm.part(layer, role)
                 if module is not None and role != rm.site_role:
                     handles.append(module.register_forward_hook(partial(self._norm_hook, run, (layer, role))))
             handles.append(lm.part(layer, rm.site_role).register_forward_hook(partial(self._site_hook, run, layer)))
-            attn = lm.part(layer, "attn")
-            _ATTENTION_PASSES[attn] = (run, layer)
-            attn_modules.append(attn)
         handles.append(lm.final_norm.register_forward_hook(partial(self._norm_hook, run, "final")))
-        config = lm.hf_model.config
-        previous = config._attn_implementation
-        config._attn_implementation = ATTENTION_IMPLEMENTATION
-        try:
+        with hooks_installed(lm, run, handles):
             yield
-        finally:
-            config._attn_implementation = previous
-            for handle in handles:
-                handle.remove()
-            for attn in attn_modules:
-                _ATTENTION_PASSES.pop(attn, None)
 
 
 def intervene(model: str | Path | LoadedModel | Intervener, transcoders: str | Path | Transcoders | None,
