@@ -65,7 +65,7 @@ pipeline).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -122,10 +122,6 @@ class FFLTable:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({k: getattr(self, k) for k in
-                             ("x", "y", "z", "w_xy", "w_yz", "w_xz", "sign_type", "strength", "coherent")})
-
 
 @dataclass(frozen=True)
 class Cascade:
@@ -166,15 +162,18 @@ class CascadeResult:
     relative_depth : (n_nodes,) float
     node_stage : (n_nodes,) object
         ``grounding`` / ``entity`` / ``output`` per node.
+    outputs : (n_outputs,) int64
+        The output nodes, in reporting order.
     """
 
     ffl: FFLTable
     cascades: list[Cascade]
     relative_depth: np.ndarray
     node_stage: np.ndarray
-    outputs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    outputs: np.ndarray
 
     def for_output(self, output: int) -> list[Cascade]:
+        """The cascades ending at ``output``, best first."""
         return [c for c in self.cascades if c.output == output]
 
 
