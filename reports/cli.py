@@ -99,8 +99,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         from reports.graph_report import write_graph_report
 
         out = args.out or f"report-{args.slug}"
+        causal = None
+        if args.causal:
+            import json
+            from pathlib import Path
+
+            from corpus.errors import CorpusError
+
+            try:
+                causal = json.loads(Path(args.causal).read_text())
+            except (OSError, ValueError) as exc:
+                raise CorpusError(f"--causal {args.causal}: cannot read the cascade records ({exc})") from None
+            if not (isinstance(causal, list) and all("ablation_drop" in r for r in causal)):
+                raise CorpusError(f"--causal {args.causal}: not the JSON of cgram cascades --validate --json")
         path = write_graph_report(corpus, args.slug, out, nulls=args.null, n_null=args.n_null,
-                                  seed=args.seed, top=args.top, **prune, **_run_options(args))
+                                  seed=args.seed, top=args.top, causal=causal, **prune,
+                                  **_run_options(args))
     else:
         from reports.corpus_report import write_corpus_report
 
@@ -172,6 +186,9 @@ def register(subparsers: Any) -> None:
     _common(p)
     _group_options(p)
     p.add_argument("--top", type=int, default=10, help="FFLs listed in a graph report")
+    p.add_argument("--causal", default=None, metavar="FILE",
+                   help="graph report: causal-test records of this graph (the JSON of cgram cascades "
+                        "SLUG --validate --json FILE) for the Mechanisms section")
     p.add_argument("--prune", type=_fractions, default=None, metavar="F[,F...]",
                    help="edge fractions of the pruning check (default 1,0.5,0.25,0.1 for a "
                         "graph, 1,0.5,0.25 for a corpus; 'none' to skip)")

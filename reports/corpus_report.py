@@ -670,7 +670,8 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     :func:`findings_section`, :func:`profiles_section`,
     :func:`superfamilies_section`, :func:`group_comparisons_section`,
     :func:`size_confound_section`, :func:`backbone_section`,
-    :func:`pruning_section`), each given the shared :class:`CorpusReportContext`.
+    :func:`reports.mechanisms.cascade_summary_section`, :func:`pruning_section`),
+    each given the shared :class:`CorpusReportContext`.
 
     Parameters
     ----------
@@ -695,6 +696,7 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
         The HTML file.
     """
     from reports.html import Page
+    from reports.mechanisms import cascade_summary_section
 
     started = time.perf_counter()
     run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
@@ -709,6 +711,7 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     group_comparisons_section(page, context)
     size_confound_section(page, context)
     backbone_section(page, context)
+    cascade_summary_section(page, context)
     if keep_fractions:
         pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Motif runs {comparison.seconds:.1f} s (cached in the corpus: a second "

@@ -316,13 +316,15 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
                        keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25, 0.1),
                        sensitivity_n_null: int | None = None, executor: str = "pool",
                        jobs: int | None = None, progress: bool = False,
-                       name: str = "report.html") -> Path:
+                       name: str = "report.html", cascades: int = 3,
+                       causal: list[dict[str, Any]] | None = None) -> Path:
     """Write the HTML report of one corpus graph (plus CSV tables and PNG figures).
 
     The page is its sections in order (:func:`header_section`,
     :func:`findings_section`, :func:`profile_section`,
     :func:`null_distribution_section`, :func:`ffl_section`,
-    :func:`pruning_section`), each given the shared :class:`GraphReportContext`.
+    :func:`reports.mechanisms.mechanisms_section`, :func:`pruning_section`),
+    each given the shared :class:`GraphReportContext`.
 
     Parameters
     ----------
@@ -350,6 +352,12 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
         profiles and null samples are cached in the corpus.
     name : str
         File name of the page.
+    cascades : int
+        FFL cascades listed per logit in the Mechanisms section.
+    causal : list of dict, optional
+        Causal-test records of this graph (``cgram cascades --validate --json``,
+        :func:`tracer.causal.validate_cascades`: computed where the model is)
+        for the Mechanisms section's causal tables.
 
     Returns
     -------
@@ -358,6 +366,7 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     """
     from motifs.network import Network
     from reports.html import Page
+    from reports.mechanisms import mechanisms_section
 
     started = time.perf_counter()
     chosen = check_nulls(nulls)
@@ -376,6 +385,7 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     profile_section(page, context)
     null_distribution_section(page, context)
     ffl_section(page, context, top=top, n_loops=n_loops)
+    mechanisms_section(page, context, top=cascades, validated=causal)
     if keep_fractions:
         pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Null models: {', '.join(chosen)}; {n_null} samples each; seed {seed}. "

@@ -99,7 +99,7 @@ def test_graph_report_lists_the_strongest_loops_with_their_feature_labels(graph_
 
 def test_graph_report_writes_figures_and_tables_beside_the_page(graph_report):
     figures = sorted(p.name for p in (graph_report.parent / "figures").glob("*.png"))
-    assert figures == ["ffl_on_graph.png", "null_distributions.png", "sp_profile.png",
+    assert figures == ["cascades.png", "ffl_on_graph.png", "null_distributions.png", "sp_profile.png",
                        "weight_sensitivity.png", "z_profile.png"]
     sens = pd.read_csv(graph_report.parent / "tables" / "weight_sensitivity.csv")
     assert list(pd.unique(sens["level"])) == ["top 100%", "top 50%"]
@@ -108,7 +108,7 @@ def test_graph_report_writes_figures_and_tables_beside_the_page(graph_report):
 
 
 def test_graph_report_renders_in_headless_chromium(graph_report, tmp_path):
-    page = assert_renders_cleanly(graph_report, tmp_path, n_figures=5)
+    page = assert_renders_cleanly(graph_report, tmp_path, n_figures=6)
     assert page.height > 2000
 
 
