@@ -289,7 +289,8 @@ def ffl_section(page: Page, context: GraphReportContext, top: int = 10, n_loops:
     page.save_csv(table, "ffl_instances_all")
 
 
-def explorer_section(page: Page, context: GraphReportContext, top: int = 30) -> None:
+def explorer_section(page: Page, context: GraphReportContext, top: int = 30,
+                     cascades_per_logit: int = 3) -> None:
     """The graph in the interactive explorer (:mod:`reports.view`), embedded in the
     page and written beside it as ``view.html``."""
     from reports.view import LIBRARY, embed_view
@@ -298,11 +299,11 @@ def explorer_section(page: Page, context: GraphReportContext, top: int = 30) -> 
     page.paragraph(
         "The whole graph by token position (x) and layer (y): hover a node or an edge for its "
         "numbers, click a node for its strongest edges, shift-click to pin and export the pins "
-        f"as Neuronpedia JSON; the motif panel lists the {top} strongest feed-forward loops "
-        "(click one, or press n / p). The same view opens alone from view.html beside this "
-        f"page. Drawn with {LIBRARY['name']} {LIBRARY['version']} ({LIBRARY['license']} "
-        "licence), inlined.")
-    embed_view(page, context.graph, top_ffls=top)
+        f"as Neuronpedia JSON; the motif panel lists the {top} strongest feed-forward loops, "
+        f"then the {cascades_per_logit} strongest cascades to each logit (click one, or press "
+        "n / p). The same view opens alone from view.html beside this page. Drawn with "
+        f"{LIBRARY['name']} {LIBRARY['version']} ({LIBRARY['license']} licence), inlined.")
+    embed_view(page, context.graph, top_ffls=top, cascades_per_logit=cascades_per_logit)
 
 
 def pruning_section(page: Page, context: GraphReportContext, keep_fractions: Sequence[float],
@@ -332,14 +333,15 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
                        keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25, 0.1),
                        sensitivity_n_null: int | None = None, executor: str = "pool",
                        jobs: int | None = None, progress: bool = False,
-                       name: str = "report.html") -> Path:
+                       name: str = "report.html", cascades: int = 3,
+                       causal: list[dict[str, Any]] | None = None) -> Path:
     """Write the HTML report of one corpus graph (plus CSV tables and PNG figures).
 
     The page is its sections in order (:func:`header_section`,
     :func:`findings_section`, :func:`profile_section`,
     :func:`null_distribution_section`, :func:`ffl_section`,
-    :func:`explorer_section`, :func:`pruning_section`), each given the shared
-    :class:`GraphReportContext`.
+    :func:`reports.mechanisms.mechanisms_section`, :func:`explorer_section`,
+    :func:`pruning_section`), each given the shared :class:`GraphReportContext`.
 
     Parameters
     ----------
@@ -367,6 +369,12 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
         profiles and null samples are cached in the corpus.
     name : str
         File name of the page.
+    cascades : int
+        FFL cascades listed per logit in the Mechanisms section.
+    causal : list of dict, optional
+        Causal-test records of this graph (``cgram cascades --validate --json``,
+        :func:`tracer.causal.validate_cascades`: computed where the model is)
+        for the Mechanisms section's causal tables.
 
     Returns
     -------
@@ -375,6 +383,7 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     """
     from motifs.network import Network
     from reports.html import Page
+    from reports.mechanisms import mechanisms_section
 
     started = time.perf_counter()
     chosen = check_nulls(nulls)
@@ -393,7 +402,8 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     profile_section(page, context)
     null_distribution_section(page, context)
     ffl_section(page, context, top=top, n_loops=n_loops)
-    explorer_section(page, context)
+    mechanisms_section(page, context, top=cascades, validated=causal)
+    explorer_section(page, context, cascades_per_logit=cascades)
     if keep_fractions:
         pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Null models: {', '.join(chosen)}; {n_null} samples each; seed {seed}. "

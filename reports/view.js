@@ -466,9 +466,16 @@
     mo.edges.forEach(function (e) { if (e >= 0) litE[e] = 1; });
     litActive = true;
     setActiveMotif(index);
-    detail.innerHTML = "<h2>Motif " + (index + 1) + "</h2><p>" + motifText(mo, index) + "</p>" +
-      (mo.kind === "ffl" ? "<p>weights X→Y " + fmt(mo.weights[0]) + ", Y→Z " + fmt(mo.weights[1]) +
-        ", X→Z " + fmt(mo.weights[2]) + "</p>" : "");
+    var more = "";
+    if (mo.kind === "ffl") {
+      more = "<p>weights X→Y " + fmt(mo.weights[0]) + ", Y→Z " + fmt(mo.weights[1]) +
+        ", X→Z " + fmt(mo.weights[2]) + "</p>";
+    } else if (mo.stages.length === mo.path.length) {
+      more = "<ol>" + mo.path.map(function (n, j) {
+        return "<li>" + esc(short(labels[n], 40)) + " <i>(" + esc(mo.stages[j]) + ")</i></li>";
+      }).join("") + "</ol>";
+    }
+    detail.innerHTML = "<h2>Motif " + (index + 1) + "</h2><p>" + motifText(mo, index) + "</p>" + more;
     draw();
     return highlighted();
   }

@@ -60,8 +60,11 @@ LIBRARY: dict[str, str] = {
 #: FFL instances listed in the motif panel by default.
 TOP_FFLS = 30
 
-#: Cascades listed in the motif panel by default.
+#: Cascades listed in the motif panel by default (all logits together).
 TOP_CASCADES = 20
+
+#: Cascades found per logit when the page computes them (motifs.cascades).
+CASCADES_PER_LOGIT = 3
 
 
 @lru_cache(maxsize=None)
@@ -256,6 +259,7 @@ def cascade_motifs(graph: AttributionGraph, cascades: Sequence[dict[str, Any]],
         nodes = list(dict.fromkeys(path + [r for ffl in ffls for r in ffl]))
         out.append({"kind": "cascade", "nodes": nodes, "path": path, "logit": logit,
                     "edges": sorted({int(e) for e in found if e >= 0}),
+                    "stages": [str(stage) for stage in cascade.get("stages", [])],
                     "sign_types": [ffl.get("sign_type") for ffl in cascade.get("ffls", [])],
                     "strength": float(cascade.get("strength", float("nan"))),
                     "coherent": bool(cascade.get("coherent", False))})
@@ -329,7 +333,8 @@ def _script_json(data: Any) -> str:
 
 def view_html(graph: AttributionGraph, *, top_ffls: int = TOP_FFLS,
               cascades: Sequence[dict[str, Any]] | None = None,
-              top_cascades: int = TOP_CASCADES, title: str | None = None) -> str:
+              cascades_per_logit: int = CASCADES_PER_LOGIT, top_cascades: int = TOP_CASCADES,
+              title: str | None = None) -> str:
     """The explorer page of ``graph`` as one self-contained HTML document.
 
     Parameters
@@ -339,9 +344,14 @@ def view_html(graph: AttributionGraph, *, top_ffls: int = TOP_FFLS,
         Strongest FFL instances listed in the motif panel (first in the list,
         so ``highlightMotif(0)`` lights the strongest FFL).
     cascades : list of dict, optional
-        FFL cascades (``cgram cascades --json``), listed after the FFLs.
+        FFL cascades (``cgram cascades --json``), listed after the FFLs. By
+        default the page finds the ``cascades_per_logit`` strongest cascades
+        to each logit itself (:func:`motifs.cascades.cascades_for_graph`,
+        highest-probability logit first); pass ``[]`` for none.
+    cascades_per_logit : int
+        Cascades per logit when they are computed here (0: none).
     top_cascades : int
-        Cascades listed.
+        Cascades listed, all logits together.
     title : str, optional
         Page title (default: the graph's name).
 
@@ -363,6 +373,10 @@ def view_html(graph: AttributionGraph, *, top_ffls: int = TOP_FFLS,
     True
     """
     ffls = ffl_motifs(graph, top_ffls) if top_ffls > 0 else []
+    if cascades is None and cascades_per_logit > 0:
+        from motifs.cascades import cascades_for_graph
+
+        _, _, cascades = cascades_for_graph(graph, top_k=cascades_per_logit)
     chained = cascade_motifs(graph, cascades, top_cascades) if cascades else []
     payload = view_payload(graph, ffls, chained)
     name = title or f"{graph.name} · graph explorer"

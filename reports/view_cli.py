@@ -44,7 +44,8 @@ def cmd_view(args: argparse.Namespace) -> int:
     graph = load_graph(args)
     cascades = load_cascades(args.cascades) if args.cascades else None
     out = args.output or f"{graph.meta.slug or 'graph'}.html"
-    path = write_view(graph, out, top_ffls=args.top, cascades=cascades)
+    path = write_view(graph, out, top_ffls=args.top, cascades=cascades,
+                      cascades_per_logit=args.cascades_per_logit)
     print(path)
     return 0
 
@@ -59,8 +60,8 @@ def register(subparsers: Any) -> None:
                     "position (x) and layer (y) on a canvas, hover tooltips, click for a "
                     "node's strongest edges, shift-click to pin and export the pins as "
                     "Neuronpedia JSON, a |weight| slider, node-kind toggles, and a motif "
-                    "panel of the strongest feed-forward loops (and cascades with "
-                    "--cascades). Drawn with d3 7.9.2 (ISC), vendored.")
+                    "panel of the strongest feed-forward loops and of the strongest FFL "
+                    "cascades to each logit. Drawn with d3 7.9.2 (ISC), vendored.")
     p.add_argument("slug", metavar="SLUG|ID|FILE",
                    help="a corpus graph (slug, id or id prefix) or a Neuronpedia JSON file")
     add_corpus(p)
@@ -69,5 +70,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--top", type=int_at_least(0), default=30, metavar="K",
                    help="strongest FFL instances in the motif panel (default 30)")
     p.add_argument("--cascades", metavar="JSON", default=None,
-                   help="cascades to list (the output of cgram cascades --json)")
+                   help="cascades to list (the output of cgram cascades --json; default: the "
+                        "page finds the strongest per logit itself)")
+    p.add_argument("--cascades-per-logit", type=int_at_least(0), default=3, metavar="K",
+                   help="cascades found per logit when --cascades is not given (default 3; "
+                        "0: none)")
     p.set_defaults(func=cmd_view)

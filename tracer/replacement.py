@@ -121,6 +121,27 @@ def _register_attention() -> None:
     AttentionMaskInterface.register(ATTENTION_IMPLEMENTATION, eager_mask)
 
 
+@contextlib.contextmanager
+def hooks_installed(lm: LoadedModel, run: Any, handles: list) -> Iterator[None]:
+    """For one pass: route every attention module of ``lm`` to ``run.attention`` (through
+    the registered attention function) and keep the hook ``handles`` installed; all of it
+    is removed afterwards, also on error."""
+    attn_modules = [lm.part(layer, "attn") for layer in range(lm.n_layers)]
+    for layer, attn in enumerate(attn_modules):
+        _ATTENTION_PASSES[attn] = (run, layer)
+    config = lm.hf_model.config
+    previous = config._attn_implementation
+    config._attn_implementation = ATTENTION_IMPLEMENTATION
+    try:
+        yield
+    finally:
+        config._attn_implementation = previous
+        for handle in handles:
+            handle.remove()
+        for attn in attn_modules:
+            _ATTENTION_PASSES.pop(attn, None)
+
+
 class _Probe(torch.autograd.Function):
     """A write site's clean value, broadcast to the batch, through which each
     source coefficient receives its direct effect in the backward pass.
@@ -704,7 +725,6 @@ class ReplacementModel:
     def _hooked(self, run: _Pass) -> Iterator[None]:
         lm = self.model
         handles = [lm.layers[0].register_forward_pre_hook(partial(self._embed_hook, run), with_kwargs=True)]
-        attn_modules = []
         for layer in range(lm.n_layers):
             for role in ("pre_attn_norm", "post_attn_norm", "pre_mlp_norm", "post_mlp_norm"):
                 module = lm.part(layer, role)
@@ -715,22 +735,10 @@ class ReplacementModel:
             handles.append(site.register_forward_hook(partial(self._site_hook, run, layer)))
             handles.append(lm.part(layer, "mlp").register_forward_pre_hook(
                 partial(self._mlp_input_hook, run), with_kwargs=True))
-            attn = lm.part(layer, "attn")
-            _ATTENTION_PASSES[attn] = (run, layer)
-            attn_modules.append(attn)
         handles.append(lm.final_norm.register_forward_pre_hook(partial(self._norm_input_hook, run, "final")))
         handles.append(lm.final_norm.register_forward_hook(partial(self._norm_hook, run, "final")))
-        config = lm.hf_model.config
-        previous = config._attn_implementation
-        config._attn_implementation = ATTENTION_IMPLEMENTATION
-        try:
+        with hooks_installed(lm, run, handles):
             yield
-        finally:
-            config._attn_implementation = previous
-            for handle in handles:
-                handle.remove()
-            for attn in attn_modules:
-                _ATTENTION_PASSES.pop(attn, None)
 
     def _run(self, run: _Pass, tokens: torch.Tensor, batch: int = 1) -> None:
         ids = tokens.to(self.model.device)[None].expand(batch, -1)

@@ -89,6 +89,29 @@ def test_cascade_motifs_map_ids_to_rows_and_light_the_chain():
         cascade_motifs(graph, [{**cascade, "nodes": ["nope"]}])
 
 
+def test_the_page_lists_the_strongest_cascades_per_logit_after_the_ffls(real_graphs):
+    from motifs.cascades import cascades_for_graph
+    from reports.view import view_html
+
+    graph = real_graphs[REAL]
+    text = view_html(graph, top_ffls=5, cascades_per_logit=2)
+    data = json.loads(re.search(r'<script id="cgram-data" type="application/json">(.*?)</script>',
+                                text, re.S).group(1))
+    _, _, records = cascades_for_graph(graph, top_k=2)
+    kinds = [m["kind"] for m in data["motifs"]]
+    assert kinds == ["ffl"] * 5 + ["cascade"] * min(len(records), 20) and len(records) > 0
+    keys = graph.node_keys()
+    for entry, record in zip(data["motifs"][5:], records):
+        assert [keys[r] for r in entry["path"]] == record["nodes"]
+        assert entry["stages"] == record["stages"] and entry["coherent"] == record["coherent"]
+    # the highest-probability logit comes first
+    logit = graph.nodes["prob"].to_numpy(float)[graph.kind_mask("logit")]
+    assert graph.nodes["prob"].iloc[data["motifs"][5]["logit"]] == np.nanmax(logit)
+    assert "cascade" not in {m["kind"] for m in json.loads(re.search(
+        r'<script id="cgram-data" type="application/json">(.*?)</script>',
+        view_html(graph, top_ffls=5, cascades=[]), re.S).group(1))["motifs"]}
+
+
 def test_notebook_view_embeds_the_page_in_an_iframe():
     shown = view(small_graph())._repr_html_()
     assert shown.startswith("<iframe") and 'srcdoc="' in shown
