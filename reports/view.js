@@ -287,10 +287,11 @@
       var shown = 0;
       for (i = 0; i < N && shown < 40; i++) {
         if (!lit[i] || !nodeShown(i)) continue;
+        var text = short(labels[i], 32), width = ctx.measureText(text).width;
         var lx = sx[i] * k + tx + r * 1.5 + 3, ly = sy[i] * k + ty;
-        var text = short(labels[i], 32);
+        if (lx + width > W) lx = sx[i] * k + tx - r * 1.5 - 3 - width;  // keep it on screen
         ctx.fillStyle = "rgba(255,255,255,.8)";
-        ctx.fillRect(lx - 1, ly - 7, ctx.measureText(text).width + 2, 14);
+        ctx.fillRect(lx - 1, ly - 7, width + 2, 14);
         ctx.fillStyle = "#111"; ctx.fillText(text, lx, ly);
         shown++;
       }
