@@ -61,8 +61,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from cgram.options import network_options
     from corpus.cli import open_corpus
+    from motifs.errors import MotifError
+    from reports.graph_report import NetworkOptions
 
+    network = NetworkOptions(**network_options(args))
+    if args.prune and not network.default_network:
+        raise MotifError("--prune re-tests the default network at each level; it does not "
+                         "combine with --keep-errors, --min-weight or --top-k")
     corpus = open_corpus(args, create=False)
     # --prune: absent keeps each report's default levels, 'none' ([]) skips the check
     prune = {} if args.prune is None else {"keep_fractions": args.prune or None}
@@ -71,7 +78,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         out = args.out or f"report-{args.slug}"
         path = write_graph_report(corpus, args.slug, out, nulls=args.null, n_null=args.n_null,
-                                  seed=args.seed, top=args.top, **prune, **_run_options(args))
+                                  seed=args.seed, top=args.top, network=network, **prune,
+                                  **_run_options(args))
     else:
         from reports.corpus_report import write_corpus_report
 
@@ -79,7 +87,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         path = write_corpus_report(corpus, out, by=_by_columns(args) or
                                    ["transcoder_type", "model", "task"], null=args.null,
                                    n_null=args.n_null, seed=args.seed, n_perm=args.n_perm,
-                                   n_boot=args.n_boot, **prune, **_run_options(args))
+                                   n_boot=args.n_boot, network=network, **prune,
+                                   **_run_options(args))
     print(path)
     return 0
 
@@ -108,6 +117,8 @@ def _group_options(p: argparse.ArgumentParser, required: bool) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``cgram compare`` and ``cgram report``."""
+    from cgram.options import add_network_options
+
     p = subparsers.add_parser(
         "compare", help="compare motif profiles across groups of graphs",
         description="Motif profiles of every corpus graph under each null model (cached), "
@@ -131,12 +142,15 @@ def register(subparsers: Any) -> None:
                     "distributions, its strongest feed-forward loops drawn and listed, "
                     "robustness to pruning). Without: the corpus report (findings per group, "
                     "profiles, clustering, group comparisons, size confound, backbone, "
-                    "pruning). Writes one HTML file (figures embedded, no network needed) "
+                    "pruning). --size, --signed, --keep-errors, --min-weight and --top-k "
+                    "choose the network and motifs as in cgram motifs, so a report reproduces "
+                    "a motif run. Writes one HTML file (figures embedded, no network needed) "
                     "with CSV tables and PNG figures beside it, and prints its path.")
     p.add_argument("slug", nargs="?", metavar="SLUG|ID",
                    help="the graph to report on (default: the whole corpus)")
     _common(p)
     _group_options(p, required=False)
+    add_network_options(p)
     p.add_argument("--top", type=int, default=10, help="FFLs listed in a graph report")
     p.add_argument("--prune", type=_fractions, default=None, metavar="F[,F...]",
                    help="edge fractions of the pruning check (default 1,0.5,0.25,0.1 for a "

@@ -22,8 +22,16 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
+from motifs.compare import Z_THRESHOLD
 from motifs.errors import MotifError
-from reports.graph_report import DEFAULT_NULLS, ReportContext, check_nulls
+from reports.graph_report import (
+    DEFAULT_NULLS,
+    NetworkOptions,
+    ReportContext,
+    check_nulls,
+    null_sentence,
+    pruning_applies,
+)
 
 if TYPE_CHECKING:
     from corpus.store import Corpus
@@ -60,6 +68,9 @@ class CorpusComparison:
     skipped : why a comparison was not made (one group only, ...).
     failures : graphs the motif engine failed on (left out).
     seconds : wall time of the motif runs.
+    fraction : backbone: share of each group's graphs a motif must be
+        significant in (|Z| > :data:`motifs.compare.Z_THRESHOLD`).
+    network : the network and motifs of every run.
     """
 
     graphs: pd.DataFrame
@@ -79,6 +90,8 @@ class CorpusComparison:
     skipped: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    fraction: float = 0.8
+    network: NetworkOptions = field(default_factory=NetworkOptions)
 
     @property
     def primary(self) -> str:
@@ -108,7 +121,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
                    nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200, seed: int = 0,
                    keys: Sequence[str] | None = None, n_boot: int = 2000, n_perm: int = 5000,
                    fraction: float = 0.8, n_clusters: int = 2, alpha: float = 0.05,
-                   **run_options: Any) -> CorpusComparison:
+                   network: NetworkOptions | None = None, **run_options: Any) -> CorpusComparison:
     """Run the motif engine over a corpus and compare the profiles.
 
     Parameters
@@ -123,6 +136,9 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     n_boot, n_perm, fraction, n_clusters, alpha
         Bootstrap resamples, permutations, backbone fraction, clusters cut
         from the tree, false discovery rate.
+    network : NetworkOptions, optional
+        The network and motifs of every run (default: ``cgram motifs``'
+        defaults).
     **run_options
         ``executor``, ``jobs``, ``progress`` for :func:`motifs.corpus_run.run_motifs`.
 
@@ -150,8 +166,10 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     unknown = [c for c in columns if c not in GROUP_COLUMNS]
     if unknown:
         raise MotifError(f"cannot group by {unknown}; choose from {list(GROUP_COLUMNS)}")
+    network = network or NetworkOptions()
     started = time.perf_counter()
-    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
+    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys,
+                                       **network.run_kwargs(), **run_options)
     seconds = time.perf_counter() - started
     graphs = corpus.list()
     graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
@@ -188,7 +206,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
         correlation=correlation, clustering=clustering, comparisons=comparisons,
         backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
         by=columns, n_null=n_null, seed=seed, sp_null=sp_null, skipped=skipped,
-        failures=failures, seconds=seconds)
+        failures=failures, seconds=seconds, fraction=fraction, network=network)
 
 
 def profile_rank(profiles: pd.DataFrame) -> int:
@@ -434,9 +452,11 @@ def header_section(page: Page, context: CorpusReportContext) -> None:
     counts = "; ".join(f"{c}: " + ", ".join(f"{k} {v}" for k, v in
                                              head[c].fillna("(none)").value_counts().items())
                        for c in context.columns)
-    page.paragraph(f"Corpus {context.corpus.root}: {len(head)} graphs ({counts}). Null models "
+    page.paragraph(f"Corpus {context.corpus.root}: {len(head)} graphs ({counts}); motif "
+                   f"networks of {context.network.describe()}. Null models "
                    f"{', '.join(comparison.nulls)}, {context.n_null} samples each, seed "
                    f"{context.seed}; headline null {context.primary}.", cls="meta")
+    page.paragraph(f"What each null keeps: {null_sentence(comparison.nulls)}", cls="meta")
     if comparison.failures:
         page.paragraph(f"{len(comparison.failures)} graph runs failed and are left out: " +
                        "; ".join(f"{f['slug']} ({f['null_model']}): {f['error']}"
@@ -450,8 +470,8 @@ def findings_section(page: Page, context: CorpusReportContext) -> None:
     summary = context.comparison.summary
     page.heading("Findings")
     page.paragraph("Are feed-forward loops enriched under each null model, and are 3-cycles "
-                   "absent? Per group, the number of graphs with Z > 2 out of those where Z is "
-                   "defined, and what each null expects.")
+                   f"absent? Per group, the number of graphs with Z > {Z_THRESHOLD:g} out of "
+                   "those where Z is defined, and what each null expects.")
     page.bullets(group_findings(summary))
     page.table(summary, "motif_summary", "Graphs with FFLs enriched / 3-cycles "
                "absent, per group and null (full counts in the CSV)",
@@ -470,10 +490,10 @@ def profiles_section(page: Page, context: CorpusReportContext) -> None:
         .reindex(index=pd.unique(results["motif"]), columns=comparison.nulls)
     median_z = median_z.loc[median_z.notna().any(axis=1)]
     page.figure(figures.profile_bars(median_z, "median Z", f"Median Z over the {len(head)} "
-                                     "graphs, per null model", threshold=2.0), "median_z",
-                "Median over graphs of each class's Z under each null; dashed: |Z| = 2. "
-                "Z is not size-normalised: the group comparisons below use SP and size-"
-                "adjusted Z.")
+                                     "graphs, per null model", threshold=Z_THRESHOLD), "median_z",
+                f"Median over graphs of each class's Z under each null; dashed: |Z| = "
+                f"{Z_THRESHOLD:g}. Z is not size-normalised: the group comparisons below use SP "
+                "and size-adjusted Z.")
     shown = [c for c in ("slug", *columns, "n_nodes", "n_edges", "density") if c in head]
     mains = [c for c in head.columns if c.split(":")[0] in ("count", "z", "sp")
              and _is_main(c.split(":", 1)[1])]
@@ -496,10 +516,10 @@ def superfamilies_section(page: Page, context: CorpusReportContext) -> None:
     if sp_null != primary:
         page.paragraph(
             f"Under {primary} every graph's significance profile is the same vector up to "
-            f"sign (the SP matrix has rank {profile_rank(head)}): with in/out degrees kept and "
-            "no mutual edges, the null counts of fan-in, chain, fan-out and FFL are affine "
-            "functions of one another (the dependent_on column of the profiles), so their "
-            f"Z-scores agree up to sign. Profiles are therefore correlated, clustered and "
+            f"sign (the SP matrix has rank {profile_rank(head)}): {null_sentence([primary])} "
+            "The null ties the counts of the classes that vary together (the dependent_on "
+            "column of the profiles), so their Z-scores agree up to sign. Profiles are "
+            "therefore correlated, clustered and "
             f"compared under {sp_null}, the first null whose profiles vary in more than one "
             "direction.")
     elif profile_rank(head) <= 1:
@@ -590,8 +610,9 @@ def backbone_section(page: Page, context: CorpusReportContext) -> None:
 
     comparison, columns, primary = context.comparison, context.columns, context.primary
     page.heading("Universal backbone")
-    page.paragraph("A motif belongs to the backbone when it is significant (|Z| > 2) in the "
-                   "same direction in at least 80% of the graphs of every group.")
+    page.paragraph(f"A motif belongs to the backbone when it is significant (|Z| > "
+                   f"{Z_THRESHOLD:g}) in the same direction in at least "
+                   f"{comparison.fraction:.0%} of the graphs of every group.")
     for (column, null_model), backbone in comparison.backbones.items():
         members = backbone.loc[backbone["in_backbone"]]
         text = ", ".join(f"{figures.motif_label(m)} {d}" for m, d in
@@ -613,11 +634,15 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
     from motifs.compare import find_motif
     from reports import figures
 
-    head, columns, primary = context.head, context.columns, context.primary
+    head, columns, primary, network = (context.head, context.columns, context.primary,
+                                       context.network)
     page.heading("Does it survive pruning?")
+    if not pruning_applies(page, network):
+        return
     sens_n = sensitivity_n_null or min(context.n_null, 50)
     sens = corpus_sensitivity(context.corpus, head["graph"].tolist(), primary, sens_n,
-                              context.seed, keep_fractions, **context.run_options)
+                              context.seed, keep_fractions, size=network.size,
+                              signed=network.signed, **context.run_options)
     meta = head[["graph", *columns]]
     sens = sens.merge(meta, on="graph", how="left")
     sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
@@ -629,8 +654,8 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
                 f"(by |weight|) is kept, each level against its own null ({sens_n} "
                 "samples).")
     survive = ffl_rows.groupby("level", sort=False)["z"].agg(
-        enriched=lambda z: int((z > 2).sum()), graphs="size")
-    page.bullets(f"{level}: FFLs enriched (Z > 2) in {int(r.enriched)}/{int(r.graphs)} "
+        enriched=lambda z: int((z > Z_THRESHOLD).sum()), graphs="size")
+    page.bullets(f"{level}: FFLs enriched (Z > {Z_THRESHOLD:g}) in {int(r.enriched)}/{int(r.graphs)} "
                  "graphs" for level, r in survive.iterrows())
     page.table(sens, "pruning", "FFL and 3-cycle profiles at each pruning level",
                shown=sens[["slug", *columns, "level", "n_edges", "motif", "count",
@@ -644,7 +669,8 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
                         keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25),
                         sensitivity_n_null: int | None = None, n_boot: int = 2000,
                         n_perm: int = 5000, executor: str = "pool", jobs: int | None = None,
-                        progress: bool = False, name: str = "report.html") -> Path:
+                        progress: bool = False, name: str = "report.html",
+                        fraction: float = 0.8, network: NetworkOptions | None = None) -> Path:
     """Write the corpus report: one self-contained HTML page, CSV tables, PNG figures.
 
     The page is its sections in order (:func:`header_section`,
@@ -669,6 +695,9 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     n_boot, n_perm : bootstrap resamples and permutations of the group tests.
     executor, jobs, progress : how motif runs execute (cached in the corpus).
     name : file name of the page.
+    fraction : backbone share (:func:`compare_corpus`).
+    network : the network and motifs of every run (:class:`NetworkOptions`;
+        default: ``cgram motifs``' defaults).
 
     Returns
     -------
@@ -680,8 +709,10 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     started = time.perf_counter()
     run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
     comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
-                                n_boot=n_boot, n_perm=n_perm, **run_options)
-    context = CorpusReportContext(corpus, n_null, seed, run_options, comparison)
+                                n_boot=n_boot, n_perm=n_perm, fraction=fraction,
+                                network=network, **run_options)
+    context = CorpusReportContext(corpus, n_null, seed, run_options, comparison,
+                                  network=comparison.network)
     page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)
     header_section(page, context)
     findings_section(page, context)
