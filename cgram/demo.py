@@ -164,6 +164,24 @@ def null_text(null: str | None) -> str:
     return null or "default (config-dag for a DAG, else config)"
 
 
+def motif_census(corpus: Any, args: argparse.Namespace, table: Path) -> list[dict[str, Any]]:
+    """Stage 3: the motif census of every graph, written to ``table`` and summarised;
+    returns the graphs the engine failed on (printed, left out of the table)."""
+    from motifs.corpus_run import run_motifs
+
+    results = run_motifs(corpus, null=args.null, n_null=args.n_null, seed=args.seed,
+                         executor=args.executor, jobs=args.jobs, progress=True)
+    results.to_csv(table, index=False)
+    failures = results.attrs.get("failures") or []
+    for failure in failures:
+        error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
+    head = results[results["motif"].isin(["030T", "021C", "030C"])]
+    summary = head.pivot_table(index="motif", values="z", aggfunc=["median", "min", "max"])
+    print(f"null model(s) used: {', '.join(sorted(results['null_model'].unique()))}")
+    print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+    return failures
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -194,18 +212,7 @@ def run(args: argparse.Namespace) -> int:
               .rename("graphs").reset_index().to_string(index=False))
     with clock.stage(f"3. motif census: null {null_text(args.null)}, {args.n_null} samples "
                      "per graph"):
-        from motifs.corpus_run import run_motifs
-
-        results = run_motifs(corpus, null=args.null, n_null=args.n_null, seed=args.seed,
-                             executor=args.executor, jobs=args.jobs, progress=True)
-        results.to_csv(out / "motifs.csv", index=False)
-        motif_failures = results.attrs.get("failures") or []
-        for failure in motif_failures:
-            error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
-        head = results[results["motif"].isin(["030T", "021C", "030C"])]
-        summary = head.pivot_table(index="motif", values="z", aggfunc=["median", "min", "max"])
-        print(f"null model(s) used: {', '.join(sorted(results['null_model'].unique()))}")
-        print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+        motif_failures = motif_census(corpus, args, out / "motifs.csv")
     with clock.stage("4. compare groups and write the corpus report"):
         from reports.corpus_report import write_corpus_report
 

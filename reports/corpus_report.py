@@ -153,7 +153,6 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     """
     from motifs.compare import (
         cluster_profiles,
-        compare_groups,
         group_motif_summary,
         profile_table,
         size_regression,
@@ -183,30 +182,40 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     correlation = sp_correlation(profiles[sp_null])
     clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(adjusted))) \
         if len(adjusted) >= 3 else None
-    comparisons: dict[tuple[str, str], GroupComparison] = {}
-    backbones: dict[tuple[str, str], pd.DataFrame] = {}
-    skipped: list[str] = []
-    summaries = [group_motif_summary(results, graphs, None)]
-    for column in columns:
-        summaries.append(group_motif_summary(results, graphs, column))
-        for null in chosen:
-            backbones[(column, null)] = universal_backbone(profiles[null], column, fraction)
-        labels = adjusted[column].dropna().astype(str)
-        if labels.nunique() < 2:
-            skipped.append(f"{column}: the corpus has {labels.nunique()} labelled group(s) "
-                           f"({', '.join(sorted(labels.unique())) or 'none'}); nothing to compare")
-            continue
-        for value in COMPARED_VALUES:
-            table = profiles[sp_null] if value == "sp" else adjusted
-            comparisons[(column, value)] = compare_groups(table, column, value=value,
-                                                          n_boot=n_boot, n_perm=n_perm,
-                                                          alpha=alpha, seed=seed)
+    comparisons, skipped = _compare_groups(profiles, sp_null, chosen[0], columns, n_boot, n_perm,
+                                           alpha, seed)
+    summaries = [group_motif_summary(results, graphs, column) for column in (None, *columns)]
+    backbones = {(column, null): universal_backbone(profiles[null], column, fraction)
+                 for column in columns for null in chosen}
     return CorpusComparison(
         graphs=graphs, results=results, nulls=chosen, profiles=profiles,
         correlation=correlation, clustering=clustering, comparisons=comparisons,
         backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
         by=columns, n_null=n_null, seed=seed, sp_null=sp_null, skipped=skipped,
         failures=failures, seconds=seconds, fraction=fraction, network=network)
+
+
+def _compare_groups(profiles: dict[str, pd.DataFrame], sp_null: str, primary: str,
+                    columns: Sequence[str], n_boot: int, n_perm: int, alpha: float,
+                    seed: int) -> tuple[dict[tuple[str, str], GroupComparison], list[str]]:
+    """Per grouping column, the groups compared on SP (under ``sp_null``) and on
+    size-adjusted Z (under ``primary``); and why a column was not compared."""
+    from motifs.compare import compare_groups
+
+    comparisons: dict[tuple[str, str], GroupComparison] = {}
+    skipped: list[str] = []
+    for column in columns:
+        labels = profiles[primary][column].dropna().astype(str)
+        if labels.nunique() < 2:
+            skipped.append(f"{column}: the corpus has {labels.nunique()} labelled group(s) "
+                           f"({', '.join(sorted(labels.unique())) or 'none'}); nothing to compare")
+            continue
+        for value in COMPARED_VALUES:
+            table = profiles[sp_null] if value == "sp" else profiles[primary]
+            comparisons[(column, value)] = compare_groups(table, column, value=value,
+                                                          n_boot=n_boot, n_perm=n_perm,
+                                                          alpha=alpha, seed=seed)
+    return comparisons, skipped
 
 
 def profile_rank(profiles: pd.DataFrame) -> int:
