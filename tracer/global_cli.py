@@ -64,20 +64,17 @@ def _norm_scale(text: str) -> str | float:
 
 
 def _local_config(ref: str) -> tuple[object, dict]:
-    """The local transcoder directory of ``ref`` (or None) and its config.yaml."""
+    """The local transcoder directory of ``ref`` and its config.yaml; (None, {}) for a
+    preset or hub set. A config that cannot be read is a TracerError, never ``{}``."""
     from pathlib import Path
 
-    import yaml
+    from tracer.transcoders import _read_config
 
     path = Path(ref).expanduser()
     if not path.exists():
         return None, {}
     folder = path if path.is_dir() else path.parent
-    try:
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        config = {}
-    return folder, config if isinstance(config, dict) else {}
+    return folder, _read_config(folder / "config.yaml")
 
 
 def run_global(args: argparse.Namespace) -> int:
