@@ -282,11 +282,19 @@ class AttributionGraph:
             an unknown kind or path code, a layer inconsistent with its kind,
             or a (node_id, kind) pair used twice.
         """
-        name = self.name
-        n, m = self.n_nodes, self.n_edges
         missing = [c for c in NODE_COLUMNS if c not in self.nodes.columns]
         if missing:
-            raise CorpusError(f"{name}: node table lacks columns {missing}")
+            raise CorpusError(f"{self.name}: node table lacks columns {missing}")
+        self._check_edges()
+        self._check_node_ids()
+        self._check_layers()
+        if self.meta.transcoder_type not in TRANSCODER_TYPES:
+            raise CorpusError(f"{self.name}: unknown transcoder_type {self.meta.transcoder_type!r}")
+
+    def _check_edges(self) -> None:
+        """Equal edge arrays, endpoints among the nodes, finite weights, known path codes."""
+        name = self.name
+        n, m = self.n_nodes, self.n_edges
         if not (self.dst.shape[0] == m and self.weight.shape[0] == m):
             raise CorpusError(
                 f"{name}: edge arrays differ in length (src {m}, dst {self.dst.shape[0]}, "
@@ -307,6 +315,10 @@ class AttributionGraph:
             bad = np.flatnonzero((self.path < 0) | (self.path >= len(PATHS)))
             if bad.size:
                 raise CorpusError(f"{name}: edge {bad[0]} has unknown path code {self.path[bad[0]]}")
+
+    def _check_node_ids(self) -> None:
+        """Known kinds, a node_id on every node, each (node_id, kind) pair once."""
+        name = self.name
         kinds = self.nodes["kind"]
         unknown = ~kinds.isin(KINDS)
         if unknown.any():
@@ -322,8 +334,13 @@ class AttributionGraph:
                 f"{name}: node {row} repeats id {self.nodes['node_id'].iloc[row]!r} "
                 f"of kind {kinds.iloc[row]!r}"
             )
+
+    def _check_layers(self) -> None:
+        """The layer convention: embeddings at -1, features and errors at 0 or
+        above, logits above them all (at ``n_layers`` when it is known)."""
+        name = self.name
         layer = self.nodes["layer"].to_numpy()
-        kind = kinds.to_numpy(dtype=object)
+        kind = self.nodes["kind"].to_numpy(dtype=object)
         emb = kind == "embedding"
         if (layer[emb] != -1).any():
             row = int(np.flatnonzero(emb & (layer != -1))[0])
@@ -347,8 +364,6 @@ class AttributionGraph:
                 )
             if logit.any() and (layer[logit] != n_layers).any():
                 raise CorpusError(f"{name}: logit nodes must sit at layer n_layers={n_layers}")
-        if self.meta.transcoder_type not in TRANSCODER_TYPES:
-            raise CorpusError(f"{name}: unknown transcoder_type {self.meta.transcoder_type!r}")
 
     # ------------------------------------------------------------- identity
     def content_hash(self) -> str:

@@ -27,7 +27,8 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from functools import partial
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -297,16 +298,9 @@ def _variant(meta: dict[str, Any], raw_nodes: list[dict[str, Any]]) -> str:
     return "schema0"
 
 
-def _resolve_links(
-    raw_links: list[Any], ids: pd.Index, layers: np.ndarray, origin: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Map link endpoints to node rows; disambiguate colliding ids.
-
-    A link whose endpoint id names two nodes is resolved by the layer order
-    every published file obeys (sources in strictly lower layers than
-    targets); when both candidates fit, repeated (source, target) pairs are
-    assigned to the candidates in file order.
-    """
+def _link_fields(raw_links: list[Any], origin: str) -> tuple[list[Any], list[Any], np.ndarray]:
+    """Each link's source id, target id and weight (float64), checked: objects with
+    the three fields, a finite number for the weight, node_id strings for the ends."""
     sources: list[Any] = []
     targets: list[Any] = []
     weights: list[Any] = []
@@ -333,7 +327,20 @@ def _resolve_links(
         for j, end in enumerate(ends):
             if not isinstance(end, str):
                 raise _fail(origin, f"link {j}: {label} must be a node_id string, got {end!r}")
+    return sources, targets, weight
 
+
+def _resolve_links(
+    raw_links: list[Any], ids: pd.Index, layers: np.ndarray, origin: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Map link endpoints to node rows; disambiguate colliding ids.
+
+    A link whose endpoint id names two nodes is resolved by the layer order
+    every published file obeys (sources in strictly lower layers than
+    targets); when both candidates fit, repeated (source, target) pairs are
+    assigned to the candidates in file order.
+    """
+    sources, targets, weight = _link_fields(raw_links, origin)
     single = pd.Series(np.arange(len(ids)), index=ids)
     single = single[~ids.duplicated(keep=False)]
     src = np.array(single.reindex(sources).to_numpy(), dtype=np.float64)
@@ -362,30 +369,11 @@ def _resolve_links(
     return src.astype(np.int32), dst.astype(np.int32), weight.astype(np.float32)
 
 
-def from_json_dict(
-    data: Any,
-    origin: str = "<json>",
-    *,
-    model: str | None = None,
-    transcoder_type: str | None = None,
-    slug: str | None = None,
-    task: str | None = None,
-) -> AttributionGraph:
-    """Build an AttributionGraph from a parsed Neuronpedia / Anthropic graph.
+def _check_envelope(data: Any, origin: str) -> tuple[dict[str, Any], dict[str, Any],
+                                                      list[dict[str, Any]], list[str]]:
+    """The file's envelope: ``{metadata, qParams, nodes, links}`` with the right types.
 
-    Parameters
-    ----------
-    data : dict
-        The parsed JSON (``{metadata, qParams, nodes, links}``).
-    origin : str
-        File name or URL, used in error messages and kept in ``meta.origin``.
-    model, transcoder_type, slug, task : str, optional
-        Override what is inferred from the file.
-
-    Raises
-    ------
-    CorpusError
-        Naming ``origin`` and the node or link index at fault.
+    Returns the metadata, the qParams, the (checked) nodes and the prompt tokens.
     """
     if not isinstance(data, dict):
         raise _fail(origin, f"top level is a {type(data).__name__}, expected an object with "
@@ -410,17 +398,15 @@ def from_json_dict(
     prompt_tokens = meta_raw.get("prompt_tokens") or []
     if not isinstance(prompt_tokens, list) or not all(isinstance(t, str) for t in prompt_tokens):
         raise _fail(origin, "metadata.prompt_tokens must be a list of strings")
+    return meta_raw, qparams, raw_nodes, prompt_tokens
 
-    variant = _variant(meta_raw, raw_nodes)
-    ids = [n["node_id"] for n in raw_nodes]
-    ftypes = [n["feature_type"] for n in raw_nodes]
-    kinds = np.array([FEATURE_TYPE_KIND[t] for t in ftypes], dtype=object)
-    layers = np.array([_parse_layer(n["layer"], origin, i) for i, n in enumerate(raw_nodes)],
-                      dtype=np.int64)
-    pos = np.array([n["ctx_idx"] for n in raw_nodes], dtype=np.int64)
-    raw_feature = pd.array([n.get("feature") for n in raw_nodes], dtype="Int64")
 
-    # duplicates: the same id twice within one kind is an error; across kinds a known collision
+def _check_unique_ids(ids: list[str], kinds: np.ndarray, ftypes: list[str], origin: str) -> None:
+    """The same id twice within one kind is an error; across kinds a known collision.
+
+    The collision (circuit-tracer's error ``0_{L}_{pos}`` against the layer-0
+    feature ``0_{idx}_{pos}``) is warned about and kept apart by kind.
+    """
     frame = pd.DataFrame({"node_id": ids, "kind": kinds})
     dup_same = frame.duplicated(keep="first")
     if dup_same.any():
@@ -434,10 +420,25 @@ def from_json_dict(
             f"{origin}: node ids shared by nodes of different kinds (kept apart by kind; links "
             f"resolved by layer order): {', '.join(collided)}",
             NodeIdCollisionWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of from_json_dict
         )
 
-    # layers: logits at n_layers (circuit-tracer files write n_layers + 1)
+
+def _our_layers(kinds: np.ndarray, layers: np.ndarray, variant: str
+                ) -> tuple[np.ndarray, int | None]:
+    """File layers -> ours: embeddings at -1, logits at ``n_layers``.
+
+    circuit-tracer files (schema 0 and 1) write the logits at ``n_layers + 1``,
+    Anthropic and CRM files at ``n_layers``; the UI alias ``"E1"`` (no layer)
+    places them above the rest. Returns the new layers and ``n_layers``
+    (None for a graph with neither logits nor inner nodes).
+
+    >>> kinds = np.array(["embedding", "feature", "logit"], dtype=object)
+    >>> layers, n_layers = _our_layers(kinds, np.array([-1, 3, 27]), "schema1")
+    >>> layers.tolist(), n_layers
+    ([-1, 3, 26], 26)
+    """
+    layers = layers.copy()
     logit = kinds == "logit"
     inner = ~np.isin(kinds, ("embedding", "logit"))
     if logit.any():
@@ -452,40 +453,78 @@ def from_json_dict(
     if n_layers is not None:
         layers[logit] = n_layers
     layers[kinds == "embedding"] = -1
+    return layers, n_layers
 
-    # per-layer feature index
-    feature_index = pd.array([pd.NA] * len(ids), dtype="Int64")
-    is_feat = np.isin(kinds, ("feature", "lorsa"))
-    parts = [i.split("_") for i in ids]
-    if variant == "crm":
-        idx = [int(p[2]) if len(p) == 4 and p[2].isdigit() else None for p in parts]
-        feature_index = pd.array([v if f else None for v, f in zip(idx, is_feat)], dtype="Int64")
-    elif variant in ("schema0", "schema1"):
-        mid = np.array([int(p[1]) if len(p) == 3 and p[1].lstrip("-").isdigit() else -1
-                        for p in parts], dtype=np.int64)
-        feature_index = pd.array(np.where(is_feat, mid, 0), dtype="Int64")
-        feature_index[~is_feat] = pd.NA
-        has_raw = is_feat & ~pd.isna(raw_feature)
-        if has_raw.any():
-            raw = raw_feature[has_raw].to_numpy(dtype=np.int64)
-            if variant == "schema1":
-                dec_layer, dec_idx = cantor_unpair(raw)
-                ok = (dec_layer == layers[has_raw]) & (dec_idx == mid[has_raw])
-            else:
-                dec_idx = schema0_index(raw, layers[has_raw])
-                ok = (dec_idx == mid[has_raw]) | (raw == mid[has_raw])  # old qwen: index only
-            if not ok.all():
-                bad = np.flatnonzero(has_raw)[~ok]
-                warnings.warn(
-                    f"{origin}: {bad.size} feature node(s) whose `feature` field does not decode "
-                    f"to the index in their node_id (first: {ids[bad[0]]}, feature "
-                    f"{raw_feature[bad[0]]}); using the node_id",
-                    stacklevel=2,
-                )
-    # anthropic: features carry opaque global ids only
 
-    tokens: list[Any] = [None] * len(ids)
-    labels = [n.get("clerp") for n in raw_nodes]
+# Per-layer feature index, one decoder per variant (the ``_FEATURE_INDEX`` table).
+# Each takes (ids, is_feature, layers, raw feature field, origin) and returns an Int64 array.
+def _schema1_ids_agree(raw: np.ndarray, layer: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Schema 1: ``feature`` is the Cantor pair of (layer, index)."""
+    dec_layer, dec_idx = cantor_unpair(raw)
+    return (dec_layer == layer) & (dec_idx == index)
+
+
+def _schema0_ids_agree(raw: np.ndarray, layer: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Schema 0: ``feature`` is layer * 10**k + index (old qwen files: the index alone)."""
+    return (schema0_index(raw, layer) == index) | (raw == index)
+
+
+def _circuit_tracer_feature_index(
+    ids: list[str], is_feat: np.ndarray, layers: np.ndarray, raw_feature: Any, origin: str,
+    *, ids_agree: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+) -> Any:
+    """circuit-tracer ids ``{L}_{idx}_{pos}``: the index is the middle part.
+
+    The ``feature`` field is checked against it (``ids_agree``); a feature whose
+    field disagrees is warned about and keeps its node_id's index.
+    """
+    mid = np.array([int(p[1]) if len(p) == 3 and p[1].lstrip("-").isdigit() else -1
+                    for p in (i.split("_") for i in ids)], dtype=np.int64)
+    feature_index = pd.array(np.where(is_feat, mid, 0), dtype="Int64")
+    feature_index[~is_feat] = pd.NA
+    has_raw = is_feat & ~pd.isna(raw_feature)
+    if has_raw.any():
+        raw = raw_feature[has_raw].to_numpy(dtype=np.int64)
+        ok = ids_agree(raw, layers[has_raw], mid[has_raw])
+        if not ok.all():
+            bad = np.flatnonzero(has_raw)[~ok]
+            warnings.warn(
+                f"{origin}: {bad.size} feature node(s) whose `feature` field does not decode "
+                f"to the index in their node_id (first: {ids[bad[0]]}, feature "
+                f"{raw_feature[bad[0]]}); using the node_id",
+                stacklevel=3,  # the caller of from_json_dict
+            )
+    return feature_index
+
+
+def _crm_feature_index(ids: list[str], is_feat: np.ndarray, layers: np.ndarray, raw_feature: Any,
+                       origin: str) -> Any:
+    """CRM ids ``{L}_cro_{idx}_{pos}``: the index is the third part."""
+    idx = [int(p[2]) if len(p) == 4 and p[2].isdigit() else None
+           for p in (i.split("_") for i in ids)]
+    return pd.array([v if f else None for v, f in zip(idx, is_feat)], dtype="Int64")
+
+
+def _opaque_feature_index(ids: list[str], is_feat: np.ndarray, layers: np.ndarray,
+                          raw_feature: Any, origin: str) -> Any:
+    """Anthropic features carry opaque global ids only: no per-layer index."""
+    return pd.array([pd.NA] * len(ids), dtype="Int64")
+
+
+#: variant -> decoder of the per-layer feature index.
+_FEATURE_INDEX: dict[str, Callable[..., Any]] = {
+    "schema1": partial(_circuit_tracer_feature_index, ids_agree=_schema1_ids_agree),
+    "schema0": partial(_circuit_tracer_feature_index, ids_agree=_schema0_ids_agree),
+    "crm": _crm_feature_index,
+    "anthropic": _opaque_feature_index,
+}
+
+
+def _node_tokens(raw_nodes: list[dict[str, Any]], kinds: np.ndarray, pos: np.ndarray,
+                 labels: list[Any], prompt_tokens: list[str]) -> list[Any]:
+    """A node's token: its own ``token`` field, else the prompt token at its
+    position (embeddings), else the quoted token of its label (logits)."""
+    tokens: list[Any] = [None] * len(raw_nodes)
     for i, node in enumerate(raw_nodes):
         if node.get("token") is not None:
             tokens[i] = node["token"]
@@ -495,29 +534,35 @@ def from_json_dict(
             found = _LOGIT_LABEL.match(labels[i])
             if found:
                 tokens[i] = found.group(1)
+    return tokens
 
+
+def _nodes_frame(raw_nodes: list[dict[str, Any]], kinds: np.ndarray, layers: np.ndarray,
+                 pos: np.ndarray, feature_index: Any, raw_feature: Any,
+                 prompt_tokens: list[str]) -> pd.DataFrame:
+    """The node table: the standard fields as our columns, any other field in ``extra_json``."""
     def column(key: str) -> np.ndarray:
         return np.array([np.nan if n.get(key) is None else float(n[key]) for n in raw_nodes])
 
-    prob = np.where(logit, column("token_prob"), np.nan)
+    labels = [n.get("clerp") for n in raw_nodes]
     extra_fields = [
         {k: v for k, v in n.items() if k not in _STANDARD_NODE_KEYS} for n in raw_nodes
     ]
     nodes = pd.DataFrame(
         {
-            "node_id": ids,
+            "node_id": [n["node_id"] for n in raw_nodes],
             "kind": kinds,
             "layer": layers.astype(np.int32),
             "pos": pos.astype(np.int32),
             "feature": feature_index,
             "feature_id": raw_feature,
-            "token": tokens,
+            "token": _node_tokens(raw_nodes, kinds, pos, labels, prompt_tokens),
             "activation": column("activation"),
             "influence": column("influence"),
-            "prob": prob,
+            "prob": np.where(kinds == "logit", column("token_prob"), np.nan),
             "label": labels,
             "js_node_id": [n.get("jsNodeId") for n in raw_nodes],
-            "feature_type": ftypes,
+            "feature_type": [n["feature_type"] for n in raw_nodes],
             "is_target": [bool(n.get("is_target_logit", False)) for n in raw_nodes],
         }
     )
@@ -525,13 +570,22 @@ def from_json_dict(
         # fields only some back ends write (CRM qk_tracing_results...), kept for re-export
         nodes["extra_json"] = pd.array(
             [json.dumps(e) if e else None for e in extra_fields], dtype="string")
-    nodes = coerce_nodes(nodes)
-    src, dst, weight = _resolve_links(data["links"], pd.Index(ids), layers, origin)
+    return coerce_nodes(nodes)
 
-    info = meta_raw.get("info") if isinstance(meta_raw.get("info"), dict) else {}
-    ours = info.get("circuit_grammar", {}) if isinstance(info.get("circuit_grammar"), dict) else {}
-    details = meta_raw.get("feature_details") if isinstance(meta_raw.get("feature_details"), dict) \
-        else {}
+
+def _dict_field(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _model_and_type(meta_raw: dict[str, Any], kinds: np.ndarray, variant: str,
+                    n_layers: int | None, origin: str) -> tuple[str, str]:
+    """Model and transcoder type: ours if we wrote the file, else inferred from
+    the scan, transcoder-set and source-set names; a model whose known depth
+    disagrees with the logit layer is warned about."""
+    info = _dict_field(meta_raw, "info")
+    ours = _dict_field(info, "circuit_grammar")
+    details = _dict_field(meta_raw, "feature_details")
     scan = str(meta_raw.get("scan") or "")
     tset = str(info.get("transcoder_set") or "")
     names = [scan, tset, str(info.get("neuronpedia_source_set") or ""),
@@ -543,24 +597,33 @@ def from_json_dict(
     if inferred_model != "unknown" and inferred_model in KNOWN_N_LAYERS and n_layers is not None \
             and variant != "anthropic" and KNOWN_N_LAYERS[inferred_model] != n_layers:
         warnings.warn(f"{origin}: logit layer implies {n_layers} layers but {inferred_model} has "
-                      f"{KNOWN_N_LAYERS[inferred_model]}", stacklevel=2)
+                      f"{KNOWN_N_LAYERS[inferred_model]}",
+                      stacklevel=4)  # the caller of from_json_dict
+    return inferred_model, inferred_type
 
-    pruning = meta_raw.get("pruning_settings") if isinstance(meta_raw.get("pruning_settings"),
-                                                             dict) else {}
+
+def _graph_meta(data: dict[str, Any], meta_raw: dict[str, Any], qparams: dict[str, Any],
+                prompt_tokens: list[str], kinds: np.ndarray, variant: str, n_layers: int | None,
+                origin: str, overrides: dict[str, str | None]) -> GraphMeta:
+    """The metadata: standard keys as fields, every other key kept in ``extra``
+    (with ``qk_only_nodes``), ours recovered from ``info.circuit_grammar``."""
+    ours = _dict_field(_dict_field(meta_raw, "info"), "circuit_grammar")
+    inferred_model, inferred_type = _model_and_type(meta_raw, kinds, variant, n_layers, origin)
+    pruning = _dict_field(meta_raw, "pruning_settings")
     standard = {"slug", "scan", "prompt", "prompt_tokens", "schema_version", "node_threshold"}
     extra = {k: v for k, v in meta_raw.items() if k not in standard}
     if "qk_only_nodes" in data:
         extra["qk_only_nodes"] = data["qk_only_nodes"]
     node_threshold = meta_raw.get("node_threshold")
-    source = {"anthropic": "anthropic"}.get(variant, ours.get("source", "neuronpedia"))
-    meta = GraphMeta(
-        slug=slug or str(meta_raw.get("slug") or Path(origin).stem),
-        model=model or inferred_model,
-        scan=scan,
-        transcoder_type=transcoder_type or inferred_type,
+    task = overrides["task"]
+    return GraphMeta(
+        slug=overrides["slug"] or str(meta_raw.get("slug") or Path(origin).stem),
+        model=overrides["model"] or inferred_model,
+        scan=str(meta_raw.get("scan") or ""),
+        transcoder_type=overrides["transcoder_type"] or inferred_type,
         prompt=str(meta_raw.get("prompt") or ""),
         prompt_tokens=list(prompt_tokens),
-        source=source,
+        source={"anthropic": "anthropic"}.get(variant, ours.get("source", "neuronpedia")),
         schema_version=meta_raw.get("schema_version"),
         n_layers=n_layers,
         node_threshold=float(node_threshold) if _is_number(node_threshold) else None,
@@ -573,6 +636,54 @@ def from_json_dict(
         extra=extra,
         origin=origin,
     )
+
+
+def from_json_dict(
+    data: Any,
+    origin: str = "<json>",
+    *,
+    model: str | None = None,
+    transcoder_type: str | None = None,
+    slug: str | None = None,
+    task: str | None = None,
+) -> AttributionGraph:
+    """Build an AttributionGraph from a parsed Neuronpedia / Anthropic graph.
+
+    The format's parts, in order: the envelope, the variant, node ids, layers,
+    feature ids (decoded per variant), the node table, links, metadata.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed JSON (``{metadata, qParams, nodes, links}``).
+    origin : str
+        File name or URL, used in error messages and kept in ``meta.origin``.
+    model, transcoder_type, slug, task : str, optional
+        Override what is inferred from the file.
+
+    Raises
+    ------
+    CorpusError
+        Naming ``origin`` and the node or link index at fault.
+    """
+    meta_raw, qparams, raw_nodes, prompt_tokens = _check_envelope(data, origin)
+    variant = _variant(meta_raw, raw_nodes)
+    ids = [n["node_id"] for n in raw_nodes]
+    ftypes = [n["feature_type"] for n in raw_nodes]
+    kinds = np.array([FEATURE_TYPE_KIND[t] for t in ftypes], dtype=object)
+    file_layers = np.array([_parse_layer(n["layer"], origin, i) for i, n in enumerate(raw_nodes)],
+                           dtype=np.int64)
+    pos = np.array([n["ctx_idx"] for n in raw_nodes], dtype=np.int64)
+    raw_feature = pd.array([n.get("feature") for n in raw_nodes], dtype="Int64")
+    _check_unique_ids(ids, kinds, ftypes, origin)
+    layers, n_layers = _our_layers(kinds, file_layers, variant)
+    is_feat = np.isin(kinds, ("feature", "lorsa"))
+    feature_index = _FEATURE_INDEX[variant](ids, is_feat, layers, raw_feature, origin)
+    nodes = _nodes_frame(raw_nodes, kinds, layers, pos, feature_index, raw_feature, prompt_tokens)
+    src, dst, weight = _resolve_links(data["links"], pd.Index(ids), layers, origin)
+    overrides = {"model": model, "transcoder_type": transcoder_type, "slug": slug, "task": task}
+    meta = _graph_meta(data, meta_raw, qparams, prompt_tokens, kinds, variant, n_layers, origin,
+                       overrides)
     graph = AttributionGraph(nodes=nodes, src=src, dst=dst, weight=weight, meta=meta)
     try:
         graph.validate()
@@ -636,65 +747,92 @@ def _none_if_nan(value: Any) -> Any:
     return value
 
 
-def to_json_dict(graph: AttributionGraph) -> dict[str, Any]:
-    """The graph as a circuit-tracer schema-1 JSON object Neuronpedia accepts.
+class _ExportForm(NamedTuple):
+    """How a graph is written: which layout its variant uses."""
 
-    Node ids, kinds, layers, positions, labels, influences, activations,
-    link weights (float32 values written exactly) and qParams are kept;
-    our own metadata (model, transcoder type, task, scores) rides along in
-    ``metadata.info.circuit_grammar`` so a re-import recovers it.
-    """
+    anthropic_like: bool
+    crm_like: bool
+    n_layers: int
+    logit_json_layer: int  # circuit-tracer files put logits at n_layers + 1
+
+
+def _export_form(graph: AttributionGraph) -> _ExportForm:
+    """The variant to write back and its logit layer (``n_layers`` inferred when unknown)."""
     meta = graph.meta
     nodes = graph.nodes
     anthropic_like = meta.source == "anthropic" or meta.scan.startswith("jackl")
-    crm_like = nodes["kind"].isin(("lorsa", "lorsa_error", "bias")).any()
+    crm_like = bool(nodes["kind"].isin(("lorsa", "lorsa_error", "bias")).any())
     n_layers = meta.n_layers
     if n_layers is None:
         inner = nodes.loc[~nodes["kind"].isin(("embedding", "logit")), "layer"]
         n_layers = int(inner.max()) + 1 if len(inner) else 1
     logit_json_layer = n_layers if (anthropic_like or crm_like) else n_layers + 1
+    return _ExportForm(anthropic_like, crm_like, n_layers, logit_json_layer)
 
-    kind = nodes["kind"].astype(object).to_numpy()
+
+def _encode_features(graph: AttributionGraph, form: _ExportForm
+                     ) -> tuple[int | None, np.ndarray, np.ndarray]:
+    """Schema 1 (Cantor-paired ``feature``) when every feature has a per-layer
+    index and the graph is neither Anthropic nor CRM; else the file's own ids.
+
+    Returns the schema version, which rows are encoded, and their encoded ids.
+    """
+    nodes = graph.nodes
     layer = nodes["layer"].to_numpy()
     index = nodes["feature"]
-    feat_mask = np.isin(kind, ("feature", "lorsa"))
+    feat_mask = nodes["kind"].isin(("feature", "lorsa")).to_numpy()
     encode = feat_mask & index.notna().to_numpy()
-    if anthropic_like or crm_like:
+    if form.anthropic_like or form.crm_like:
         encode[:] = False
     all_encoded = bool(encode[feat_mask].all()) if feat_mask.any() else True
-    schema_version = 1 if all_encoded and not anthropic_like else meta.schema_version
+    schema_version = 1 if all_encoded and not form.anthropic_like else graph.meta.schema_version
+    encoded = np.zeros(len(nodes), dtype=np.int64)
     if schema_version == 1:
-        encoded = np.zeros(len(nodes), dtype=np.int64)
         encoded[encode] = cantor_pair(layer[encode], index[encode].to_numpy(dtype=np.int64))
-    feature_id = nodes["feature_id"]
+    else:
+        encode[:] = False  # written as the file's own ids
+    return schema_version, encode, encoded
+
+
+def _json_layer(kind: str, layer: int, form: _ExportForm) -> str:
+    """``"E"`` for embeddings, the variant's logit layer for logits, else the layer."""
+    if kind == "embedding":
+        return "E"
+    if kind == "logit":
+        return str(form.logit_json_layer)
+    return str(layer)
+
+
+def _json_feature(kind: str, pos: int, feature_id: Any, form: _ExportForm) -> int | None:
+    """An unencoded node's ``feature``: its own id, else circuit-tracer's
+    convention (embeddings: the position; errors: -1)."""
+    feature = _none_if_nan(feature_id)
+    if feature is None and kind == "embedding" and not form.anthropic_like:
+        feature = int(pos)
+    elif feature is None and kind == "error" and not form.anthropic_like and not form.crm_like:
+        feature = -1
+    return None if feature is None else int(feature)
+
+
+def _json_nodes(graph: AttributionGraph, form: _ExportForm, encode: np.ndarray,
+                encoded: np.ndarray) -> list[dict[str, Any]]:
+    """One node object per row, with every field Neuronpedia's schema requires."""
+    nodes = graph.nodes
     extra_json = nodes["extra_json"].tolist() if "extra_json" in nodes.columns else None
     out_nodes = []
     records = zip(
-        nodes["node_id"].tolist(), kind.tolist(), layer.tolist(), nodes["pos"].tolist(),
-        feature_id.tolist(), nodes["js_node_id"].tolist(), nodes["feature_type"].tolist(),
+        nodes["node_id"].tolist(), nodes["kind"].astype(object).tolist(),
+        nodes["layer"].tolist(), nodes["pos"].tolist(),
+        nodes["feature_id"].tolist(), nodes["js_node_id"].tolist(), nodes["feature_type"].tolist(),
         nodes["label"].tolist(), nodes["influence"].tolist(), nodes["activation"].tolist(),
         nodes["prob"].tolist(), nodes["is_target"].tolist(), nodes["token"].tolist(),
     )
     for row, (nid, k, lay, p, fid, js, ftype, label, infl, act, prob, target, token) in \
             enumerate(records):
-        if k == "embedding":
-            layer_text = "E"
-        elif k == "logit":
-            layer_text = str(logit_json_layer)
-        else:
-            layer_text = str(lay)
-        if schema_version == 1 and encode[row]:
-            feature = int(encoded[row])
-        else:
-            feature = _none_if_nan(fid)
-            if feature is None and k == "embedding" and not anthropic_like:
-                feature = int(p)
-            elif feature is None and k == "error" and not anthropic_like and not crm_like:
-                feature = -1
         node = {
             "node_id": nid,
-            "feature": None if feature is None else int(feature),
-            "layer": layer_text,
+            "feature": int(encoded[row]) if encode[row] else _json_feature(k, p, fid, form),
+            "layer": _json_layer(k, lay, form),
             "ctx_idx": int(p),
             "feature_type": _none_if_nan(ftype) or KIND_FEATURE_TYPE[k],
             "token_prob": float(prob) if k == "logit" and _none_if_nan(prob) is not None else 0.0,
@@ -706,19 +844,29 @@ def to_json_dict(graph: AttributionGraph) -> dict[str, Any]:
             "influence": _none_if_nan(infl),
             "activation": _none_if_nan(act),
         }
-        if _none_if_nan(token) is not None and crm_like and k in ("embedding", "logit"):
+        if _none_if_nan(token) is not None and form.crm_like and k in ("embedding", "logit"):
             node["token"] = token
         if extra_json is not None and _none_if_nan(extra_json[row]) is not None:
             node.update(json.loads(extra_json[row]))
         out_nodes.append(node)
+    return out_nodes
 
-    ids = nodes["node_id"].astype(object).to_numpy()
+
+def _json_links(graph: AttributionGraph) -> list[dict[str, Any]]:
+    """One link per (merged) edge; float32 weights written exactly as float64."""
+    ids = graph.nodes["node_id"].astype(object).to_numpy()
     src, dst, weight = graph.merged_edges()
-    links = [
+    return [
         {"source": s, "target": t, "weight": w}
         for s, t, w in zip(ids[src].tolist(), ids[dst].tolist(), weight.astype(np.float64).tolist())
     ]
 
+
+def _json_metadata(meta: GraphMeta, n_layers: int, schema_version: int | None
+                   ) -> tuple[dict[str, Any], Any]:
+    """The ``metadata`` object, ours in ``info.circuit_grammar``; the file's
+    other keys restored from ``meta.extra``. Also returns ``qk_only_nodes``
+    (a top-level field of CRM files, None elsewhere)."""
     extra = dict(meta.extra)
     qk_only = extra.pop("qk_only_nodes", None)
     info = dict(extra.pop("info", None) or {})
@@ -746,10 +894,43 @@ def to_json_dict(graph: AttributionGraph) -> dict[str, Any]:
         metadata["schema_version"] = schema_version
     metadata.update(extra)
     metadata["info"] = info
-    qparams = meta.qparams if meta.qparams else {
+    return metadata, qk_only
+
+
+def to_json_dict(graph: AttributionGraph) -> dict[str, Any]:
+    """The graph as a circuit-tracer schema-1 JSON object Neuronpedia accepts.
+
+    Node ids, kinds, layers, positions, labels, influences, activations,
+    link weights (float32 values written exactly) and qParams are kept;
+    our own metadata (model, transcoder type, task, scores) rides along in
+    ``metadata.info.circuit_grammar`` so a re-import recovers it.
+
+    Examples
+    --------
+    >>> g = loads('''{"metadata": {"slug": "t", "scan": "gemma-2-2b", "prompt": "a",
+    ...   "prompt_tokens": ["<bos>", "a"], "schema_version": 1}, "qParams": {},
+    ...   "nodes": [{"node_id": "E_2_1", "feature": 1, "layer": "E", "ctx_idx": 1,
+    ...              "feature_type": "embedding"},
+    ...             {"node_id": "3_7_1", "feature": 62, "layer": "3", "ctx_idx": 1,
+    ...              "feature_type": "cross layer transcoder"},
+    ...             {"node_id": "27_9_1", "feature": 9, "layer": "27", "ctx_idx": 1,
+    ...              "feature_type": "logit", "token_prob": 0.5}],
+    ...   "links": [{"source": "E_2_1", "target": "3_7_1", "weight": 1.5},
+    ...             {"source": "3_7_1", "target": "27_9_1", "weight": 0.25}]}''')
+    >>> out = to_json_dict(g)
+    >>> [(n["node_id"], n["layer"], n["feature"]) for n in out["nodes"]]
+    [('E_2_1', 'E', 1), ('3_7_1', '3', 62), ('27_9_1', '27', 9)]
+    >>> out["metadata"]["schema_version"], out["links"][1]["weight"]
+    (1, 0.25)
+    """
+    form = _export_form(graph)
+    schema_version, encode, encoded = _encode_features(graph, form)
+    metadata, qk_only = _json_metadata(graph.meta, form.n_layers, schema_version)
+    qparams = graph.meta.qparams or {  # the UI's empty state
         "pinnedIds": [], "supernodes": [], "linkType": "both", "clickedId": "", "sg_pos": ""}
-    out: dict[str, Any] = {"metadata": metadata, "qParams": qparams, "nodes": out_nodes,
-                           "links": links}
+    out: dict[str, Any] = {"metadata": metadata, "qParams": qparams,
+                           "nodes": _json_nodes(graph, form, encode, encoded),
+                           "links": _json_links(graph)}
     if qk_only is not None:
         out["qk_only_nodes"] = qk_only
     return out

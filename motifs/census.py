@@ -18,6 +18,7 @@ and run as stacked matrix products over the sample axis.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple, Union
 
 import numpy as np
 import pandas as pd
@@ -526,6 +527,297 @@ def _sums_by_sample(values: np.ndarray, starts: np.ndarray, weights: np.ndarray 
     return out if weights is not None else out[:, :, 0]
 
 
+#: A matrix of the basis: ``("D", x)`` (dyad-state indicator D_x), ``"I"`` or ``"J"`` (all ones).
+_MatrixKind = Union[tuple[str, int], str]
+
+
+class _QuadBasis(NamedTuple):
+    """The basis the node types of the size-4 census are combined from.
+
+    Depends only on the dyad states present, so it is built once per set of
+    states (:func:`_quad_basis`). Linked types L(x, y) come first (x-major,
+    ``n_linked`` of them), then the structured (anchor, matrix) rows.
+    """
+
+    nz: tuple[int, ...]  # the nonzero dyad states present
+    pos: np.ndarray  # (4,) int64: state -> index among ``nz``
+    n_linked: int
+    struct: tuple[tuple[str, _MatrixKind], ...]  # (anchor "a" | "b", matrix) rows
+    kinds: tuple[_MatrixKind, ...]  # the matrices: D_x for x in nz, I, J
+    #: (M, N, ((slot, p, q), ...)): which structured x structured entries
+    #: (slot = j * n_struct + l) read the product M X N^T at (anchor p, anchor q)
+    struct_products: tuple[tuple[_MatrixKind, _MatrixKind, tuple[tuple[int, str, str], ...]], ...]
+    #: (n_struct, n_linked) N[q_r, c] for a link (r, c) of each type: [s_qc == N's state],
+    #: 0 for I, 1 for J
+    entry: np.ndarray
+
+    @property
+    def n_struct(self) -> int:
+        return len(self.struct)
+
+    @property
+    def n_basis(self) -> int:
+        return self.n_linked + len(self.struct)
+
+
+@functools.lru_cache(maxsize=None)
+def _quad_basis(present: tuple[int, ...]) -> _QuadBasis:
+    """The :class:`_QuadBasis` of the dyad states ``present`` (0 first)."""
+    nz = tuple(present[1:])
+    n_nz = len(nz)
+    pos = np.zeros(4, dtype=np.int64)
+    pos[list(nz)] = np.arange(n_nz)
+    struct = tuple([("a", ("D", x)) for x in nz] + [("b", ("D", y)) for y in nz]
+                   + [("a", "I"), ("b", "I"), ("a", "J")])
+    kinds = tuple([("D", x) for x in nz] + ["I", "J"])
+    n_struct = len(struct)
+    struct_products = tuple(
+        (m_kind, n_kind, tuple((j * n_struct + l, p, q)
+                               for j, (p, m_j) in enumerate(struct)
+                               for l, (q, n_l) in enumerate(struct)
+                               if m_j == m_kind and n_l == n_kind))
+        for m_kind in kinds for n_kind in kinds)
+    entry = np.zeros((n_struct, n_nz**2))
+    for i, (q, kind) in enumerate(struct):
+        for x in nz:
+            for y in nz:
+                entry[i, pos[x] * n_nz + pos[y]] = 1.0 if kind == "J" else 0.0 if kind == "I" \
+                    else float(kind[1] == (x if q == "a" else y))
+    pos.flags.writeable = entry.flags.writeable = False
+    return _QuadBasis(nz, pos, n_nz**2, struct, kinds, struct_products, entry)
+
+
+@functools.lru_cache(maxsize=None)
+def _type_coefficients(present: tuple[int, ...], row_state: int) -> np.ndarray:
+    """(K, K, n_basis) each node type T_(alpha, gamma) as a combination of the basis.
+
+    The table, for a row (a, b) in state ``row_state`` (so a, b adjacent):
+
+    - (x, y), both nonzero: L(x, y);
+    - (0, y) = D_y[b] - e_a D_y[b, a] - sum_x L(x, y);
+    - (x, 0) = D_x[a] - e_b D_x[a, b] - sum_y L(x, y);
+    - (0, 0) = J[a] - sum_x D_x[a] - sum_x D_x[b] + sum_(x, y) L(x, y);
+
+    where e_a = I[a], e_b = I[b], and D_y[b, a] is 1 exactly when y is the
+    reversed row state (D_x[a, b]: when x is the row state).
+
+    >>> coef = _type_coefficients((0, 1, 2), 1)   # linked L(1,1) L(1,2) L(2,1) L(2,2), then
+    >>> coef[0, 0].tolist()                         # D1[a] D2[a] D1[b] D2[b] I[a] I[b] J[a]
+    [1.0, 1.0, 1.0, 1.0, -1.0, -1.0, -1.0, -1.0, 0.0, 0.0, 1.0]
+    >>> coef[0, 2].tolist()                         # c -> b only: D2[b] minus a and links
+    [0.0, -1.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0, -1.0, 0.0, 0.0]
+    """
+    basis = _quad_basis(present)
+    nz, pos, n_nz, n_linked = basis.nz, basis.pos, len(basis.nz), basis.n_linked
+    position = {state: i for i, state in enumerate(present)}
+    coef = np.zeros((len(present), len(present), basis.n_basis))
+    ra = {x: n_linked + i for i, x in enumerate(nz)}
+    rb = {y: n_linked + n_nz + i for i, y in enumerate(nz)}
+    e_a, e_b, one = basis.n_basis - 3, basis.n_basis - 2, basis.n_basis - 1
+    for x in nz:
+        for y in nz:
+            coef[position[x], position[y], pos[x] * n_nz + pos[y]] = 1
+    for y in nz:  # (0, y) = D_y[b] - e_a D_y[b, a] - sum_x L(x, y)
+        coef[0, position[y], rb[y]] = 1
+        coef[0, position[y], e_a] = -float(y == int(_REVERSED_STATE[row_state]))
+        for x in nz:
+            coef[0, position[y], pos[x] * n_nz + pos[y]] = -1
+    for x in nz:  # (x, 0) = D_x[a] - e_b D_x[a, b] - sum_y L(x, y)
+        coef[position[x], 0, ra[x]] = 1
+        coef[position[x], 0, e_b] = -float(x == row_state)
+        for y in nz:
+            coef[position[x], 0, pos[x] * n_nz + pos[y]] = -1
+    coef[0, 0, one] = 1  # (0, 0) = 1 - U[a] - U[b] + sum L   (a, b adjacent)
+    for x in nz:
+        coef[0, 0, ra[x]] = coef[0, 0, rb[x]] = -1
+        for y in nz:
+            coef[0, 0, pos[x] * n_nz + pos[y]] = 1
+    coef.flags.writeable = False
+    return coef
+
+
+class _QuadRows(NamedTuple):
+    """The rows (adjacent pairs (a, b)) of one state and their links (r, c):
+    the nodes c adjacent to both a and b, sorted by row (so by sample)."""
+
+    row_s: np.ndarray  # (R,) sample of each row
+    anchors: dict[str, np.ndarray]  # "a", "b" -> (R,) nodes
+    row_starts: np.ndarray  # (S + 1,) first row of each sample
+    base_row: np.ndarray  # (R,) offset of the row's sample in a flat (S, n, n) array
+    owner: np.ndarray  # (L,) row of each link
+    c: np.ndarray  # (L,) node of each link
+    link_type: np.ndarray  # (L,) linked type pos[s_ac] * n_nz + pos[s_bc]
+    link_starts: np.ndarray  # (S + 1,) first link of each sample
+    type_onehot: np.ndarray  # (L, n_linked)
+    links_per_row: np.ndarray  # (R, n_linked) int64
+    base_link: np.ndarray  # (L,) offset of the link's sample in a flat (S, n, n) array
+    at: dict[str, np.ndarray]  # "a", "b" -> (L,) the anchors of each link's row
+
+
+def _linked_pairs(states: np.ndarray, basis: _QuadBasis, row_s: np.ndarray, row_a: np.ndarray,
+                  row_b: np.ndarray, dtype: type) -> _QuadRows:
+    """The rows and their linked pairs (r, c) with each link's type."""
+    n_samples, n = states.shape[0], states.shape[1]
+    n_nz, n_linked = len(basis.nz), basis.n_linked
+    adjacent = states != 0
+    owner, c = np.nonzero(adjacent[row_s, row_a] & adjacent[row_s, row_b])
+    flat_states = states.reshape(-1)
+    link_type = basis.pos[np.take(flat_states, (row_s * n + row_a)[owner] * n + c)] * n_nz + \
+        basis.pos[np.take(flat_states, (row_s * n + row_b)[owner] * n + c)]
+    row_starts = np.searchsorted(row_s, np.arange(n_samples + 1))
+    type_onehot = np.zeros((owner.size, n_linked), dtype=dtype)
+    type_onehot[np.arange(owner.size), link_type] = 1.0
+    links_per_row = np.bincount(owner * n_linked + link_type,
+                                minlength=row_a.size * n_linked).reshape(row_a.size, n_linked)
+    anchors = {"a": row_a, "b": row_b}
+    return _QuadRows(
+        row_s=row_s, anchors=anchors, row_starts=row_starts, base_row=row_s * n * n,
+        owner=owner, c=c, link_type=link_type, link_starts=np.searchsorted(owner, row_starts),
+        type_onehot=type_onehot, links_per_row=links_per_row, base_link=row_s[owner] * n * n,
+        at={p: anchors[p][owner] for p in anchors})
+
+
+class _QuadWork(NamedTuple):
+    """What the Gram products of one block of rows share."""
+
+    n_samples: int
+    n: int
+    dtype: type  # float32 while products stay exact, else float64
+    ind: dict[int, np.ndarray]  # nonzero state -> (S, n, n) indicator D_x (zero diagonal)
+    basis: _QuadBasis
+    rows: _QuadRows
+
+
+def _left(work: _QuadWork, kind: _MatrixKind, mat: np.ndarray) -> np.ndarray:
+    """kind @ mat, contiguous."""
+    if kind == "I":
+        return mat
+    if kind == "J":
+        return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=1, keepdims=True), mat.shape))
+    return np.matmul(work.ind[kind[1]], mat)
+
+
+def _right_t(work: _QuadWork, mat: np.ndarray, kind: _MatrixKind) -> np.ndarray:
+    """mat @ kind^T, contiguous."""
+    if kind == "I":
+        return mat
+    if kind == "J":
+        return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=2, keepdims=True), mat.shape))
+    # D_y^T is D of the reversed state
+    return np.matmul(mat, work.ind[int(_REVERSED_STATE[kind[1]])])
+
+
+def _structured_gram(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.ndarray]
+                     ) -> np.ndarray:
+    """(S, n_struct, n_struct) structured x structured: entries (anchor, anchor') of M X N^T."""
+    basis, rows, n = work.basis, work.rows, work.n
+    per_row = np.empty((basis.n_struct**2, rows.row_s.size), dtype=work.dtype)  # entries <= n^2
+    for m_kind, n_kind, slots in basis.struct_products:
+        prod = _left(work, m_kind, x_n[n_kind].reshape(x_mat.shape)).ravel()
+        for slot, p, q in slots:
+            np.take(prod, rows.base_row + rows.anchors[p] * n + rows.anchors[q], out=per_row[slot])
+    return _sums_by_sample(per_row, rows.row_starts, max_value=n * n) \
+        .reshape(work.n_samples, basis.n_struct, basis.n_struct)
+
+
+def _paths_through_links(work: _QuadWork, x_mat: np.ndarray, out: np.ndarray) -> None:
+    """out[l, link (r, c)] = (L_l X^T)[r, c] = (X L_l^T)[c, r], by blocks of rows."""
+    rows, n, n_linked = work.rows, work.n, work.basis.n_linked
+    owner, c, link_type = rows.owner, rows.c, rows.link_type
+    step = max(1, _QUAD_BLOCK_BYTES // (4 * n * n_linked))
+    for sample in range(work.n_samples):
+        for r0 in range(rows.row_starts[sample], rows.row_starts[sample + 1], step):
+            r1 = min(rows.row_starts[sample + 1], r0 + step)
+            inside = np.arange(np.searchsorted(owner, r0), np.searchsorted(owner, r1))
+            local = owner[inside] - r0
+            width = n_linked * (r1 - r0)
+            links_t = np.zeros((n, width), dtype=work.dtype)  # [d, (l, r)]
+            links_t[c[inside], link_type[inside] * (r1 - r0) + local] = 1.0
+            # (n, n) x (n, rows): the orientation BLAS runs fast
+            paths_t = (x_mat[sample] @ links_t).reshape(-1)  # [c, (l, r)]
+            at_link = c[inside] * width + local
+            for l in range(n_linked):
+                out[l, inside] = np.take(paths_t, at_link + l * (r1 - r0))
+
+
+def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.ndarray]
+                 ) -> np.ndarray:
+    """(S, 2 n_struct + n_linked, n_linked) linked x structured, structured x
+    linked and linked x linked: one value per link, summed by link type."""
+    basis, rows, n = work.basis, work.rows, work.n
+    n_struct = basis.n_struct
+    m_x = {kind: _left(work, kind, x_mat).ravel() for kind in basis.kinds}
+    per_link = np.empty((2 * n_struct + basis.n_linked, rows.owner.size), dtype=work.dtype)  # <= n
+    for l, (q, n_kind) in enumerate(basis.struct):
+        np.take(x_n[n_kind], rows.base_link + rows.c * n + rows.at[q], out=per_link[l])
+    for j, (p, m_kind) in enumerate(basis.struct):
+        np.take(m_x[m_kind], rows.base_link + rows.at[p] * n + rows.c, out=per_link[n_struct + j])
+    _paths_through_links(work, x_mat, per_link[2 * n_struct:])
+    return _sums_by_sample(per_link, rows.link_starts, rows.type_onehot, max_value=n)
+
+
+def _free_linked_parts(work: _QuadWork) -> tuple[np.ndarray, np.ndarray]:
+    """The linked rows of G for X = J - I, from per-row counts only.
+
+    For a link (r, c) of type t and a structured (anchor q, matrix N):
+    ((J - I) N^T)[c, q_r] = rowsum(N)[q_r] - N[q_r, c], and N[q_r, c] is
+    fixed by t (c's dyads with a and b: ``basis.entry``). Between linked
+    types: (L_l (J - I))[r, c] = (links of type l in row r) - [t == l].
+    """
+    basis, rows, n, dtype = work.basis, work.rows, work.n, work.dtype
+    per_row_links = rows.links_per_row.astype(dtype)
+    link_counts = _sums_by_sample(per_row_links.T, rows.row_starts, max_value=n)  # (S, types)
+    linked = _sums_by_sample(per_row_links.T, rows.row_starts, per_row_links, max_value=n * n)
+    linked -= link_counts[:, :, None] * np.eye(basis.n_linked)
+    row_sums = {"I": np.ones((work.n_samples, n), dtype=dtype),
+                "J": np.full((work.n_samples, n), n, dtype=dtype)}
+    row_sums.update({("D", x): work.ind[x].sum(axis=2) for x in basis.nz})
+    at_anchor = np.stack([np.take(row_sums[kind].ravel(), rows.row_s * n + rows.anchors[q])
+                          for q, kind in basis.struct])  # (struct, rows)
+    mixed = _sums_by_sample(at_anchor, rows.row_starts, per_row_links, max_value=n * n)
+    mixed -= link_counts[:, None, :] * basis.entry
+    return linked, np.swapaxes(mixed, 1, 2)
+
+
+def _gram(work: _QuadWork, x_mat: np.ndarray, free: bool = False) -> np.ndarray:
+    """(S, n_basis, n_basis) G[j, l] = sum_r v_j[r] X v_l[r]^T; ``free``: X = J - I."""
+    n_linked = work.basis.n_linked
+    g = np.zeros((work.n_samples, work.basis.n_basis, work.basis.n_basis), dtype=np.float64)
+    x_n = {kind: _right_t(work, x_mat, kind).ravel() for kind in work.basis.kinds}
+    g[:, n_linked:, n_linked:] = _structured_gram(work, x_mat, x_n)
+    if free:
+        g[:, :n_linked, :n_linked], g[:, :n_linked, n_linked:] = _free_linked_parts(work)
+        g[:, n_linked:, :n_linked] = np.swapaxes(g[:, :n_linked, n_linked:], 1, 2)
+        return g
+    n_struct = work.basis.n_struct
+    sums = _linked_sums(work, x_mat, x_n)  # (S, cols, type)
+    g[:, :n_linked, n_linked:] = np.swapaxes(sums[:, :n_struct], 1, 2)
+    g[:, n_linked:, :n_linked] = sums[:, n_struct:2 * n_struct]
+    g[:, :n_linked, :n_linked] = np.swapaxes(sums[:, 2 * n_struct:], 1, 2)
+    return g
+
+
+def _state_grams(work: _QuadWork, present: tuple[int, ...]) -> np.ndarray:
+    """(S, K, n_basis, n_basis) the Gram matrix of every dyad state's D_k.
+
+    D_2 = D_1^T swaps j and l; D_0 = J - I - sum_x D_x needs no product of
+    its own, so an oriented graph costs one product with D_1 per sample.
+    """
+    position = {state: i for i, state in enumerate(present)}
+    n_basis = work.basis.n_basis
+    grams = np.zeros((work.n_samples, len(present), n_basis, n_basis), dtype=np.float64)
+    for state in work.basis.nz:
+        if state in (1, 3):
+            grams[:, position[state]] = _gram(work, work.ind[state])
+    if 2 in position:
+        grams[:, position[2]] = np.swapaxes(grams[:, position[1]], 1, 2)
+    free = np.ascontiguousarray(
+        np.broadcast_to(~np.eye(work.n, dtype=bool), (work.n_samples, work.n, work.n)),
+        dtype=work.dtype)
+    grams[:, 0] = _gram(work, free, free=True) - grams[:, 1:].sum(axis=1)  # D_0 = J - I - sum D_x
+    return grams
+
+
 def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, row_s: np.ndarray,
                 row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
     """Ordered-quad cells over one set of rows (adjacent pairs of one dyad state).
@@ -548,178 +840,39 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
     For a row r = (a, b) let T_A[r] be the indicator row vector of the nodes c
     of *type* A = (s_ac, s_bc). Then cells[k, A, B] = sum_r T_A[r] D_k T_B[r]^T
     with D_k the indicator matrix of state k. Every T_A is a combination of a
-    small *basis*: the *linked* types L_(x,y) (c adjacent to both a and b),
+    small *basis* (:func:`_quad_basis`, the table :func:`_type_coefficients`):
+    the *linked* types L_(x,y) (c adjacent to both a and b, :func:`_linked_pairs`),
     and rows a or b of D_x, of I and of J, because D_0 = J - I - sum_x D_x.
     So cells = C G_k C^T with G_k[j, l] = sum_r v_j[r] D_k v_l[r]^T over the
-    basis. Between two structured basis vectors G is a sum of entries of an
-    n x n product M D_k N^T; between a linked and a structured one a sum over
-    the linked pairs; between two linked ones one dense (n, n) x (n, rows)
-    product per sample. D_0 needs no product (G for J - I has closed forms
-    on the linked part), D_2 = D_1^T swaps j and l, so an oriented graph
-    costs one product with D_1 per sample.
+    basis (:func:`_gram`). Between two structured basis vectors G is a sum of
+    entries of an n x n product M D_k N^T; between a linked and a structured
+    one a sum over the linked pairs; between two linked ones one dense
+    (n, n) x (n, rows) product per sample. D_0 needs no product (G for J - I
+    has closed forms on the linked part), D_2 = D_1^T swaps j and l, so an
+    oriented graph costs one product with D_1 per sample (:func:`_state_grams`).
+
+    Examples
+    --------
+    A single edge 0 -> 1 with 2 -> 0 and 1 -> 2 (a 3-cycle) and an isolated
+    node 3: the row (0, 1) sees c = 2 with (s_02, s_12) = (2, 1).
+
+    >>> a = np.zeros((1, 4, 4), bool); a[0, [0, 1, 2], [1, 2, 0]] = True
+    >>> states = dyad_states(a)
+    >>> cells = _quad_cells(states, (0, 1, 2), 1, np.array([0]), np.array([0]), np.array([1]))
+    >>> cells.shape, int(cells.sum())      # ordered (c, d) pairs over one row: 2 x 1
+    ((1, 3, 3, 3, 3, 3), 2)
+    >>> int(cells[0, 2, 1, 0, 0, 0]), int(cells[0, 0, 0, 0, 2, 1])
+    (1, 1)
     """
     n_samples, n = states.shape[0], states.shape[1]
-    n_states = len(present)
-    nz = list(present[1:])
-    n_nz, n_rows = len(nz), row_a.size
-    n_linked = n_nz**2
-    position = {state: i for i, state in enumerate(present)}
-    reverse = {0: 0, 1: 2, 2: 1, 3: 3}
     # float32 products of 0/1 matrices are exact while entries stay below
     # 2**24 (up to n^2 here); larger graphs use float64
     dtype = np.float32 if n <= _F32_EXACT_N else np.float64
-    ind = {x: (states == x).astype(dtype) for x in nz}  # zero diagonals
-    anchors = {"a": row_a, "b": row_b}
-    # basis: linked types L(x, y) (x-major), then (anchor, matrix) rows
-    struct = [("a", ("D", x)) for x in nz] + [("b", ("D", y)) for y in nz] + \
-        [("a", "I"), ("b", "I"), ("a", "J")]
-    n_struct = len(struct)
-    n_basis = n_linked + n_struct
-    kinds = [("D", x) for x in nz] + ["I", "J"]
-
-    # linked pairs (r, c): c adjacent to both a and b, sorted by row (so by sample)
-    adjacent = states != 0
-    owner, c = np.nonzero(adjacent[row_s, row_a] & adjacent[row_s, row_b])
-    flat_states = states.reshape(-1)
-    pos = np.zeros(4, dtype=np.int64)
-    pos[nz] = np.arange(n_nz)
-    link_type = pos[np.take(flat_states, (row_s * n + row_a)[owner] * n + c)] * n_nz + \
-        pos[np.take(flat_states, (row_s * n + row_b)[owner] * n + c)]
-    link_s = row_s[owner]
-    row_starts = np.searchsorted(row_s, np.arange(n_samples + 1))
-    link_starts = np.searchsorted(owner, row_starts)
-    type_onehot = np.zeros((owner.size, n_linked), dtype=dtype)
-    type_onehot[np.arange(owner.size), link_type] = 1.0
-    links_per_row = np.bincount(owner * n_linked + link_type,
-                                minlength=n_rows * n_linked).reshape(n_rows, n_linked)
-    base_link, base_row = link_s * n * n, row_s * n * n
-    at = {p: anchors[p][owner] for p in anchors}
-
-    def left(kind, mat):  # kind @ mat, contiguous
-        if kind == "I":
-            return mat
-        if kind == "J":
-            return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=1, keepdims=True), mat.shape))
-        return np.matmul(ind[kind[1]], mat)
-
-    def right_t(mat, kind):  # mat @ kind^T, contiguous
-        if kind == "I":
-            return mat
-        if kind == "J":
-            return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=2, keepdims=True), mat.shape))
-        return np.matmul(mat, ind[reverse[kind[1]]])  # D_y^T is D of the reversed state
-
-    def gram(x_mat: np.ndarray, free: bool = False) -> np.ndarray:
-        """(S, n_basis, n_basis) G[j, l] = sum_r v_j[r] X v_l[r]^T; ``free``: X = J - I."""
-        g = np.zeros((n_samples, n_basis, n_basis), dtype=np.float64)
-        x_n = {kind: right_t(x_mat, kind).ravel() for kind in kinds}
-        m_x = {kind: left(kind, x_mat).ravel() for kind in kinds}
-        # structured x structured: entries (anchor, anchor') of M X N^T
-        per_row = np.empty((n_struct * n_struct, n_rows), dtype=dtype)  # entries <= n^2
-        for m_kind in kinds:
-            for n_kind in kinds:
-                prod = left(m_kind, x_n[n_kind].reshape(x_mat.shape)).ravel()
-                for j, (p, m_j) in enumerate(struct):
-                    for l, (q, n_l) in enumerate(struct):
-                        if m_j == m_kind and n_l == n_kind:
-                            np.take(prod, base_row + anchors[p] * n + anchors[q],
-                                    out=per_row[j * n_struct + l])
-        g[:, n_linked:, n_linked:] = _sums_by_sample(per_row, row_starts, max_value=n * n) \
-            .reshape(n_samples, n_struct, n_struct)
-        if free:
-            g[:, :n_linked, :n_linked], g[:, :n_linked, n_linked:] = free_linked_parts()
-            g[:, n_linked:, :n_linked] = np.swapaxes(g[:, :n_linked, n_linked:], 1, 2)
-            return g
-        # linked x structured, structured x linked, linked x linked: one value per link
-        per_link = np.empty((2 * n_struct + n_linked, owner.size), dtype=dtype)  # <= n
-        for l, (q, n_kind) in enumerate(struct):
-            np.take(x_n[n_kind], base_link + c * n + at[q], out=per_link[l])
-        for j, (p, m_kind) in enumerate(struct):
-            np.take(m_x[m_kind], base_link + at[p] * n + c, out=per_link[n_struct + j])
-        # paths[r, c] = (L_l X^T)[r, c] = (X L_l^T)[c, r], by blocks of rows
-        step = max(1, _QUAD_BLOCK_BYTES // (4 * n * n_linked))
-        for sample in range(n_samples):
-            for r0 in range(row_starts[sample], row_starts[sample + 1], step):
-                r1 = min(row_starts[sample + 1], r0 + step)
-                inside = np.arange(np.searchsorted(owner, r0), np.searchsorted(owner, r1))
-                local = owner[inside] - r0
-                width = n_linked * (r1 - r0)
-                links_t = np.zeros((n, width), dtype=dtype)  # [d, (l, r)]
-                links_t[c[inside], link_type[inside] * (r1 - r0) + local] = 1.0
-                # (n, n) x (n, rows): the orientation BLAS runs fast
-                paths_t = (x_mat[sample] @ links_t).reshape(-1)  # [c, (l, r)]
-                at_link = c[inside] * width + local
-                for l in range(n_linked):
-                    per_link[2 * n_struct + l, inside] = np.take(paths_t, at_link + l * (r1 - r0))
-        sums = _sums_by_sample(per_link, link_starts, type_onehot, max_value=n)  # (S, cols, type)
-        g[:, :n_linked, n_linked:] = np.swapaxes(sums[:, :n_struct], 1, 2)
-        g[:, n_linked:, :n_linked] = sums[:, n_struct:2 * n_struct]
-        g[:, :n_linked, :n_linked] = np.swapaxes(sums[:, 2 * n_struct:], 1, 2)
-        return g
-
-    def free_linked_parts() -> tuple[np.ndarray, np.ndarray]:
-        """The linked rows of G for X = J - I, from per-row counts only.
-
-        For a link (r, c) of type t and a structured (anchor q, matrix N):
-        ((J - I) N^T)[c, q_r] = rowsum(N)[q_r] - N[q_r, c], and N[q_r, c] is
-        fixed by t (c's dyads with a and b). Between linked types:
-        (L_l (J - I))[r, c] = (links of type l in row r) - [t == l].
-        """
-        per_row_links = links_per_row.astype(dtype)
-        link_counts = _sums_by_sample(per_row_links.T, row_starts, max_value=n)  # (S, types)
-        linked = _sums_by_sample(per_row_links.T, row_starts, per_row_links, max_value=n * n)
-        linked -= link_counts[:, :, None] * np.eye(n_linked)
-        row_sums = {"I": np.ones((n_samples, n), dtype=dtype),
-                    "J": np.full((n_samples, n), n, dtype=dtype)}
-        row_sums.update({("D", x): ind[x].sum(axis=2) for x in nz})
-        at_anchor = np.stack([np.take(row_sums[kind].ravel(), row_s * n + anchors[q])
-                              for q, kind in struct])  # (struct, rows)
-        mixed = _sums_by_sample(at_anchor, row_starts, per_row_links, max_value=n * n)
-        # N[q_r, c] for a link of type (x, y): [s_qc == kind's state], 0 for I, 1 for J
-        entry = np.zeros((n_struct, n_linked))
-        for i, (q, kind) in enumerate(struct):
-            for x in nz:
-                for y in nz:
-                    t = pos[x] * n_nz + pos[y]
-                    entry[i, t] = 1.0 if kind == "J" else 0.0 if kind == "I" else \
-                        float(kind[1] == (x if q == "a" else y))
-        mixed -= link_counts[:, None, :] * entry
-        return linked, np.swapaxes(mixed, 1, 2)
-
-    grams = np.zeros((n_samples, n_states, n_basis, n_basis), dtype=np.float64)
-    for state in nz:
-        if state in (1, 3):
-            grams[:, position[state]] = gram(ind[state])
-    if 2 in position:
-        grams[:, position[2]] = np.swapaxes(grams[:, position[1]], 1, 2)
-    free = np.ascontiguousarray(np.broadcast_to(~np.eye(n, dtype=bool), states.shape),
-                                dtype=dtype)
-    grams[:, 0] = gram(free, free=True) - grams[:, 1:].sum(axis=1)  # D_0 = J - I - sum_x D_x
-
-    # T_A as a combination of the basis, for rows of this state
-    coef = np.zeros((n_states, n_states, n_basis))
-    ra = {x: n_linked + i for i, x in enumerate(nz)}
-    rb = {y: n_linked + n_nz + i for i, y in enumerate(nz)}
-    e_a, e_b, one = n_basis - 3, n_basis - 2, n_basis - 1
-    for x in nz:
-        for y in nz:
-            coef[position[x], position[y], pos[x] * n_nz + pos[y]] = 1
-    for y in nz:  # (0, y) = D_y[b] - e_a D_y[b, a] - sum_x L(x, y)
-        coef[0, position[y], rb[y]] = 1
-        coef[0, position[y], e_a] = -float(y == reverse[row_state])
-        for x in nz:
-            coef[0, position[y], pos[x] * n_nz + pos[y]] = -1
-    for x in nz:  # (x, 0) = D_x[a] - e_b D_x[a, b] - sum_y L(x, y)
-        coef[position[x], 0, ra[x]] = 1
-        coef[position[x], 0, e_b] = -float(x == row_state)
-        for y in nz:
-            coef[position[x], 0, pos[x] * n_nz + pos[y]] = -1
-    coef[0, 0, one] = 1  # (0, 0) = 1 - U[a] - U[b] + sum L   (a, b adjacent)
-    for x in nz:
-        coef[0, 0, ra[x]] = coef[0, 0, rb[x]] = -1
-        for y in nz:
-            coef[0, 0, pos[x] * n_nz + pos[y]] = 1
-    return np.einsum("agj,skjl,bdl->sagkbd", coef, grams, coef)
+    basis = _quad_basis(present)
+    work = _QuadWork(n_samples, n, dtype, {x: (states == x).astype(dtype) for x in basis.nz},
+                     basis, _linked_pairs(states, basis, row_s, row_a, row_b, dtype))
+    coef = _type_coefficients(present, row_state)
+    return np.einsum("agj,skjl,bdl->sagkbd", coef, _state_grams(work, present), coef)
 
 
 def _quad_class_counts_dense(batch: np.ndarray) -> np.ndarray:

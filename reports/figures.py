@@ -301,6 +301,53 @@ def _cell_layout(layer: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.column_stack([pos + offset, layer.astype(float)])
 
 
+def _draw_loop(ax: plt.Axes, xy: np.ndarray, loop_rows: dict[str, int], loop: pd.Series,
+               names: np.ndarray, max_w: float) -> None:
+    """One loop on top of its graph: edges X->Y, Y->Z, X->Z coloured by sign with
+    width proportional to |weight|, nodes labelled by role and clerp or token."""
+    for a, b in (("x", "y"), ("y", "z"), ("x", "z")):
+        w = float(loop[f"w_{a}{b}"])
+        ax.annotate("", xy=xy[loop_rows[b]], xytext=xy[loop_rows[a]], zorder=4,
+                    arrowprops=dict(arrowstyle="-|>", color=POSITIVE if w >= 0 else NEGATIVE,
+                                    lw=0.8 + 4.0 * abs(w) / max(max_w, 1e-12),
+                                    shrinkA=6, shrinkB=6, mutation_scale=12,
+                                    connectionstyle="arc3,rad=0.15"))
+    for role in ("x", "y", "z"):
+        r = loop_rows[role]
+        ax.scatter(*xy[r], s=55, color="black", zorder=5)
+        text = str(names[r])
+        text = text if len(text) <= 30 else text[:28] + "…"
+        ax.annotate(f"{role.upper()}: {text}", xy=xy[r], xytext=(7, 3),
+                    textcoords="offset points", fontsize=7, zorder=6,
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="0.6", alpha=0.92))
+
+
+def _loop_window(ax: plt.Axes, loop_xy: np.ndarray, layer: np.ndarray, last_pos: int,
+                 tokens: list[str], n_layers: int | None) -> None:
+    """Axes around one loop: token positions (with their tokens) across, layers
+    up (``emb`` and ``logit`` named), limits a window around the loop's nodes."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("token position")
+    ax.set_ylabel("layer")
+    ax.set_xticks(np.arange(last_pos + 1))
+    if len(tokens) > last_pos:
+        ax.set_xticklabels([f"{i}:{t.strip()[:10]}" for i, t in enumerate(tokens[:last_pos + 1])],
+                           rotation=60, ha="right", fontsize=6)
+    # a window around the loop (ticks first: setting ticks widens the limits)
+    x_low, x_high = loop_xy[:, 0].min() - 1.5, loop_xy[:, 0].max() + 2.5
+    y_low, y_high = loop_xy[:, 1].min() - 1.5, loop_xy[:, 1].max() + 1.5
+    ax.set_xlim(max(x_low, -0.7), min(max(x_high, x_low + 4), last_pos + 1.2))
+    y_limits = (max(y_low, np.nanmin(layer) - 0.7), min(max(y_high, y_low + 5), np.nanmax(layer) + 0.7))
+    ax.set_ylim(*y_limits)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    ax.set_yticks(ticks)
+    ax.set_ylim(*y_limits)
+    ax.set_yticklabels(["emb" if t == -1 else "logit" if n_layers is not None
+                        and t == n_layers else str(int(t)) for t in ticks], fontsize=7)
+
+
 def ffl_on_graph(graph: AttributionGraph, instances: pd.DataFrame, rows: np.ndarray,
                  n_loops: int = 3, title: str = "") -> Figure:
     """Feed-forward loops drawn on their attribution graph, one panel each.
@@ -323,65 +370,28 @@ def ffl_on_graph(graph: AttributionGraph, instances: pd.DataFrame, rows: np.ndar
     proportional to |weight|. Several features of one (layer, position) cell
     are spread side by side inside it.
     """
-    from matplotlib.ticker import MaxNLocator
-
     chosen = instances.head(n_loops)
     n = max(len(chosen), 1)
-    nodes = graph.nodes
-    layer = nodes["layer"].to_numpy(dtype=float)
-    pos = nodes["pos"].to_numpy(dtype=float)
+    layer = graph.nodes["layer"].to_numpy(dtype=float)
+    pos = graph.nodes["pos"].to_numpy(dtype=float)
     xy = _cell_layout(layer, pos)
     names = node_display_names(graph)
     fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 4.6), squeeze=False)
     src, dst, _ = graph.merged_edges()
     segments = np.stack([xy[src], xy[dst]], axis=1)
-    tokens = list(graph.meta.prompt_tokens)
-    n_layers = graph.meta.n_layers
     weights = np.abs(chosen[["w_xy", "w_yz", "w_xz"]].to_numpy(dtype=float))
     max_w = float(weights.max()) if weights.size else 1.0
     last_pos = int(np.nanmax(pos)) if len(pos) else 0
     for ax, (_, loop) in zip(axes.ravel(), chosen.iterrows()):
         ax.add_collection(LineCollection(segments, colors="0.86", linewidths=0.3, zorder=1))
         ax.scatter(xy[:, 0], xy[:, 1], s=6, color="0.72", zorder=2)
-        graph_rows = {role: int(rows[int(loop[role])]) for role in ("x", "y", "z")}
-        for a, b in (("x", "y"), ("y", "z"), ("x", "z")):
-            w = float(loop[f"w_{a}{b}"])
-            ax.annotate("", xy=xy[graph_rows[b]], xytext=xy[graph_rows[a]], zorder=4,
-                        arrowprops=dict(arrowstyle="-|>", color=POSITIVE if w >= 0 else NEGATIVE,
-                                        lw=0.8 + 4.0 * abs(w) / max(max_w, 1e-12),
-                                        shrinkA=6, shrinkB=6, mutation_scale=12,
-                                        connectionstyle="arc3,rad=0.15"))
-        for role in ("x", "y", "z"):
-            r = graph_rows[role]
-            ax.scatter(*xy[r], s=55, color="black", zorder=5)
-            text = str(names[r])
-            text = text if len(text) <= 30 else text[:28] + "…"
-            ax.annotate(f"{role.upper()}: {text}", xy=xy[r], xytext=(7, 3),
-                        textcoords="offset points", fontsize=7, zorder=6,
-                        bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="0.6", alpha=0.92))
+        loop_rows = {role: int(rows[int(loop[role])]) for role in ("x", "y", "z")}
+        _draw_loop(ax, xy, loop_rows, loop, names, max_w)
         sign_type = loop.get("sign_type")
         ax.set_title(f"strength {loop['strength']:.3g}"
                      + (f", {sign_type}" if isinstance(sign_type, str) else ""), fontsize=8)
-        ax.set_xlabel("token position")
-        ax.set_ylabel("layer")
-        ax.set_xticks(np.arange(last_pos + 1))
-        if len(tokens) > last_pos:
-            ax.set_xticklabels([f"{i}:{t.strip()[:10]}" for i, t in enumerate(tokens[:last_pos + 1])],
-                               rotation=60, ha="right", fontsize=6)
-        loop_xy = xy[list(graph_rows.values())]
-        # a window around the loop (ticks first: setting ticks widens the limits)
-        x_low, x_high = loop_xy[:, 0].min() - 1.5, loop_xy[:, 0].max() + 2.5
-        y_low, y_high = loop_xy[:, 1].min() - 1.5, loop_xy[:, 1].max() + 1.5
-        ax.set_xlim(max(x_low, -0.7), min(max(x_high, x_low + 4), last_pos + 1.2))
-        ax.set_ylim(max(y_low, np.nanmin(layer) - 0.7), min(max(y_high, y_low + 5),
-                                                            np.nanmax(layer) + 0.7))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
-        ax.set_yticks(ticks)
-        ax.set_ylim(max(y_low, np.nanmin(layer) - 0.7), min(max(y_high, y_low + 5),
-                                                            np.nanmax(layer) + 0.7))
-        ax.set_yticklabels(["emb" if t == -1 else "logit" if n_layers is not None
-                            and t == n_layers else str(int(t)) for t in ticks], fontsize=7)
+        _loop_window(ax, xy[list(loop_rows.values())], layer, last_pos, list(graph.meta.prompt_tokens),
+                     graph.meta.n_layers)
     if not len(chosen):
         axes[0, 0].text(0.5, 0.5, "no feed-forward loops", ha="center", va="center")
         axes[0, 0].axis("off")

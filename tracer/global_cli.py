@@ -64,17 +64,18 @@ def _norm_scale(text: str) -> str | float:
 
 
 def _local_config(ref: str) -> tuple[object, dict]:
-    """The local transcoder directory of ``ref`` and its config.yaml; (None, {}) for a
-    preset or hub set. A config that cannot be read is a TracerError, never ``{}``."""
+    """The local transcoder directory of ``ref`` (or None) and the config the set
+    was loaded from (``ref`` itself when it is a file, else its config.yaml); a
+    config that cannot be read is a TracerError naming it, never ``{}``."""
     from pathlib import Path
 
-    from tracer.transcoders import _read_config
+    from tracer.transcoders import read_config
 
     path = Path(ref).expanduser()
     if not path.exists():
         return None, {}
-    folder = path if path.is_dir() else path.parent
-    return folder, _read_config(folder / "config.yaml")
+    config_path = path if path.is_file() else path / "config.yaml"
+    return config_path.parent, read_config(config_path)
 
 
 def run_global(args: argparse.Namespace) -> int:

@@ -296,6 +296,70 @@ def _norm_weight(model: LoadedModel, layer: int, role: str) -> torch.Tensor:
     return 1.0 + weight if model.family.norm_kind == "rms_one_plus" else weight
 
 
+def _check_norm_scale(norm_scale: str | float, stats: ActivationStats | None) -> None:
+    """``norm_scale`` is a rule of ``NORM_SCALES`` (``"mean"`` with statistics) or a positive number."""
+    if isinstance(norm_scale, str):
+        if norm_scale not in NORM_SCALES:
+            raise TracerError(f"norm_scale must be one of {NORM_SCALES} or a positive number, "
+                              f"got {norm_scale!r}")
+        if norm_scale == "mean" and (stats is None or not stats.mean_scales):
+            raise TracerError("norm_scale='mean' needs activation statistics with norm scales "
+                              "(collect_stats over a token stream)")
+    elif not (isinstance(norm_scale, (int, float)) and float(norm_scale) > 0):
+        raise TracerError(f"norm_scale must be one of {NORM_SCALES} or a positive number, got {norm_scale!r}")
+
+
+def _norm_scales(norm_scale: str | float, stats: ActivationStats | None, n_layers: int,
+                 role: str) -> tuple[torch.Tensor, str]:
+    """The scale ``s`` of the ``role`` norm of every layer, ``(n_layers,)``, and the rule in words."""
+    if norm_scale == "none":
+        return torch.ones(n_layers), "scale ignored"
+    if norm_scale == "mean":
+        if role not in stats.mean_scales:
+            raise TracerError(f"the activation statistics have no mean scale for the {role} norm")
+        return torch.as_tensor(stats.mean_scales[role], dtype=torch.float32), "mean scale"
+    return torch.full((n_layers,), float(norm_scale)), f"scale {float(norm_scale):g}"
+
+
+def _read_maps(transcoders: Transcoders, model: LoadedModel | None, norm_scale: str | float,
+               stats: ActivationStats | None) -> tuple[list[torch.Tensor | None], bool, str]:
+    """``read_{l'}(e) = s · C (w ⊙ e)``: the weight per layer (None: identity),
+    whether the mean is removed, and the choice in words."""
+    n = transcoders.n_layers
+    # input hooks are family-independent (only hook_mlp_out, an output hook, is not)
+    _, tensor = HOOK_SITES[transcoders.feature_input_hook]
+    if tensor == "input":
+        return [None] * n, False, "identity (reads the residual stream)"
+    scale, scale_text = _norm_scales(norm_scale, stats, n, "pre_mlp_norm")
+    if model is None:
+        weights = [torch.ones(transcoders.d_model)] * n
+        weight_text = "norm weight unknown (no model)"
+    elif tensor == "output":
+        weights = [_norm_weight(model, layer, "pre_mlp_norm") for layer in range(n)]
+        weight_text = "norm weight folded in"
+    else:
+        weights = [torch.ones(transcoders.d_model)] * n
+        weight_text = "before the norm weight"
+    read: list[torch.Tensor | None] = [weights[layer] * scale[layer] for layer in range(n)]
+    if all(bool((w == 1).all()) for w in read):
+        read = [None] * n
+    centre = model is not None and model.family.norm_kind == "layernorm"
+    return read, centre, f"{weight_text}, {scale_text}" + (", mean removed" if centre else "")
+
+
+def _write_maps(transcoders: Transcoders, model: LoadedModel | None, norm_scale: str | float,
+                stats: ActivationStats | None) -> tuple[list[torch.Tensor | None], str]:
+    """``write_k(d) = s_post · w_post ⊙ d`` where the output site lies before a
+    post-MLP norm (Gemma's ``mlp.hook_out``), else the identity; and in words."""
+    n = transcoders.n_layers
+    if model is not None and hook_site(transcoders.feature_output_hook, model.family) == ("mlp", "output") \
+            and model.family.post_mlp_norm is not None:
+        scale, scale_text = _norm_scales(norm_scale, stats, n, "post_mlp_norm")
+        write = [_norm_weight(model, layer, "post_mlp_norm") * scale[layer] for layer in range(n)]
+        return write, f"post-MLP norm weight folded in, {scale_text}"
+    return [None] * n, "identity"
+
+
 def residual_maps(
     transcoders: Transcoders,
     model: LoadedModel | None = None,
@@ -341,58 +405,12 @@ def residual_maps(
     ([[0.5, 0.5]], 'read: norm weight unknown (no model), scale 0.5; write: identity')
     """
     n = transcoders.n_layers
-    if isinstance(norm_scale, str):
-        if norm_scale not in NORM_SCALES:
-            raise TracerError(f"norm_scale must be one of {NORM_SCALES} or a positive number, "
-                              f"got {norm_scale!r}")
-        if norm_scale == "mean" and (stats is None or not stats.mean_scales):
-            raise TracerError("norm_scale='mean' needs activation statistics with norm scales "
-                              "(collect_stats over a token stream)")
-    elif not (isinstance(norm_scale, (int, float)) and float(norm_scale) > 0):
-        raise TracerError(f"norm_scale must be one of {NORM_SCALES} or a positive number, got {norm_scale!r}")
+    _check_norm_scale(norm_scale, stats)
     if model is not None and (model.n_layers != n or model.d_model != transcoders.d_model):
         raise TracerError(f"model {model.name} ({model.n_layers} layers, d_model {model.d_model}) does "
                           f"not fit the transcoder set ({n} layers, d_model {transcoders.d_model})")
-
-    def scales(role: str) -> tuple[torch.Tensor, str]:
-        if norm_scale == "none":
-            return torch.ones(n), "scale ignored"
-        if norm_scale == "mean":
-            if role not in stats.mean_scales:
-                raise TracerError(f"the activation statistics have no mean scale for the {role} norm")
-            return torch.as_tensor(stats.mean_scales[role], dtype=torch.float32), "mean scale"
-        return torch.full((n,), float(norm_scale)), f"scale {float(norm_scale):g}"
-
-    # input hooks are family-independent (only hook_mlp_out, an output hook, is not)
-    _, tensor = HOOK_SITES[transcoders.feature_input_hook]
-    read: list[torch.Tensor | None] = [None] * n
-    centre = False
-    if tensor == "input":
-        read_text = "identity (reads the residual stream)"
-    else:
-        scale, scale_text = scales("pre_mlp_norm")
-        if model is None:
-            weights = [torch.ones(transcoders.d_model)] * n
-            weight_text = "norm weight unknown (no model)"
-        elif tensor == "output":
-            weights = [_norm_weight(model, layer, "pre_mlp_norm") for layer in range(n)]
-            weight_text = "norm weight folded in"
-        else:
-            weights = [torch.ones(transcoders.d_model)] * n
-            weight_text = "before the norm weight"
-        read = [weights[layer] * scale[layer] for layer in range(n)]
-        if all(bool((w == 1).all()) for w in read):
-            read = [None] * n
-        centre = model is not None and model.family.norm_kind == "layernorm"
-        read_text = f"{weight_text}, {scale_text}" + (", mean removed" if centre else "")
-
-    write: list[torch.Tensor | None] = [None] * n
-    write_text = "identity"
-    if model is not None and hook_site(transcoders.feature_output_hook, model.family) == ("mlp", "output") \
-            and model.family.post_mlp_norm is not None:
-        scale, scale_text = scales("post_mlp_norm")
-        write = [_norm_weight(model, layer, "post_mlp_norm") * scale[layer] for layer in range(n)]
-        write_text = f"post-MLP norm weight folded in, {scale_text}"
+    read, centre, read_text = _read_maps(transcoders, model, norm_scale, stats)
+    write, write_text = _write_maps(transcoders, model, norm_scale, stats)
     return ResidualMaps(tuple(read), centre, tuple(write), f"read: {read_text}; write: {write_text}")
 
 
@@ -583,6 +601,109 @@ def _merge_top_k(best: list[torch.Tensor] | None, score: torch.Tensor, virtual: 
     return [keep_abs] + [c.gather(0, keep) for c in cand[1:]]
 
 
+def _twera_factor(stats: ActivationStats, source_layer: int, s_block: torch.Tensor, target_layer: int,
+                  t_index: torch.Tensor, t_weight: torch.Tensor) -> torch.Tensor:
+    """TWERA's factor ``(sum_x a_s a_t) / (sum_x a_t)`` for one block pair, ``(n_s, n_t)``
+    float64; 0 for a target that never fires."""
+    co = stats.coactivation(source_layer, s_block.numpy(), target_layer, t_index.numpy())
+    return torch.where(t_weight > 0, torch.as_tensor(co) / t_weight.clamp_min(1e-300), torch.zeros(()))
+
+
+def _nonzero_edges(ref: torch.Tensor, score: torch.Tensor, virtual: torch.Tensor,
+                   target_codes: torch.Tensor) -> tuple[np.ndarray, ...]:
+    """``(source code, target code, score, virtual)`` of the non-zero scores of a ``(rows, n_t)``
+    block whose entries come from the sources ``ref`` (same shape) and column targets ``target_codes``."""
+    rows, cols = torch.nonzero(score, as_tuple=True)
+    return tuple(x.cpu().numpy() for x in (ref[rows, cols], target_codes.to(rows.device)[cols],
+                                            score[rows, cols], virtual[rows, cols]))
+
+
+def _target_layer_edges(tc: Transcoders, maps: ResidualMaps, stats: ActivationStats | None,
+                        target_layer: int, t_index: torch.Tensor, src_sel: Selection,
+                        top_k: int | None, block_size: int, bar: Any) -> list[tuple[np.ndarray, ...]]:
+    """The edges into one target layer's selected features from every earlier source layer.
+
+    One ``(block, d_model) @ (d_model, block)`` product a block pair: the
+    virtual weights ``V = write(decoders) @ read(encoders)^T``, scored as TWERA
+    with statistics, then either kept whole (``top_k`` None) or merged into the
+    running top ``k`` sources of each target column.
+    """
+    width = tc.d_transcoder
+    reads = maps.read(target_layer, _encoder_rows(tc, target_layer, t_index))
+    t_blocks = [slice(a, min(a + block_size, t_index.numel())) for a in range(0, t_index.numel(), block_size)]
+    t_codes = [t_index[t_slice] + target_layer * width for t_slice in t_blocks]
+    t_weight = None
+    if stats is not None:
+        t_weight = torch.as_tensor(stats.activation_sum(target_layer, t_index.numpy()))
+    best: list[list[torch.Tensor] | None] = [None] * len(t_blocks)
+    kept: list[tuple[np.ndarray, ...]] = []
+    for source_layer in [ls for ls in src_sel if ls < target_layer]:
+        s_index = src_sel[source_layer]
+        for a in range(0, s_index.numel(), block_size):
+            s_block = s_index[a:a + block_size]
+            writes = maps.write(source_layer, tc.decoder_rows(source_layer, s_block), target_layer)
+            ref = (s_block + source_layer * width).to(writes.device)
+            for b, t_slice in enumerate(t_blocks):
+                virtual = writes @ reads[t_slice].T
+                score = virtual
+                if stats is not None:
+                    factor = _twera_factor(stats, source_layer, s_block, target_layer, t_index[t_slice],
+                                           t_weight[t_slice])
+                    score = virtual * factor.to(virtual)
+                if top_k is None:
+                    kept.append(_nonzero_edges(ref[:, None].expand_as(score), score, virtual, t_codes[b]))
+                else:
+                    best[b] = _merge_top_k(best[b], score, virtual, ref, top_k)
+            if bar is not None:
+                bar.update(1)
+    for b, top in enumerate(best):
+        if top is not None:
+            _, score, virtual, ref = top
+            kept.append(_nonzero_edges(ref, score, virtual, t_codes[b]))
+    return kept
+
+
+def _ranked_edges(edges: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """All kept edges as ``(source code, target code, weight, virtual)``, sorted by
+    target, then by decreasing ``|weight|``, then by source."""
+    if edges:
+        src_code, dst_code, weight, virtual = (np.concatenate(parts) for parts in zip(*edges))
+    else:
+        src_code = dst_code = np.zeros(0, dtype=np.int64)
+        weight = virtual = np.zeros(0, dtype=np.float32)
+    order = np.lexsort((src_code, -np.abs(weight.astype(np.float64)), dst_code))
+    return src_code[order], dst_code[order], weight[order], virtual[order]
+
+
+def _feature_nodes(src_code: np.ndarray, dst_code: np.ndarray, width: int,
+                   stats: ActivationStats | None) -> tuple[np.ndarray, ...]:
+    """The features at either end of an edge, sorted by (layer, index): their layers,
+    indices, mean activations (NaN without statistics), and the edges' rows into them."""
+    codes, inverse = np.unique(np.concatenate([src_code, dst_code]), return_inverse=True)
+    node_layer, node_index = codes // width, codes % width
+    activation = np.full(codes.shape[0], np.nan)
+    if stats is not None:
+        for layer in np.unique(node_layer).tolist():
+            rows = node_layer == layer
+            activation[rows] = stats.mean_active(layer, node_index[rows])
+    m = src_code.shape[0]
+    return node_layer, node_index, activation, inverse[:m], inverse[m:]
+
+
+def _settings(src_sel: Selection, tgt_sel: Selection, top_k: int | None, maps: ResidualMaps,
+              stats: ActivationStats | None, block_size: int) -> dict[str, Any]:
+    """What a global graph was made from, JSON-ready (``GlobalWeights.settings``)."""
+    return {
+        "sources": {str(k): _compact(v) for k, v in src_sel.items()},
+        "targets": {str(k): _compact(v) for k, v in tgt_sel.items()},
+        "top_k": None if top_k is None else int(top_k),
+        "weighting": "twera" if stats is not None else "virtual",
+        "norm": maps.description,
+        "stats_tokens": None if stats is None else stats.n_tokens,
+        "block_size": int(block_size),
+    }
+
+
 def global_weights(
     transcoders: Transcoders,
     sources: Any = None,
@@ -653,100 +774,33 @@ def global_weights(
     if stats is not None:
         stats.check(tc)
     maps = maps or ResidualMaps.identity(tc.n_layers)
-    width = tc.d_transcoder
     pairs = [(lt, ls) for lt in tgt_sel for ls in src_sel if ls < lt]
     if not pairs:
         raise TracerError(f"no source layer ({sorted(src_sel)}) is earlier than a target layer "
                           f"({sorted(tgt_sel)})")
-    n_steps = sum(-(-src_sel[ls].numel() // block_size) for _, ls in pairs)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=n_steps, unit="block", desc="global weights")
-
+        bar = tqdm(total=sum(-(-src_sel[ls].numel() // block_size) for _, ls in pairs), unit="block",
+                   desc="global weights")
     edges: list[tuple[np.ndarray, ...]] = []
     with torch.no_grad():
         for target_layer in sorted(tgt_sel):
-            t_index = tgt_sel[target_layer]
-            source_layers = [ls for ls in src_sel if ls < target_layer]
-            if not source_layers:
-                continue
-            reads = maps.read(target_layer, _encoder_rows(tc, target_layer, t_index))
-            t_blocks = [slice(a, min(a + block_size, t_index.numel()))
-                        for a in range(0, t_index.numel(), block_size)]
-            t_weight = None
-            if stats is not None:
-                t_weight = torch.as_tensor(stats.activation_sum(target_layer, t_index.numpy()))
-            best: list[list[torch.Tensor] | None] = [None] * len(t_blocks)
-            kept: list[tuple[np.ndarray, ...]] = []
-            for source_layer in source_layers:
-                s_index = src_sel[source_layer]
-                for a in range(0, s_index.numel(), block_size):
-                    s_block = s_index[a:a + block_size]
-                    writes = maps.write(source_layer, tc.decoder_rows(source_layer, s_block), target_layer)
-                    ref = (s_block + source_layer * width).to(writes.device)
-                    for b, t_slice in enumerate(t_blocks):
-                        virtual = writes @ reads[t_slice].T
-                        score = virtual
-                        if stats is not None:
-                            co = stats.coactivation(source_layer, s_block.numpy(), target_layer,
-                                                    t_index[t_slice].numpy())
-                            denom = t_weight[t_slice]
-                            factor = torch.where(denom > 0, torch.as_tensor(co) / denom.clamp_min(1e-300),
-                                                 torch.zeros(()))
-                            score = virtual * factor.to(virtual)
-                        if top_k is None:
-                            rows, cols = torch.nonzero(score, as_tuple=True)
-                            kept.append(tuple(x.cpu().numpy() for x in (
-                                ref[rows], t_index[t_slice].to(rows.device)[cols] + target_layer * width,
-                                score[rows, cols], virtual[rows, cols])))
-                        else:
-                            best[b] = _merge_top_k(best[b], score, virtual, ref, top_k)
-                    if bar is not None:
-                        bar.update(1)
-            for b, t_slice in enumerate(t_blocks):
-                if best[b] is None:
-                    continue
-                _, score, virtual, ref = best[b]
-                rows, cols = torch.nonzero(score, as_tuple=True)
-                dst = t_index[t_slice].to(rows.device)[cols] + target_layer * width
-                kept.append(tuple(x.cpu().numpy() for x in (ref[rows, cols], dst, score[rows, cols],
-                                                             virtual[rows, cols])))
-            edges.extend(kept)
+            if any(ls < target_layer for ls in src_sel):
+                edges.extend(_target_layer_edges(tc, maps, stats, target_layer, tgt_sel[target_layer],
+                                                 src_sel, top_k, block_size, bar))
     if bar is not None:
         bar.close()
-
-    if edges:
-        src_code, dst_code, weight, virtual = (np.concatenate(parts) for parts in zip(*edges))
-    else:
-        src_code = dst_code = np.zeros(0, dtype=np.int64)
-        weight = virtual = np.zeros(0, dtype=np.float32)
-    order = np.lexsort((src_code, -np.abs(weight.astype(np.float64)), dst_code))
-    src_code, dst_code, weight, virtual = src_code[order], dst_code[order], weight[order], virtual[order]
-    codes, inverse = np.unique(np.concatenate([src_code, dst_code]), return_inverse=True)
-    node_layer, node_index = codes // width, codes % width
-    activation = np.full(codes.shape[0], np.nan)
-    if stats is not None:
-        for layer in np.unique(node_layer).tolist():
-            rows = node_layer == layer
-            activation[rows] = stats.mean_active(layer, node_index[rows])
-    settings = {
-        "sources": {str(k): _compact(v) for k, v in src_sel.items()},
-        "targets": {str(k): _compact(v) for k, v in tgt_sel.items()},
-        "top_k": None if top_k is None else int(top_k),
-        "weighting": "twera" if stats is not None else "virtual",
-        "norm": maps.description,
-        "stats_tokens": None if stats is None else stats.n_tokens,
-        "block_size": int(block_size),
-    }
-    m = src_code.shape[0]
+    src_code, dst_code, weight, virtual = _ranked_edges(edges)
+    node_layer, node_index, activation, src, dst = _feature_nodes(src_code, dst_code, tc.d_transcoder, stats)
+    settings = _settings(src_sel, tgt_sel, top_k, maps, stats, block_size)
     return GlobalWeights(
         node_layer=node_layer.astype(np.int64), node_index=node_index.astype(np.int64),
-        node_activation=activation, src=inverse[:m].astype(np.int64), dst=inverse[m:].astype(np.int64),
+        node_activation=activation, src=src.astype(np.int64), dst=dst.astype(np.int64),
         weight=weight.astype(np.float32), virtual_weight=virtual.astype(np.float32),
         weighting=settings["weighting"], settings=settings, scan=tc.scan,
-        transcoder_type=tc.transcoder_type, n_layers=tc.n_layers, d_transcoder=width,
+        transcoder_type=tc.transcoder_type, n_layers=tc.n_layers, d_transcoder=tc.d_transcoder,
     )
 
 
@@ -882,6 +936,77 @@ def _norm_scale(x: torch.Tensor, eps: float, layernorm: bool) -> torch.Tensor:
     return torch.rsqrt(spread + eps)
 
 
+def _capture_hooks(model: LoadedModel, n_layers: int, site: str, layernorm: bool,
+                   captured: dict[tuple[int, str], torch.Tensor]) -> list[Any]:
+    """Forward hooks on every pre-/post-MLP norm recording into ``captured``: the
+    norm's scale (``(layer, role)``) and, on the pre-MLP norm, the transcoders'
+    input site (``(layer, "site")``: the norm's input, output, or normalised input)."""
+    def hook(layer: int, role: str):
+        module = model.part(layer, role)
+        eps = model.norm_eps(module)
+
+        def record(mod: torch.nn.Module, args: tuple, output: torch.Tensor) -> None:
+            x = args[0]
+            scale = _norm_scale(x, eps, layernorm)
+            captured[(layer, role)] = scale
+            if role == "pre_mlp_norm":
+                centred = x.float() - x.float().mean(-1, keepdim=True) if layernorm else x.float()
+                captured[(layer, "site")] = {"input": x, "output": output,
+                                             "normalized": centred * scale[..., None]}[site]
+        return module.register_forward_hook(record)
+
+    return [hook(layer, role) for layer in range(n_layers) for role in _SCALE_ROLES
+            if model.part(layer, role) is not None]
+
+
+def _padded_batch(contexts: Sequence[torch.Tensor], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``(batch, longest)`` token ids and the mask of real tokens."""
+    lengths = torch.tensor([t.numel() for t in contexts])
+    ids = torch.full((len(contexts), int(lengths.max())), pad, dtype=torch.long)
+    for i, t in enumerate(contexts):
+        ids[i, :t.numel()] = t
+    return ids, torch.arange(ids.shape[1])[None] < lengths[:, None]
+
+
+class _StreamActivations:
+    """Feature activations and norm-scale sums gathered batch by batch over a token stream."""
+
+    def __init__(self, n_layers: int) -> None:
+        self.rows: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
+        self.cols: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
+        self.vals: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
+        self.scale_sum = {role: np.zeros(n_layers) for role in _SCALE_ROLES}
+        self.n_tokens = 0
+
+    def add_batch(self, tc: Transcoders, captured: dict[tuple[int, str], torch.Tensor], mask: torch.Tensor,
+                  device: torch.device) -> None:
+        """Record one batch's activations (BOS positions left out) from the captured sites."""
+        real = mask.clone()
+        real[:, 0] = False  # position 0 carries no features
+        real_dev = real.to(device)
+        # token rows in stream order: context by context, positions 1..T-1
+        token_row = torch.cumsum(real.reshape(-1).long(), 0).reshape(real.shape) - 1 + self.n_tokens
+        token_row = token_row[real].numpy()
+        for layer in range(tc.n_layers):
+            acts = tc.activate(layer, tc.pre_activations(layer, captured[(layer, "site")][real_dev]))
+            r, c = torch.nonzero(acts, as_tuple=True)
+            self.rows[layer].append(token_row[r.cpu().numpy()])
+            self.cols[layer].append(c.cpu().numpy())
+            self.vals[layer].append(acts[r, c].float().cpu().numpy())
+            for role in _SCALE_ROLES:
+                if (layer, role) in captured:
+                    self.scale_sum[role][layer] += float(captured[(layer, role)][real_dev].double().sum())
+        self.n_tokens += int(real.sum())
+
+    def stats(self, width: int) -> ActivationStats:
+        """Sparse ``(n_tokens, width)`` activations per layer and the mean norm scales."""
+        mats = [sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                              shape=(self.n_tokens, width), dtype=np.float32)
+                for rows, cols, vals in zip(self.rows, self.cols, self.vals)]
+        means = {role: total / self.n_tokens for role, total in self.scale_sum.items() if total.any()}
+        return ActivationStats(mats, means)
+
+
 def collect_stats(
     model: LoadedModel,
     transcoders: Transcoders,
@@ -931,73 +1056,28 @@ def collect_stats(
         raise TracerError(f"batch_size must be positive, got {batch_size}")
     contexts = _windows(model, transcoders, texts, max_tokens)  # also checks model and set fit
     tc = transcoders
-    L, width = tc.n_layers, tc.d_transcoder
-    layernorm = model.family.norm_kind == "layernorm"
     _, site = HOOK_SITES[tc.feature_input_hook]
     pad = model.tokenizer.pad_token_id
     pad = 0 if pad is None else int(pad)
-    rows: list[list[np.ndarray]] = [[] for _ in range(L)]
-    cols: list[list[np.ndarray]] = [[] for _ in range(L)]
-    vals: list[list[np.ndarray]] = [[] for _ in range(L)]
-    scale_sum = {role: np.zeros(L) for role in _SCALE_ROLES}
+    stream = _StreamActivations(tc.n_layers)
     captured: dict[tuple[int, str], torch.Tensor] = {}
-
-    def hook(layer: int, role: str):
-        module = model.part(layer, role)
-        eps = model.norm_eps(module)
-
-        def record(mod: torch.nn.Module, args: tuple, output: torch.Tensor) -> None:
-            x = args[0]
-            scale = _norm_scale(x, eps, layernorm)
-            captured[(layer, role)] = scale
-            if role == "pre_mlp_norm":
-                centred = x.float() - x.float().mean(-1, keepdim=True) if layernorm else x.float()
-                captured[(layer, "site")] = {"input": x, "output": output,
-                                             "normalized": centred * scale[..., None]}[site]
-        return module.register_forward_hook(record)
-
-    handles = [hook(layer, role) for layer in range(L) for role in _SCALE_ROLES
-               if model.part(layer, role) is not None]
+    handles = _capture_hooks(model, tc.n_layers, site, model.family.norm_kind == "layernorm", captured)
     batches = range(0, len(contexts), batch_size)
     if progress:
         from tqdm import tqdm
 
         batches = tqdm(batches, unit="batch", desc="activation statistics")
-    offset = 0
     try:
         with torch.no_grad():
             for first in batches:
-                part = contexts[first:first + batch_size]
-                lengths = torch.tensor([t.numel() for t in part])
-                ids = torch.full((len(part), int(lengths.max())), pad, dtype=torch.long)
-                for i, t in enumerate(part):
-                    ids[i, :t.numel()] = t
-                mask = torch.arange(ids.shape[1])[None] < lengths[:, None]
+                ids, mask = _padded_batch(contexts[first:first + batch_size], pad)
                 captured.clear()
                 model.base(input_ids=ids.to(model.device), attention_mask=mask.long().to(model.device),
                            use_cache=False)
-                real = mask.clone()
-                real[:, 0] = False  # position 0 carries no features
-                real_dev = real.to(model.device)
-                # token rows in stream order: context by context, positions 1..T-1
-                token_row = torch.cumsum(real.reshape(-1).long(), 0).reshape(real.shape) - 1 + offset
-                token_row = token_row[real].numpy()
-                for layer in range(L):
-                    acts = tc.activate(layer, tc.pre_activations(layer, captured[(layer, "site")][real_dev]))
-                    r, c = torch.nonzero(acts, as_tuple=True)
-                    rows[layer].append(token_row[r.cpu().numpy()])
-                    cols[layer].append(c.cpu().numpy())
-                    vals[layer].append(acts[r, c].float().cpu().numpy())
-                    for role in _SCALE_ROLES:
-                        if (layer, role) in captured:
-                            scale_sum[role][layer] += float(captured[(layer, role)][real_dev].double().sum())
-                offset += int(real.sum())
+                stream.add_batch(tc, captured, mask, model.device)
     finally:
         for handle in handles:
             handle.remove()
-    if offset == 0:
+    if stream.n_tokens == 0:
         raise TracerError("the statistics texts hold no token besides BOS")
-    mats = [sp.csc_matrix((np.concatenate(vals[l]), (np.concatenate(rows[l]), np.concatenate(cols[l]))),
-                          shape=(offset, width), dtype=np.float32) for l in range(L)]
-    means = {role: total / offset for role, total in scale_sum.items() if total.any()}
-    return ActivationStats(mats, means)
+    return stream.stats(tc.d_transcoder)

@@ -10,13 +10,15 @@ circuit-tracer's ``graph.py`` (0.5.0):
 3. :func:`node_influence` -- the two together, on the unpruned graph;
 4. :func:`find_threshold` -- the score above which the top scores carry a given
    fraction of the total;
-5. :func:`edge_influence` -- each edge's share ``Â'[t, s] (I'_t + w_t)`` of the
+5. :func:`prune_nodes` -- the nodes carrying ``node_threshold`` of the
+   influence, plus every token (embedding) and logit;
+6. :func:`edge_influence` -- each edge's share ``Â'[t, s] (I'_t + w_t)`` of the
    influence on the node-pruned graph;
-6. :func:`prune_graph` -- nodes carrying ``node_threshold`` of the influence,
-   then edges carrying ``edge_threshold`` of it, then (repeatedly) features and
+7. :func:`prune_edges` -- the edges carrying ``edge_threshold`` of it;
+8. :func:`prune_graph` -- the steps in order, then (repeatedly) features and
    errors left without an outgoing edge and features left without an incoming
-   one; tokens (embeddings) and logits are always kept;
-7. :func:`graph_scores` -- the replacement and completeness scores.
+   one are dropped; tokens and logits are always kept;
+9. :func:`graph_scores` -- the replacement and completeness scores.
 
 Everything works on a ``scipy.sparse`` CSR matrix, ``A[target, source]``, so
 memory grows with the number of stored edges ``nnz``, never with ``n²``
@@ -345,6 +347,74 @@ def graph_scores(
     return _scores(normalized, compute_influence(normalized, weights), kind, weights)
 
 
+def prune_nodes(influence: np.ndarray, kinds: np.ndarray, node_threshold: float) -> np.ndarray:
+    """The nodes that carry ``node_threshold`` of the total influence, plus every
+    token (embedding) and logit.
+
+    Parameters
+    ----------
+    influence : (n,) float ndarray
+        :func:`compute_influence` of the unpruned graph.
+    kinds : (n,) ndarray of str
+        Each row's kind (``embedding`` | ``feature`` | ``error`` | ``logit``).
+    node_threshold : float
+        Fraction in [0, 1].
+
+    Returns
+    -------
+    (n,) bool ndarray
+        Influence at or above :func:`find_threshold` ``(influence, node_threshold)``,
+        or a token or logit.
+
+    Examples
+    --------
+    Influence 0.75, 0.25 on two features carries half the total already in the first:
+
+    >>> import numpy as np
+    >>> kinds = np.array(["embedding", "feature", "feature", "logit"])
+    >>> prune_nodes(np.array([0.0, 0.75, 0.25, 0.0]), kinds, 0.5).tolist()
+    [True, True, False, True]
+
+    References
+    ----------
+    Ameisen et al. (2025), "Circuit Tracing", appendix "Graph pruning".
+    """
+    node_mask = influence >= find_threshold(influence, node_threshold)
+    node_mask |= (kinds == "embedding") | (kinds == "logit")
+    return node_mask
+
+
+def prune_edges(edge_scores: sp.csr_array, edge_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The edges whose scores carry ``edge_threshold`` of the total.
+
+    Parameters
+    ----------
+    edge_scores : (n, n) scipy.sparse.csr_array
+        :func:`edge_influence` of the node-pruned graph, ``[target, source]``.
+    edge_threshold : float
+        Fraction in [0, 1].
+
+    Returns
+    -------
+    targets, sources : (m,) int ndarrays
+        The kept edges (scores at or above :func:`find_threshold`), in CSR order.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> scores = sp.csr_array(np.array([[0, 0, 0], [0.5, 0, 0], [0.3, 0.2, 0]]))
+    >>> [a.tolist() for a in prune_edges(scores, 0.8)]  # 0.5 + 0.3 of 1.0
+    [[1, 2], [0, 0]]
+
+    References
+    ----------
+    Ameisen et al. (2025), "Circuit Tracing", appendix "Graph pruning".
+    """
+    keep = edge_scores.data >= find_threshold(edge_scores.data, edge_threshold)
+    rows = np.repeat(np.arange(edge_scores.shape[0], dtype=np.int32), np.diff(edge_scores.indptr))
+    return rows[keep], edge_scores.indices[keep]
+
+
 def prune_graph(
     adjacency: Any,
     kinds: Any,
@@ -354,12 +424,12 @@ def prune_graph(
 ) -> PruneResult:
     """Keep the nodes and edges that carry most of the influence on the logits.
 
-    1. Nodes: every node's influence ``I = w (Â + Â² + ...)``; keep those at or
-       above :func:`find_threshold` ``(I, node_threshold)``, plus every token
-       (embedding) and logit.
-    2. Edges: on the adjacency restricted to those nodes, score each edge
-       ``Â'[t, s] (I'_t + w_t)`` (:func:`edge_influence`); keep those at or above
-       :func:`find_threshold` of the scores at ``edge_threshold``.
+    1. Nodes (:func:`prune_nodes`): every node's influence ``I = w (Â + Â² + ...)``;
+       keep those at or above :func:`find_threshold` ``(I, node_threshold)``, plus
+       every token (embedding) and logit.
+    2. Edges (:func:`prune_edges`): on the adjacency restricted to those nodes,
+       score each edge ``Â'[t, s] (I'_t + w_t)`` (:func:`edge_influence`); keep
+       those at or above :func:`find_threshold` of the scores at ``edge_threshold``.
     3. Repeat until nothing changes: drop a feature or error node with no kept
        outgoing edge, a feature with no kept incoming edge, and the edges of
        dropped nodes.
@@ -424,31 +494,22 @@ def prune_graph(
         if not 0.0 <= float(value) <= 1.0:
             raise TracerError(f"{name} must be in [0, 1], got {value}")
     matrix, kind, weights = _checked_inputs(adjacency, kinds, logit_weights)
-    always_kept = (kind == "embedding") | (kind == "logit")
-
     shape = matrix.shape
     normalized = normalize_matrix(matrix)
     del matrix  # frees a converted input's values; Â keeps only the index arrays
     influence = compute_influence(normalized, weights)
     replacement, completeness = _scores(normalized, influence, kind, weights)
-
-    node_mask = influence >= find_threshold(influence, node_threshold)
-    node_mask |= always_kept
-
+    node_mask = prune_nodes(influence, kind, node_threshold)
+    # the dels keep the peak memory of the module docstring: one pruned copy at a time
     pruned = _restrict(normalized, node_mask)
     del normalized
     scores = edge_influence(pruned, weights)
     del pruned
-    edge_cut = find_threshold(scores.data, edge_threshold)
-    keep = scores.data >= edge_cut
-    targets = np.repeat(np.arange(scores.shape[0], dtype=np.int32), np.diff(scores.indptr))[keep]
-    sources = scores.indices[keep]
-    del scores, keep
-
+    targets, sources = prune_edges(scores, edge_threshold)
+    del scores
     node_mask = _drop_dangling(node_mask, kind, targets, sources)
     alive = node_mask[targets] & node_mask[sources]
     targets, sources = targets[alive], sources[alive]
-
     return PruneResult(
         node_mask=node_mask,
         edge_mask=_edge_mask_like(adjacency, shape, targets, sources),

@@ -546,9 +546,28 @@ def _resolve_file(entry: str, base: Path) -> Path:
     return path
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def read_config(path: str | Path) -> dict[str, Any]:
+    """A transcoder set's ``config.yaml``, checked.
+
+    Raises
+    ------
+    TracerError
+        Naming the file and the problem: unreadable, not YAML, not a mapping,
+        a required key missing, or an unknown ``model_kind``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "config.yaml"
+    >>> _ = path.write_text("model_kind: [unclosed")
+    >>> read_config(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tracer.errors.TracerError: cannot read transcoder config .../config.yaml: while parsing a flow sequence...
+    """
     import yaml
 
+    path = Path(path)
     try:
         config = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -670,14 +689,14 @@ def load_transcoders(
         config_path = local if local.is_file() else local / "config.yaml"
         if not config_path.is_file():
             raise TracerError(f"{local} has no config.yaml")
-        config = _read_config(config_path)
+        config = read_config(config_path)
         folder = config_path.parent
         scan = str(config.get("scan") or folder)
         hub: HubRef | None = None
     else:
         hub = HubRef.parse(text)
         config_path = _hub_file(hub, "config.yaml")
-        config = _read_config(config_path)
+        config = read_config(config_path)
         folder = config_path.parent
         scan = hub.scan
     kind = _MODEL_KINDS[config["model_kind"]]

@@ -44,6 +44,22 @@ def test_from_arrays_coerces_dtypes_and_validates():
     (lambda g: g.nodes.loc.__setitem__((5, "layer"), 1), "not above every feature"),
     (lambda g: g.nodes.loc.__setitem__((3, "node_id"), "0_7_1"), "repeats id '0_7_1'"),
     (lambda g: setattr(g, "weight", g.weight[:3]), "differ in length"),
+    (lambda g: setattr(g, "nodes", g.nodes.drop(columns="pos")), r"lacks columns \['pos'\]"),
+    (lambda g: setattr(g, "src", np.array([-1, 1, 2, 2, 4, 3, 1], np.int32)), "edge 0 has src -1"),
+    (lambda g: setattr(g, "path", np.zeros(3, np.int8)), "path has 3 entries for 7 edges"),
+    (lambda g: setattr(g, "path", np.array([0, 1, 0, 2, 0, 0, 0], np.int8)),
+     "edge 3 has unknown path code 2"),
+    (lambda g: g.nodes.loc.__setitem__((2, "node_id"), pd.NA), "node 2 has no node_id"),
+    (lambda g: g.nodes.loc.__setitem__((2, "layer"), -2), "feature node 2 has negative layer -2"),
+    (lambda g: setattr(g, "meta", GraphMeta(slug="tiny", n_layers=1)),
+     "node 3 has layer 1 but the model has 1 layers"),
+    (lambda g: setattr(g, "meta", GraphMeta(slug="tiny", n_layers=2, transcoder_type="banana")),
+     "unknown transcoder_type 'banana'"),
+    # the first problem found is named: edges are checked before nodes, nodes before layers
+    (lambda g: (g.weight.__setitem__(1, np.nan), g.nodes.loc.__setitem__((4, "kind"), "banana")),
+     "edge 1 has non-finite weight"),
+    (lambda g: (g.nodes.loc.__setitem__((4, "kind"), "banana"), g.nodes.loc.__setitem__((0, "layer"), 0)),
+     "node 4 has unknown kind"),
 ])
 def test_validate_names_the_problem(mutate, message):
     g = tiny_graph()

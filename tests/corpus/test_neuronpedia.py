@@ -215,6 +215,57 @@ def test_id_collision_keeps_both_nodes_resolves_links_and_warns():
     assert g.to_networkx().number_of_edges() == 6
 
 
+def _schema1_with(edit) -> dict:
+    data = json.loads((VARIANTS / "ct-schema1.json").read_text())
+    edit(data)
+    return data
+
+
+def _set_logit_layer(data: dict, layer: str) -> None:
+    for node in data["nodes"]:
+        if node["feature_type"] == "logit":
+            node["layer"] = layer
+
+
+def _set_first_feature(data: dict, feature: int) -> None:
+    next(n for n in data["nodes"] if n["feature_type"] == "cross layer transcoder")["feature"] = \
+        feature
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: _set_first_feature(d, 12345), "does not decode to the index"),
+    (lambda d: _set_logit_layer(d, "21"), "implies 20 layers but llama-3.2-1b has 16"),
+])
+def test_import_warnings_point_at_the_callers_line(edit, match):
+    with pytest.warns(UserWarning, match=match) as record:
+        npd.from_json_dict(_schema1_with(edit), "edited.json")
+    assert [w.filename for w in record] == [__file__]
+
+
+def test_collision_warning_points_at_the_callers_line():
+    data = json.loads((VARIANTS / "collision.json").read_text())
+    with pytest.warns(npd.NodeIdCollisionWarning) as record:
+        npd.from_json_dict(data, "collision.json")
+    assert [w.filename for w in record] == [__file__]
+
+
+def test_logit_layer_moves_from_file_convention_to_n_layers_per_variant():
+    kinds = np.array(["embedding", "feature", "logit"], dtype=object)
+    for variant, n_layers in (("schema0", 16), ("schema1", 16), ("anthropic", 17), ("crm", 17)):
+        layers, got = npd._our_layers(kinds, np.array([-1, 3, 17]), variant)
+        assert (layers.tolist(), got) == ([-1, 3, n_layers], n_layers)
+    # "E1" (no logit layer): one above the deepest inner node
+    assert npd._our_layers(kinds, np.array([-1, 3, 10**6]), "crm")[1] == 4
+    # a logit layer at or below an inner node is lifted above it
+    assert npd._our_layers(kinds, np.array([-1, 9, 5]), "schema1")[1] == 10
+
+
+def test_every_variant_has_a_feature_index_decoder():
+    variants = {npd._variant(json.loads(p.read_text())["metadata"],
+                             json.loads(p.read_text())["nodes"]) for p in VARIANTS.glob("*.json")}
+    assert variants == set(npd._FEATURE_INDEX) == {"schema0", "schema1", "anthropic", "crm"}
+
+
 def test_overrides_replace_inferred_metadata():
     g = load_variant("ct-schema1.json", model="my-model", transcoder_type="plt", task="recall")
     assert (g.meta.model, g.meta.transcoder_type, g.meta.task) == ("my-model", "plt", "recall")

@@ -238,6 +238,33 @@ def test_size4_census_of_tiny_graphs():
     assert table["count"].sum() == 1
 
 
+@pytest.mark.parametrize("seed, mutual", [(0, 0.0), (1, 0.5), (2, 1.0)])
+def test_size4_cells_equal_brute_force_count_of_ordered_quads(seed, mutual):
+    """The basis-and-table algebra of ``_quad_cells`` against counting every
+    ordered (row (a, b), c, d) by its five dyad states."""
+    from motifs.census import _quad_cells, dyad_states
+
+    batch = np.stack([dense(random_network(n=7, p=0.35, seed=10 * seed + i, mutual=mutual))
+                      for i in range(2)])
+    states = dyad_states(batch)
+    present = tuple(s for s in (0, 1, 2, 3) if s == 0 or (states == s).any())
+    index = {state: i for i, state in enumerate(present)}
+    upper = np.triu(np.ones((7, 7), dtype=bool), 1)
+    for row_state, mask in ((1, states == 1), (3, (states == 3) & upper)):
+        row_s, row_a, row_b = np.nonzero(mask)
+        if not row_s.size:
+            continue
+        want = np.zeros((2,) + (len(present),) * 5, dtype=np.int64)
+        for s, a, b in zip(row_s, row_a, row_b):
+            for c in set(range(7)) - {a, b}:
+                for d in set(range(7)) - {a, b, c}:
+                    want[(s,) + tuple(index[states[s, u, v]]
+                                      for u, v in ((a, c), (b, c), (c, d), (a, d), (b, d)))] += 1
+        got = _quad_cells(states, present, row_state, row_s, row_a, row_b)
+        assert np.rint(got).astype(np.int64).tolist() == want.tolist()
+        assert want.sum() == row_s.size * 5 * 4
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_simple_cycles_match_networkx(seed):
     net = random_network(n=10 + seed, p=0.3, seed=200 + seed, mutual=0.4)

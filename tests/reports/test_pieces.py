@@ -84,6 +84,20 @@ def test_ffl_drawing_colours_edges_by_sign_and_labels_nodes_by_clerp():
     assert ax.get_ylabel() == "layer" and ax.get_xlabel() == "token position"
 
 
+def test_loop_window_frames_the_loop_and_names_embedding_and_logit_layers():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    loop_xy = np.array([[1.0, -1.0], [2.0, 0.0], [2.0, 3.0]])  # (position, layer) of X, Y, Z
+    figures._loop_window(ax, loop_xy, np.arange(-1, 5, dtype=float), last_pos=3,
+                         tokens=["<bos>", " The", " cat", " sat"], n_layers=4)
+    # x: 1 - 1.5 .. 2 + 2.5, clipped at the last position + 1.2; y: -1 - 1.5 clipped at emb - 0.7
+    assert ax.get_xlim() == (-0.5, 4.2) and ax.get_ylim() == (-1.7, 4.5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["emb", "0", "1", "2", "3", "logit"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0:<bos>", "1:The", "2:cat", "3:sat"]
+    plt.close(fig)
+
+
 def test_node_display_names_prefer_clerp_then_token_then_layer_and_index():
     graph = layered_graph(0, "g", "clt", "t")
     names = figures.node_display_names(graph)

@@ -308,6 +308,39 @@ def test_collect_stats_matches_hooks_on_the_real_mlp_inputs():
     torch.testing.assert_close(maps.read_weight[1], w * float(stats.mean_scales["pre_mlp_norm"][1]))
 
 
+def test_stream_activations_skip_bos_and_padding_and_keep_stream_order():
+    from tracer.global_weights import _padded_batch, _StreamActivations
+
+    eye = Transcoders.from_tensors("plt", W_enc=[torch.eye(2)], W_dec=[torch.eye(2)], b_enc=[torch.zeros(2)],
+                                   b_dec=[torch.zeros(2)], feature_input_hook="hook_resid_mid",
+                                   feature_output_hook="hook_mlp_out")
+    ids, mask = _padded_batch([torch.tensor([5, 6, 7]), torch.tensor([5, 8])], pad=0)
+    assert ids.tolist() == [[5, 6, 7], [5, 8, 0]]
+    assert mask.tolist() == [[True, True, True], [True, True, False]]
+    stream = _StreamActivations(1)
+    # site values: BOS and padding positions carry large values that must not be recorded
+    site = torch.tensor([[[9.0, 9.0], [1.0, 0.0], [0.0, -2.0]], [[9.0, 9.0], [3.0, 4.0], [9.0, 9.0]]])
+    stream.add_batch(eye, {(0, "site"): site, (0, "pre_mlp_norm"): torch.full((2, 3), 0.5)}, mask, "cpu")
+    stream.add_batch(eye, {(0, "site"): torch.tensor([[[9.0, 9.0], [0.0, 7.0]]])}, mask[:1, :2], "cpu")
+    stats = stream.stats(width=2)
+    # tokens: context 1 positions 1, 2; context 2 position 1; then the second batch's position 1
+    assert stats.activations[0].toarray().tolist() == [[1.0, 0.0], [0.0, 0.0], [3.0, 4.0], [0.0, 7.0]]
+    # the scale of the first batch's three real tokens summed over all four tokens
+    assert stats.mean_scales == {"pre_mlp_norm": pytest.approx(np.array([1.5 / 4]))}
+
+
+def test_ranked_edges_sort_by_target_then_decreasing_weight_then_source():
+    from tracer.global_weights import _ranked_edges
+
+    blocks = [(np.array([3, 1]), np.array([20, 10]), np.float32([0.5, -2.0]), np.float32([1, 2])),
+              (np.array([2, 4, 0]), np.array([10, 20, 10]), np.float32([2.0, -0.5, 1.0]), np.float32([3, 4, 5]))]
+    src, dst, weight, virtual = _ranked_edges(blocks)
+    assert list(zip(src.tolist(), dst.tolist(), weight.tolist())) == [
+        (1, 10, -2.0), (2, 10, 2.0), (0, 10, 1.0), (3, 20, 0.5), (4, 20, -0.5)]
+    assert virtual.tolist() == [2, 3, 5, 1, 4]
+    assert [a.size for a in _ranked_edges([])] == [0, 0, 0, 0]
+
+
 # ---------------------------------------------------------------- graph
 def test_graph_has_feature_nodes_with_ids_labels_and_global_source(tmp_path):
     from corpus.neuronpedia import read_json, write_json
@@ -417,6 +450,28 @@ def test_cli_refuses_stats_without_a_model(tmp_path):
     folder = save_transcoders(tc, tmp_path / "set")
     with pytest.raises(TracerError, match="--stats needs --model"):
         _run_cli(["global", "--transcoders", str(folder), "--stats", str(tmp_path / "x.txt")])
+
+
+def test_cli_names_a_broken_config_yaml_instead_of_reading_it_as_empty(tmp_path):
+    tc, _ = random_set("plt", seed=15)
+    folder = save_transcoders(tc, tmp_path / "set", model_name="tiny-model")
+    config = folder / "config.yaml"
+    config.write_text(config.read_text() + "model_name: [unclosed\n")
+    with pytest.raises(TracerError, match=r"cannot read transcoder config .*config\.yaml: .*flow sequence"):
+        _run_cli(["global", "--transcoders", str(folder), "--device", "cpu", "-o", str(tmp_path / "g.json")])
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_cli_reads_the_model_name_from_the_config_file_the_set_was_loaded_from(tmp_path):
+    from corpus.neuronpedia import read_json
+
+    tc, _ = random_set("plt", seed=16)
+    folder = save_transcoders(tc, tmp_path / "set", model_name="tiny-model")
+    renamed = (folder / "config.yaml").rename(folder / "set.yaml")
+    assert _run_cli(["global", "--transcoders", str(renamed), "--top-k", "2", "--device", "cpu",
+                     "-o", str(tmp_path / "g.json")]) == 0
+    # before, a config.yaml beside it was read instead: missing or broken, it became {} silently
+    assert read_json(tmp_path / "g.json").meta.model == "tiny-model"
 
 
 # --------------------------------------------------- the two-hop zoo model

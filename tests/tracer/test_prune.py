@@ -21,7 +21,9 @@ from tracer.prune import (
     graph_scores,
     node_influence,
     normalize_matrix,
+    prune_edges,
     prune_graph,
+    prune_nodes,
 )
 
 
@@ -163,6 +165,35 @@ def test_edge_influence_by_hand():
     expected = np.zeros((5, 5))
     expected[2, 0], expected[3, 1], expected[4, 2], expected[4, 3] = 0.75, 0.25, 0.75, 0.25
     np.testing.assert_array_equal(scores, expected)
+
+
+def test_prune_nodes_and_prune_edges_by_hand():
+    influence = node_influence(sp.csr_array(FORK), np.array([0, 0, 0, 0, 1.0]))  # .75 .25 .75 .25 0
+    kinds = np.array(FORK_KINDS)
+    # a third of the total (2.0) is reached by the .75 tie alone; tokens and logits always stay
+    assert prune_nodes(influence, kinds, 1 / 3).tolist() == [True, True, True, False, True]
+    assert prune_nodes(influence, kinds, 1.0).all()
+    scores = edge_influence(sp.csr_array(FORK), np.array([0, 0, 0, 0, 1.0]))
+    # scores .75 (2<-0), .25 (3<-1), .75 (4<-2), .25 (4<-3): 0.7 of 2.0 needs both .75 edges
+    assert [a.tolist() for a in prune_edges(scores, 0.7)] == [[2, 4], [0, 2]]
+    assert [a.tolist() for a in prune_edges(scores, 1.0)] == [[2, 3, 4, 4], [0, 1, 2, 3]]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_prune_graph_is_its_steps_in_order(seed):
+    adjacency, kind, probs = random_attribution_dag(seed)
+    weights = full_logit_weights(kind, probs)
+    result = prune_graph(sp.csr_array(adjacency), kind, probs, 0.6, 0.9)
+    nodes = prune_nodes(node_influence(sp.csr_array(adjacency), weights), kind, 0.6)
+    pruned = sp.csr_array(adjacency * nodes[:, None] * nodes[None, :])
+    targets, sources = prune_edges(edge_influence(pruned, weights), 0.9)
+    edges = np.zeros(adjacency.shape, dtype=bool)
+    edges[targets, sources] = True
+    assert not nodes.all() and edges.sum() < (pruned != 0).sum()  # both steps prune something
+    # dangling features and errors are dropped afterwards, with their edges
+    assert not (result.node_mask & ~nodes).any()
+    kept = result.edge_mask.toarray()
+    assert (kept == edges & result.node_mask[:, None] & result.node_mask[None, :]).all()
 
 
 def test_find_threshold_boundaries_and_zero_padding():

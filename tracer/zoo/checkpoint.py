@@ -177,15 +177,9 @@ def train_checkpoint(recipe: Recipe, out: str | Path,
     """
     import torch
 
-    from tracer.transcoders import load_transcoders
-    from tracer.zoo.lm_recipe import (
-        answer_accuracy, build_model, encode_examples, make_config, train_lm,
-    )
-    from tracer.zoo.evaluation import describe_metrics, reconstruction_metrics, replacement_accuracy
-    from tracer.labels import write_labels
-    from tracer.zoo.labels import feature_labels
+    from tracer.zoo.lm_recipe import encode_examples
     from tracer.zoo.tokenizer import build_tokenizer
-    from tracer.zoo.transcoder_recipe import collect_mlp_activations, save_trained, train_transcoders
+    from tracer.zoo.transcoder_recipe import collect_mlp_activations
     from tracer.zoo.world import build_world
 
     say = log or (lambda line: None)
@@ -199,49 +193,14 @@ def train_checkpoint(recipe: Recipe, out: str | Path,
         tokenizer = build_tokenizer(world.vocabulary())
         train = encode_examples(world.train, tokenizer)
         heldout = encode_examples(world.heldout, tokenizer)
-        width = max(train.input_ids.shape[1], heldout.input_ids.shape[1])
-        config = make_config(recipe.arch, recipe.shape, tokenizer, max_positions=max(64, 2 * width))
-        model = build_model(config, recipe.seed)
-        say(f"{world.name} x {recipe.arch}: {len(world.train)} train / {len(world.heldout)} "
-            f"held-out examples, {sum(p.numel() for p in model.parameters()):,} parameters")
-        train_lm(model, train, recipe.lm, recipe.seed,
-                 on_eval=lambda step, loss: say(f"  lm step {step}: loss {loss:.4f}"))
-        metrics: dict[str, Any] = {
-            "lm": {"train_accuracy": answer_accuracy(model, train),
-                   "heldout_accuracy": answer_accuracy(model, heldout),
-                   "heldout_accuracy_by_kind": _accuracy_by_kind(model, world, tokenizer)},
-        }
-        say(f"  lm accuracy: train {metrics['lm']['train_accuracy']:.3f}, "
-            f"held-out {metrics['lm']['heldout_accuracy']:.3f}")
-        model_dir = out / "model"
-        model.save_pretrained(model_dir)
-        tokenizer.save_pretrained(model_dir)
-
+        model, metrics = _train_lm(recipe, world, tokenizer, train, heldout, out / "model", say)
         everything = world.train + world.heldout
-        train_acts = collect_mlp_activations(model, train)
-        heldout_acts = collect_mlp_activations(model, heldout)
-        label_acts = collect_mlp_activations(model, encode_examples(everything, tokenizer))
+        acts = _MLPActivations(collect_mlp_activations(model, train),
+                               collect_mlp_activations(model, heldout),
+                               collect_mlp_activations(model, encode_examples(everything, tokenizer)))
         for kind in recipe.transcoders:
-            trained = train_transcoders(
-                train_acts, kind, recipe.transcoder, recipe.seed + 1,
-                on_eval=lambda step, loss: say(f"  {kind} step {step}: loss {loss:.4f}"))
-            tc_dir = save_trained(trained, out / kind, scan=f"{world.name}-{recipe.arch}-{kind}",
-                                  model_name="../model")
-            # Evaluate what was saved, through the tracer's loader.
-            loaded = load_transcoders(tc_dir, device="cpu", lazy=False)
-            layers = reconstruction_metrics(loaded, heldout_acts)
-            # "dead" means silent on every text of the world, not only on the held-out few
-            for layer, everywhere in zip(layers, reconstruction_metrics(loaded, label_acts)):
-                layer["dead_fraction"] = everywhere["dead_fraction"]
-            write_labels(feature_labels(loaded, label_acts, tokenizer, everything), tc_dir)
-            accuracy = replacement_accuracy(model, loaded, heldout)
-            metrics[kind] = {
-                "layers": layers,
-                "replacement_accuracy": accuracy,
-                "replacement_ratio": accuracy / max(metrics["lm"]["heldout_accuracy"], 1e-12),
-            }
-            say(f"  {kind} on held-out tokens:\n{describe_metrics(layers)}\n"
-                f"  {kind} replacement accuracy {accuracy:.3f}")
+            metrics[kind] = _train_transcoder(kind, recipe, world, model, tokenizer, acts, heldout,
+                                              metrics["lm"]["heldout_accuracy"], out / kind, say)
         metrics["train_seconds"] = round(time.perf_counter() - started, 1)
         metrics["torch_version"] = torch.__version__
     finally:
@@ -249,6 +208,74 @@ def train_checkpoint(recipe: Recipe, out: str | Path,
     (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def _train_lm(recipe: Recipe, world: World, tokenizer: PreTrainedTokenizerFast, train: Any,
+              heldout: Any, model_dir: Path, say: Callable[[str], None]
+              ) -> tuple[PreTrainedModel, dict[str, Any]]:
+    """Build and train the recipe's LM, measure its answer accuracies and save it
+    (with the tokenizer) to ``model_dir``. Returns the model and ``{"lm": accuracies}``."""
+    from tracer.zoo.lm_recipe import answer_accuracy, build_model, make_config, train_lm
+
+    width = max(train.input_ids.shape[1], heldout.input_ids.shape[1])
+    config = make_config(recipe.arch, recipe.shape, tokenizer, max_positions=max(64, 2 * width))
+    model = build_model(config, recipe.seed)
+    say(f"{world.name} x {recipe.arch}: {len(world.train)} train / {len(world.heldout)} "
+        f"held-out examples, {sum(p.numel() for p in model.parameters()):,} parameters")
+    train_lm(model, train, recipe.lm, recipe.seed,
+             on_eval=lambda step, loss: say(f"  lm step {step}: loss {loss:.4f}"))
+    metrics: dict[str, Any] = {
+        "lm": {"train_accuracy": answer_accuracy(model, train),
+               "heldout_accuracy": answer_accuracy(model, heldout),
+               "heldout_accuracy_by_kind": _accuracy_by_kind(model, world, tokenizer)},
+    }
+    say(f"  lm accuracy: train {metrics['lm']['train_accuracy']:.3f}, "
+        f"held-out {metrics['lm']['heldout_accuracy']:.3f}")
+    model.save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    return model, metrics
+
+
+@dataclass(frozen=True)
+class _MLPActivations:
+    """MLP inputs and outputs of the trained LM: on the training examples (to train
+    transcoders), the held-out ones (to measure them), and every example (labels, dead features)."""
+
+    train: Any
+    heldout: Any
+    everything: Any
+
+
+def _train_transcoder(kind: str, recipe: Recipe, world: World, model: PreTrainedModel,
+                      tokenizer: PreTrainedTokenizerFast, acts: _MLPActivations, heldout: Any,
+                      lm_accuracy: float, tc_dir: Path, say: Callable[[str], None]) -> dict[str, Any]:
+    """Train, save and label one transcoder kind, and measure what was saved:
+    per-layer reconstruction on held-out tokens and the replacement accuracy."""
+    from tracer.transcoders import load_transcoders
+    from tracer.zoo.evaluation import describe_metrics, reconstruction_metrics, replacement_accuracy
+    from tracer.labels import write_labels
+    from tracer.zoo.labels import feature_labels
+    from tracer.zoo.transcoder_recipe import save_trained, train_transcoders
+
+    trained = train_transcoders(
+        acts.train, kind, recipe.transcoder, recipe.seed + 1,
+        on_eval=lambda step, loss: say(f"  {kind} step {step}: loss {loss:.4f}"))
+    tc_dir = save_trained(trained, tc_dir, scan=f"{world.name}-{recipe.arch}-{kind}", model_name="../model")
+    # Evaluate what was saved, through the tracer's loader.
+    loaded = load_transcoders(tc_dir, device="cpu", lazy=False)
+    layers = reconstruction_metrics(loaded, acts.heldout)
+    # "dead" means silent on every text of the world, not only on the held-out few
+    for layer, everywhere in zip(layers, reconstruction_metrics(loaded, acts.everything)):
+        layer["dead_fraction"] = everywhere["dead_fraction"]
+    write_labels(feature_labels(loaded, acts.everything, tokenizer, world.train + world.heldout), tc_dir)
+    accuracy = replacement_accuracy(model, loaded, heldout)
+    say(f"  {kind} on held-out tokens:\n{describe_metrics(layers)}\n"
+        f"  {kind} replacement accuracy {accuracy:.3f}")
+    return {
+        "layers": layers,
+        "replacement_accuracy": accuracy,
+        "replacement_ratio": accuracy / max(lm_accuracy, 1e-12),
+    }
 
 
 def _accuracy_by_kind(model: PreTrainedModel, world: World,
