@@ -5,7 +5,7 @@
 2. import the real Neuronpedia / Anthropic graphs beside the repository
    (``../shared/data/neuronpedia``) into the same corpus, with task labels;
 3. run the motif census on every graph under ``--null`` (default: each
-   graph's :func:`motifs.nulls.default_null`, config-dag for a DAG);
+   graph's :func:`motifs.nulls.default_null`);
 4. compare by transcoder type, model and task, and write the corpus report.
 
 Every stage is timed; the paths of all outputs are printed at the end. The
@@ -158,10 +158,21 @@ def null_text(null: str | None) -> str:
 
     Examples
     --------
-    >>> null_text("layer-config"), null_text(None)
-    ('layer-config', 'default (config-dag for a DAG, else config)')
+    >>> null_text("layer-config")
+    'layer-config'
+    >>> for part in null_text(None).split(", "):
+    ...     print(part)
+    the default of each graph: causal-config (a causal graph with token positions)
+    config-dag (a DAG without token positions)
+    config (the graph has cycles)
     """
-    return null or "default (config-dag for a DAG, else config)"
+    from motifs.nulls import default_null_reason
+
+    if null:
+        return null
+    rules = ", ".join(f"{model} ({default_null_reason(model)})"
+                      for model in ("causal-config", "config-dag", "config"))
+    return f"the default of each graph: {rules}"
 
 
 def motif_census(corpus: Any, args: argparse.Namespace, table: Path) -> list[dict[str, Any]]:
@@ -246,7 +257,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--prompts", type=int, default=24, help="held-out prompts traced per world "
                                                            "and transcoder set (default 24)")
     p.add_argument("--n-null", type=int, default=1000, help="null samples per graph (default 1000)")
-    p.add_argument("--null", default=None, help="null model (default: config-dag for DAGs)")
+    p.add_argument("--null", default=None,
+                   help="null model (default: each graph's own, as cgram motifs chooses it)")
     p.add_argument("--report-nulls", default="config-dag,layer-config",
                    help="null models compared in the report (comma-separated)")
     p.add_argument("--report-n-null", type=int, default=1000)

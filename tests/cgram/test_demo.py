@@ -63,7 +63,8 @@ def test_the_census_stage_names_the_null_it_runs(null, tmp_path, monkeypatch, ca
             "--report-nulls", "er", "--report-n-null", "4", "--executor", "serial"]
     assert main(argv + (["--null", null] if null else [])) == 0
     out = capsys.readouterr().out
-    named = null or "default (config-dag for a DAG, else config)"
-    assert f"== 3. motif census: null {named}, 4 samples per graph" in out
-    assert "degree-preserving" not in out
-    assert f"null model(s) used: {null or 'config-dag'}" in out
+    named = null or "the default of each graph: causal-config (a causal graph with token"
+    assert f"== 3. motif census: null {named}" in out
+    assert "4 samples per graph" in out and "degree-preserving" not in out
+    # the real graphs are causal (layers rise, positions never go back): the default is causal-config
+    assert f"null model(s) used: {null or 'causal-config'}\n" in out
