@@ -50,14 +50,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from corpus.cli import open_corpus
     from reports.corpus_report import compare_corpus, comparison_text, write_comparison_tables
 
+    if not args.by and not args.nulls:
+        from motifs.errors import MotifError
+
+        raise MotifError("cgram compare: give --by COLUMN (group comparison) and/or "
+                         "--nulls NAME[,NAME...] (the FFL verdict)")
     corpus = open_corpus(args, create=False)
+    verdict_code = _print_verdict(corpus, args) if args.nulls else 0
+    if not args.by:
+        return verdict_code
     comparison = compare_corpus(corpus, by=_by_columns(args), nulls=args.null,
                                 n_null=args.n_null, seed=args.seed, n_perm=args.n_perm,
                                 n_boot=args.n_boot, fraction=args.fraction, **_run_options(args))
     print(comparison_text(comparison))
     paths = write_comparison_tables(comparison, args.out)
     print(f"\nwrote {len(paths)} CSV tables to {args.out}")
-    return 1 if comparison.failures else 0
+    return 1 if comparison.failures or verdict_code else 0
+
+
+def _print_verdict(corpus: Any, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from corpus.atomic import atomic_write
+    from reports.corpus_report import corpus_verdict
+
+    table, sentences, failures = corpus_verdict(corpus, args.nulls, args.n_null, args.seed,
+                                                **_run_options(args))
+    print(f"FFL verdict under {', '.join(args.nulls)} ({args.n_null} samples each, seed "
+          f"{args.seed}), per model, transcoder type and task:")
+    print("\n".join("  " + line for line in sentences))
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    for failure in failures:
+        print(f"failed: {failure['slug']} ({failure['null_model']}): {failure['error']}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "ffl_verdict.csv", lambda tmp: table.to_csv(tmp, index=False))
+    print(f"wrote {out / 'ffl_verdict.csv'}")
+    return 1 if failures else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -103,10 +132,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                     n_null=200, n_null_min=2, quiet_help="no progress bars")
 
 
-def _group_options(p: argparse.ArgumentParser, required: bool) -> None:
+def _group_options(p: argparse.ArgumentParser) -> None:
     from cgram.options import int_at_least
 
-    p.add_argument("--by", action="append", required=required, metavar="COLUMN",
+    p.add_argument("--by", action="append", metavar="COLUMN",
                    help=f"group graphs by this column ({', '.join(GROUP_CHOICES)}); repeat or "
                         "comma-separate for several")
     p.add_argument("--n-perm", type=int_at_least(2), default=5000, metavar="N",
@@ -128,7 +157,12 @@ def register(subparsers: Any) -> None:
                     "SP correlation and clustering, the universal backbone. Prints the tables "
                     "and writes them as CSV.")
     _common(p)
-    _group_options(p, required=True)
+    _group_options(p)
+    p.add_argument("--nulls", type=_null_list, default=None, metavar="NAME[,NAME...]",
+                   help="the FFL verdict: per model, transcoder type and task, in how many "
+                        "graphs the FFL is enriched (Z > 2) under each of these nulls, with "
+                        "the median Z (written to ffl_verdict.csv); with --by, the group "
+                        "comparison under --null follows")
     p.add_argument("--fraction", type=float, default=0.8,
                    help="backbone: share of each group's graphs a motif must be significant in "
                         "(default 0.8)")
@@ -149,7 +183,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("slug", nargs="?", metavar="SLUG|ID",
                    help="the graph to report on (default: the whole corpus)")
     _common(p)
-    _group_options(p, required=False)
+    _group_options(p)
     add_network_options(p)
     p.add_argument("--top", type=int, default=10, help="FFLs listed in a graph report")
     p.add_argument("--prune", type=_fractions, default=None, metavar="F[,F...]",

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 GROUP_COLUMNS: tuple[str, ...] = ("transcoder_type", "model", "task", "scan", "source")
 
 #: Values groups are compared on, size-normalised first.
-COMPARED_VALUES: tuple[str, ...] = ("sp", "z_resid")
+COMPARED_VALUES: tuple[str, ...] = ("sp", "z_adj")
 
 
 @dataclass
@@ -55,16 +55,20 @@ class CorpusComparison:
     results : long table, one row per null x graph x motif.
     nulls : null models run; ``nulls[0]`` is the headline one.
     profiles : one profile table (:func:`motifs.compare.profile_table`) per null.
-    correlation : SP correlation between graphs (under ``sp_null``).
+    correlation : SP correlation between graphs (``sp_profiles``).
     clustering : its hierarchical clustering (None below 3 graphs).
-    comparisons : (by, value) -> GroupComparison: ``sp`` under ``sp_null``,
-        ``z_resid`` under the headline null.
+    comparisons : (by, value) -> GroupComparison: ``sp`` on ``sp_profiles``,
+        ``z_adj`` (ANCOVA on group + log edges) under the headline null.
     backbones : (by, null) -> universal backbone table.
     size_fit : per motif, the regression of Z on log(edges) (headline null).
     summary : per group x null x motif, FFL and 3-cycle counts (all ``by``
         columns and ``all``).
     sp_null : the null whose SP is correlated, clustered and compared: the
-        first whose SP matrix has rank >= 2 (:func:`profile_null`).
+        headline null, never a fallback to another.
+    sp_profiles : the profile table SP is compared on: the triad profiles, or
+        the 4-node census under ``sp_null`` when its triad Z's are tied
+        (:func:`motifs.compare.triad_profile_is_tied`, acyclic nulls).
+    sp_size : 3 or 4, the census of ``sp_profiles``.
     skipped : why a comparison was not made (one group only, ...).
     failures : graphs the motif engine failed on (left out).
     seconds : wall time of the motif runs.
@@ -87,6 +91,8 @@ class CorpusComparison:
     n_null: int
     seed: int
     sp_null: str
+    sp_profiles: pd.DataFrame
+    sp_size: int
     skipped: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -115,6 +121,41 @@ def corpus_results(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int 
         parts.append(table)
         failures += [{**f, "null_model": null} for f in table.attrs.get("failures") or []]
     return pd.concat(parts, ignore_index=True), failures
+
+
+def analysed_graphs(corpus: Corpus, results: pd.DataFrame,
+                    failures: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The corpus graphs table, limited to the graphs ``results`` holds.
+
+    Raises
+    ------
+    MotifError
+        No graph has results (each failed in the motif engine, or none exist).
+    """
+    graphs = corpus.list()
+    graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
+    if graphs.empty:
+        raise MotifError(f"{corpus.root}: no graph with motif results "
+                         f"({len(failures)} failed in the motif engine)")
+    return graphs
+
+
+def corpus_verdict(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int = 0,
+                   keys: Sequence[str] | None = None,
+                   **run_options: Any) -> tuple[pd.DataFrame, list[str], list[dict[str, Any]]]:
+    """The FFL verdict of a corpus under each null (issue #17): table, sentences, failures.
+
+    Runs (or reads from the cache) every graph's triad profile under each
+    null, then :func:`motifs.compare.ffl_verdict` per model x transcoder
+    type x task and :func:`motifs.compare.verdict_sentences`.
+    """
+    from motifs.compare import ffl_verdict, verdict_sentences
+
+    chosen = check_nulls(nulls)
+    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
+    graphs = analysed_graphs(corpus, results, failures)
+    table = ffl_verdict(results, graphs, nulls=chosen)
+    return table, verdict_sentences(table), failures
 
 
 def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type", "model", "task"),
@@ -157,6 +198,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
         profile_table,
         size_regression,
         sp_correlation,
+        triad_profile_is_tied,
         universal_backbone,
     )
 
@@ -169,21 +211,30 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     started = time.perf_counter()
     results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys,
                                        **network.run_kwargs(), **run_options)
-    seconds = time.perf_counter() - started
-    graphs = corpus.list()
-    graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
-    if graphs.empty:
-        raise MotifError(f"{corpus.root}: no graph to compare "
-                         f"({len(failures)} failed in the motif engine)")
+    graphs = analysed_graphs(corpus, results, failures)
     profiles = {null: profile_table(results, graphs, null=null) for null in chosen}
     adjusted, size_fit = size_regression(profiles[chosen[0]])
     profiles[chosen[0]] = adjusted
-    sp_null = profile_null(profiles, chosen)
-    correlation = sp_correlation(profiles[sp_null])
-    clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(adjusted))) \
-        if len(adjusted) >= 3 else None
-    comparisons, skipped = _compare_groups(profiles, sp_null, chosen[0], columns, n_boot, n_perm,
-                                           alpha, seed)
+    sp_null, sp_size, sp_profiles = chosen[0], network.size, profiles[chosen[0]]
+    if triad_profile_is_tied(sp_profiles):
+        # the triad SP is one vector up to sign: compare profiles on the 4-node census
+        quads, quad_failures = corpus_results(corpus, [sp_null], n_null, seed, keys=keys,
+                                              **{**network.run_kwargs(), "size": 4,
+                                                 "signed": False}, **run_options)
+        failures += [{**f, "census": "size 4"} for f in quad_failures]
+        sp_size, sp_profiles = 4, profile_table(quads, graphs.loc[graphs["graph_id"].isin(
+            quads["graph"])], null=sp_null)
+    seconds = time.perf_counter() - started
+    correlation = sp_correlation(sp_profiles)
+    skipped: list[str] = []
+    clustering = None
+    if not np.isfinite(correlation.to_numpy()).all():
+        skipped.append("clustering: some pairs of graphs share fewer than 3 classes with a "
+                       "defined SP (their correlation is undefined)")
+    elif len(correlation) >= 3:
+        clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(correlation)))
+    comparisons, not_compared = _compare_groups(sp_profiles, adjusted, columns, n_boot, n_perm,
+                                                alpha, seed)
     summaries = [group_motif_summary(results, graphs, column) for column in (None, *columns)]
     backbones = {(column, null): universal_backbone(profiles[null], column, fraction)
                  for column in columns for null in chosen}
@@ -191,60 +242,32 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
         graphs=graphs, results=results, nulls=chosen, profiles=profiles,
         correlation=correlation, clustering=clustering, comparisons=comparisons,
         backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
-        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, skipped=skipped,
-        failures=failures, seconds=seconds, fraction=fraction, network=network)
+        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, sp_profiles=sp_profiles,
+        sp_size=sp_size, skipped=skipped + not_compared, failures=failures, seconds=seconds,
+        fraction=fraction, network=network)
 
 
-def _compare_groups(profiles: dict[str, pd.DataFrame], sp_null: str, primary: str,
-                    columns: Sequence[str], n_boot: int, n_perm: int, alpha: float,
+def _compare_groups(sp_profiles: pd.DataFrame, adjusted: pd.DataFrame, columns: Sequence[str],
+                    n_boot: int, n_perm: int, alpha: float,
                     seed: int) -> tuple[dict[tuple[str, str], GroupComparison], list[str]]:
-    """Per grouping column, the groups compared on SP (under ``sp_null``) and on
-    size-adjusted Z (under ``primary``); and why a column was not compared."""
+    """Per grouping column, the groups compared on SP (``sp_profiles``) and on
+    size-adjusted Z (``adjusted``, the headline null); and why a column was not compared."""
     from motifs.compare import compare_groups
 
     comparisons: dict[tuple[str, str], GroupComparison] = {}
     skipped: list[str] = []
     for column in columns:
-        labels = profiles[primary][column].dropna().astype(str)
+        labels = adjusted[column].dropna().astype(str)
         if labels.nunique() < 2:
             skipped.append(f"{column}: the corpus has {labels.nunique()} labelled group(s) "
                            f"({', '.join(sorted(labels.unique())) or 'none'}); nothing to compare")
             continue
         for value in COMPARED_VALUES:
-            table = profiles[sp_null] if value == "sp" else profiles[primary]
+            table = sp_profiles if value == "sp" else adjusted
             comparisons[(column, value)] = compare_groups(table, column, value=value,
                                                           n_boot=n_boot, n_perm=n_perm,
                                                           alpha=alpha, seed=seed)
     return comparisons, skipped
-
-
-def profile_rank(profiles: pd.DataFrame) -> int:
-    """Numerical rank of the (graphs, motifs) SP matrix (NaN as 0).
-
-    Rank 1 means every graph's significance profile is one vector up to sign:
-    the null ties its motif counts together (with in/out degrees kept and no
-    mutual edges, the null counts of 021U, 021C, 021D and 030T are affine
-    functions of one another), so SP carries one number per graph.
-
-    Examples
-    --------
-    >>> p = pd.DataFrame({"graph": ["a", "b"], "sp:x": [0.5, -0.5], "sp:y": [-0.5, 0.5]})
-    >>> profile_rank(p)
-    1
-    """
-    from motifs.compare import motif_matrix
-
-    matrix = motif_matrix(profiles, "sp").fillna(0.0).to_numpy()
-    return int(np.linalg.matrix_rank(matrix, tol=1e-6)) if matrix.size else 0
-
-
-def profile_null(profiles: dict[str, pd.DataFrame], nulls: Sequence[str]) -> str:
-    """The null whose SP profiles are compared: the first in ``nulls`` whose SP
-    matrix has rank 2 or more (see :func:`profile_rank`), else the first."""
-    for null in nulls:
-        if profile_rank(profiles[null]) >= 2:
-            return null
-    return nulls[0]
 
 
 def write_comparison_tables(comparison: CorpusComparison, out_dir: str | Path) -> list[Path]:
@@ -306,6 +329,9 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
         index=False, float_format=lambda v: f"{v:.3g}"))
     lines.append("\nFindings:")
     lines.extend("  " + line for line in group_findings(comparison.summary))
+    from motifs.compare import sp_census_note
+
+    lines.append("\n" + sp_census_note(comparison.sp_null, comparison.sp_size))
     for (by, value), result in comparison.comparisons.items():
         null_used = comparison.sp_null if value == "sp" else comparison.primary
         lines.append(f"\nGroups by {by} under {null_used}, on {result.description}:")
@@ -313,7 +339,11 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
         lines.append(tests[["motif", "n_graphs", "p", "q", "significant", "effect",
                             "effect_measure", "contrast"]]
                      .to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        ties = tied_motifs(comparison.profiles[null_used], list(tests["motif"]))
+        if "size_overlap" in tests and not tests["size_overlap"].all():
+            lines.append(f"  warning: the {by} groups' sizes do not overlap "
+                         f"({result.size_ranges}); the size adjustment extrapolates")
+        compared = comparison.sp_profiles if value == "sp" else comparison.profiles[null_used]
+        ties = tied_motifs(compared, list(tests["motif"]))
         for lead, others in ties.items():
             lines.append(f"  note: {', '.join(others)} = ±{lead} in every graph under "
                          f"{null_used} (dependent classes): one finding, not {len(others) + 1}")
@@ -448,10 +478,11 @@ class CorpusReportContext(ReportContext):
 
     @functools.cached_property
     def sp(self) -> pd.DataFrame:
-        """Graphs x motifs SP under ``comparison.sp_null``, classes never formed left out."""
+        """Graphs x motifs SP compared (``comparison.sp_profiles``), classes never formed
+        left out."""
         from motifs.compare import motif_matrix
 
-        sp = motif_matrix(self.comparison.profiles[self.comparison.sp_null], "sp")
+        sp = motif_matrix(self.comparison.sp_profiles, "sp")
         return sp.loc[:, sp.notna().any(axis=0)]
 
 
@@ -514,31 +545,18 @@ def profiles_section(page: Page, context: CorpusReportContext) -> None:
 
 
 def superfamilies_section(page: Page, context: CorpusReportContext) -> None:
-    """SP correlation and clustering (Milo et al. 2004), under the null whose SP varies."""
+    """SP correlation and clustering (Milo et al. 2004) under the headline null, on the
+    4-node census when its triad SP is one vector up to sign."""
+    from motifs.compare import sp_census_note
     from reports import figures
 
-    comparison, head, columns, primary = (context.comparison, context.head, context.columns,
-                                          context.primary)
+    comparison, head, columns = context.comparison, context.head, context.columns
     sp_null = comparison.sp_null
     labels = _row_labels(head, columns)
     page.heading("Superfamilies: SP correlation and clustering")
-    if sp_null != primary:
-        page.paragraph(
-            f"Under {primary} every graph's significance profile is the same vector up to "
-            f"sign (the SP matrix has rank {profile_rank(head)}): {null_sentence([primary])} "
-            "The null ties the counts of the classes that vary together (the dependent_on "
-            "column of the profiles), so their Z-scores agree up to sign. Profiles are "
-            "therefore correlated, clustered and "
-            f"compared under {sp_null}, the first null whose profiles vary in more than one "
-            "direction.")
-    elif profile_rank(head) <= 1:
-        page.paragraph(
-            f"Under every null run here ({', '.join(comparison.nulls)}) the significance "
-            "profiles of all graphs are one vector up to sign (SP matrix of rank "
-            f"{profile_rank(head)}): the null ties the counts of the varying classes "
-            "together, so the correlation and clustering below only separate graphs by the "
-            "sign of their FFL Z. Add a null that lets more classes vary (config or er) to "
-            "compare profile shapes.", cls="note")
+    page.paragraph(sp_census_note(sp_null, comparison.sp_size) + (
+        " Classes the null can never form (cycles, mutual edges) have no defined SP and are "
+        "left out of each correlation." if comparison.sp_size == 4 else ""))
     if comparison.clustering is not None:
         page.figure(figures.sp_heatmap(context.sp, comparison.clustering, labels,
                                        f"SP under {sp_null}, rows clustered (average linkage "
@@ -565,9 +583,9 @@ def group_comparisons_section(page: Page, context: CorpusReportContext) -> None:
     comparison = context.comparison
     page.heading("Group comparisons (size-normalised)")
     page.paragraph("Z-scores grow with graph size, and the groups here differ in size, so "
-                   "groups are compared on the significance profile SP = Z/||Z|| and on the "
-                   "residual of Z after a pooled regression on log(edges); raw Z is not "
-                   "compared. Each table says which value it shows.")
+                   "groups are compared on the significance profile SP = Z/||Z|| and on Z at "
+                   "equal size (ANCOVA: Z ~ group + log(edges), Freedman-Lane permutation "
+                   "p-values); raw Z is not compared. Each table says which value it shows.")
     for (column, value), result in comparison.comparisons.items():
         null_used = comparison.sp_null if value == "sp" else context.primary
         page.heading(f"{column}: {value} under {null_used}", level=3)
@@ -584,8 +602,10 @@ def group_comparisons_section(page: Page, context: CorpusReportContext) -> None:
                         f"mean_sp_{column}", f"Mean significance profile per {column} group.")
         page.figure(figures.group_comparison_plot(result, finite,
                                                   f"{value} by {column}; * q < 0.05"),
-                    f"groups_{column}_{value}", f"Group means and 95% bootstrap intervals "
-                    f"of {value} per motif; q: Benjamini-Hochberg over motifs.")
+                    f"groups_{column}_{value}", "Group means and 95% " + (
+                        "t intervals of the least-squares means at equal size"
+                        if value.endswith("_adj") else "bootstrap intervals")
+                    + f" of {value} per motif; q: Benjamini-Hochberg over motifs.")
         page.table(result.tests.loc[result.tests["motif"].isin(finite)],
                    f"group_tests_{column}_{value}", "Permutation tests")
         page.save_csv(result.means, f"group_means_{column}_{value}")
@@ -607,7 +627,8 @@ def size_confound_section(page: Page, context: CorpusReportContext) -> None:
                                          title=f"FFL Z under {context.primary} against graph "
                                                "size"),
                     "size_confound", "Each point a graph; dashed: pooled least-squares fit "
-                    "of Z on log10(edges). Groups are compared on residuals from this fit.")
+                    "of Z on log10(edges), which describes the size trend only: groups are compared by "
+                    "ANCOVA (a common slope within groups), not on residuals from this fit.")
     fit = context.comparison.size_fit
     page.table(fit, "size_regression", "Z regressed on natural log(edges), per motif (pooled "
                "over graphs)", shown=fit.loc[fit["n"] > 0])

@@ -40,14 +40,20 @@ def find_chromium() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
+def in_ci() -> bool:
+    """Whether the tests run under CI (``CI`` set to true, 1 or yes, as CI services do)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def require_chromium() -> str:
-    """The Chromium binary; skips the test only outside CI when there is none."""
+    """The Chromium binary. Missing: the test fails under CI, and is skipped only outside it."""
     path = find_chromium()
     if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but no chromium binary was found: install Debian's chromium "
-                        "(.ci/run does) to run the HTML rendering tests")
-        pytest.skip("no chromium binary on PATH (apt-get install chromium); CI is unset")
+        message = ("no chromium binary on PATH: install Debian's chromium and chromium-driver "
+                   "(.ci/run does) to run the HTML rendering tests")
+        if in_ci():
+            pytest.fail(f"CI={os.environ['CI']}: {message}")
+        pytest.skip(f"{message}; CI is not true, so skipped")
     return path
 
 

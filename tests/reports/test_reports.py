@@ -129,9 +129,9 @@ def test_corpus_report_states_per_group_findings_from_the_summary(corpus_report)
 
 def test_corpus_report_compares_groups_on_size_normalised_values(corpus_report, toy_corpus):
     tables = corpus_report.parent / "tables"
-    for value in ("sp", "z_resid"):
+    for value, measure in (("sp", "cliffs_delta"), ("z_adj", "adjusted_difference")):
         tests = pd.read_csv(tables / f"group_tests_transcoder_type_{value}.csv")
-        assert set(tests["effect_measure"]) == {"cliffs_delta"}
+        assert set(tests["effect_measure"]) == {measure}
         assert (tests["q"] >= tests["p"] - 1e-12).all()
         means = pd.read_csv(tables / f"group_means_transcoder_type_{value}.csv")
         assert set(means["group"]) == {"clt", "plt"}
@@ -139,24 +139,30 @@ def test_corpus_report_compares_groups_on_size_normalised_values(corpus_report, 
     assert set(tasks["contrast"]) == {"recall vs antonyms"}
     text = _text(corpus_report)
     assert "raw Z is not compared" in text
-    assert "transcoder_type: z_resid under config-dag" in text
+    assert "transcoder_type: z_adj under config-dag" in text
+    assert "ANCOVA: Z ~ group + log(edges), Freedman-Lane" in text
     fit = pd.read_csv(tables / "size_regression.csv")
     assert set(fit["motif"]) >= {"030T", "021C"}
 
 
-def test_corpus_report_explains_which_null_its_profiles_are_clustered_under(corpus_report):
-    from reports.corpus_report import profile_rank
+def test_corpus_report_compares_sp_on_the_4_node_census_under_a_dag_null(corpus_report):
+    from motifs.compare import triad_profile_is_tied
 
     tables = corpus_report.parent / "tables"
     dag = pd.read_csv(tables / "profiles_config-dag.csv")
     # keeping degrees and acyclicity ties 021U, 021C, 021D and 030T together
-    assert profile_rank(dag) == 1
+    assert triad_profile_is_tied(dag)
     z = dag[[f"z:{m}" for m in ("021U", "021C", "021D", "030T")]].to_numpy()
     assert np.allclose(np.abs(z), np.abs(z[:, :1]))
     text = _text(corpus_report)
-    assert "Profiles are therefore correlated, clustered and compared under config" in text
+    # never a fall back to config: the 4-node census under the headline null
+    assert "SP compared on the 4-node census under config-dag" in text
+    sp_tests = pd.read_csv(tables / "group_tests_transcoder_type_sp.csv")
+    assert sp_tests["motif"].str.startswith(("m4_", "bifan", "biparallel")).any()
+    assert not sp_tests["motif"].isin(["021U", "030T"]).any()
     corr = pd.read_csv(tables / "sp_correlation.csv").set_index("graph")
     assert corr.shape == (6, 6) and np.allclose(np.diag(corr), 1.0)
+    assert not np.allclose(np.abs(corr.to_numpy()), 1.0)  # shapes differ, not just signs
 
 
 def test_corpus_report_checks_that_findings_survive_pruning(corpus_report, toy_corpus):
