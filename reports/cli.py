@@ -90,8 +90,15 @@ def _print_verdict(corpus: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from cgram.options import network_options
     from corpus.cli import open_corpus
+    from motifs.errors import MotifError
+    from reports.graph_report import NetworkOptions
 
+    network = NetworkOptions(**network_options(args))
+    if args.prune and not network.default_network:
+        raise MotifError("--prune re-tests the default network at each level; it does not "
+                         "combine with --keep-errors, --min-weight or --top-k")
     corpus = open_corpus(args, create=False)
     # --prune: absent keeps each report's default levels, 'none' ([]) skips the check
     prune = {} if args.prune is None else {"keep_fractions": args.prune or None}
@@ -113,7 +120,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             if not (isinstance(causal, list) and all("ablation_drop" in r for r in causal)):
                 raise CorpusError(f"--causal {args.causal}: not the JSON of cgram cascades --validate --json")
         path = write_graph_report(corpus, args.slug, out, nulls=args.null, n_null=args.n_null,
-                                  seed=args.seed, top=args.top, causal=causal, **prune,
+                                  seed=args.seed, top=args.top, causal=causal, network=network,
+                                  **prune,
                                   **_run_options(args))
     else:
         from reports.corpus_report import write_corpus_report
@@ -122,7 +130,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         path = write_corpus_report(corpus, out, by=_by_columns(args) or
                                    ["transcoder_type", "model", "task"], null=args.null,
                                    n_null=args.n_null, seed=args.seed, n_perm=args.n_perm,
-                                   n_boot=args.n_boot, **prune, **_run_options(args))
+                                   n_boot=args.n_boot, network=network, **prune,
+                                   **_run_options(args))
         from reports.corpus_browser import BROWSER_NAME
 
         print(path)
@@ -155,6 +164,8 @@ def _group_options(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``cgram compare`` and ``cgram report``."""
+    from cgram.options import add_network_options
+
     p = subparsers.add_parser(
         "compare", help="compare motif profiles across groups of graphs",
         description="Motif profiles of every corpus graph under each null model (cached), "
@@ -184,13 +195,16 @@ def register(subparsers: Any) -> None:
                     "graph in the interactive explorer, robustness to pruning). Without: the "
                     "corpus report (findings per group, profiles, clustering, group "
                     "comparisons, size confound, backbone, pruning) and beside it the corpus "
-                    "browser index.html, every graph linking to its explorer page. Writes "
-                    "one HTML file (figures embedded, no network needed) with CSV tables and "
-                    "PNG figures beside it, and prints its path (then the browser's).")
+                    "browser index.html, every graph linking to its explorer page. --size, "
+                    "--signed, --keep-errors, --min-weight and --top-k choose the network and "
+                    "motifs as in cgram motifs, so a report reproduces a motif run. Writes one "
+                    "HTML file (figures embedded, no network needed) with CSV tables and PNG "
+                    "figures beside it, and prints its path (then the browser's).")
     p.add_argument("slug", nargs="?", metavar="SLUG|ID",
                    help="the graph to report on (default: the whole corpus)")
     _common(p)
     _group_options(p)
+    add_network_options(p)
     p.add_argument("--top", type=int, default=10, help="FFLs listed in a graph report")
     p.add_argument("--causal", default=None, metavar="FILE",
                    help="graph report: causal-test records of this graph (the JSON of cgram cascades "

@@ -22,8 +22,16 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
+from motifs.compare import Z_THRESHOLD
 from motifs.errors import MotifError
-from reports.graph_report import DEFAULT_NULLS, ReportContext, check_nulls
+from reports.graph_report import (
+    DEFAULT_NULLS,
+    NetworkOptions,
+    ReportContext,
+    check_nulls,
+    null_sentence,
+    pruning_applies,
+)
 
 if TYPE_CHECKING:
     from corpus.store import Corpus
@@ -64,6 +72,9 @@ class CorpusComparison:
     skipped : why a comparison was not made (one group only, ...).
     failures : graphs the motif engine failed on (left out).
     seconds : wall time of the motif runs.
+    fraction : backbone: share of each group's graphs a motif must be
+        significant in (|Z| > :data:`motifs.compare.Z_THRESHOLD`).
+    network : the network and motifs of every run.
     """
 
     graphs: pd.DataFrame
@@ -85,6 +96,8 @@ class CorpusComparison:
     skipped: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    fraction: float = 0.8
+    network: NetworkOptions = field(default_factory=NetworkOptions)
 
     @property
     def primary(self) -> str:
@@ -149,7 +162,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
                    nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200, seed: int = 0,
                    keys: Sequence[str] | None = None, n_boot: int = 2000, n_perm: int = 5000,
                    fraction: float = 0.8, n_clusters: int = 2, alpha: float = 0.05,
-                   **run_options: Any) -> CorpusComparison:
+                   network: NetworkOptions | None = None, **run_options: Any) -> CorpusComparison:
     """Run the motif engine over a corpus and compare the profiles.
 
     Parameters
@@ -164,6 +177,9 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     n_boot, n_perm, fraction, n_clusters, alpha
         Bootstrap resamples, permutations, backbone fraction, clusters cut
         from the tree, false discovery rate.
+    network : NetworkOptions, optional
+        The network and motifs of every run (default: ``cgram motifs``'
+        defaults).
     **run_options
         ``executor``, ``jobs``, ``progress`` for :func:`motifs.corpus_run.run_motifs`.
 
@@ -178,7 +194,6 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     """
     from motifs.compare import (
         cluster_profiles,
-        compare_groups,
         group_motif_summary,
         profile_table,
         size_regression,
@@ -192,17 +207,20 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     unknown = [c for c in columns if c not in GROUP_COLUMNS]
     if unknown:
         raise MotifError(f"cannot group by {unknown}; choose from {list(GROUP_COLUMNS)}")
+    network = network or NetworkOptions()
     started = time.perf_counter()
-    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
+    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys,
+                                       **network.run_kwargs(), **run_options)
     graphs = analysed_graphs(corpus, results, failures)
     profiles = {null: profile_table(results, graphs, null=null) for null in chosen}
     adjusted, size_fit = size_regression(profiles[chosen[0]])
     profiles[chosen[0]] = adjusted
-    sp_null, sp_size, sp_profiles = chosen[0], 3, profiles[chosen[0]]
+    sp_null, sp_size, sp_profiles = chosen[0], network.size, profiles[chosen[0]]
     if triad_profile_is_tied(sp_profiles):
         # the triad SP is one vector up to sign: compare profiles on the 4-node census
-        quads, quad_failures = corpus_results(corpus, [sp_null], n_null, seed, size=4,
-                                              keys=keys, **run_options)
+        quads, quad_failures = corpus_results(corpus, [sp_null], n_null, seed, keys=keys,
+                                              **{**network.run_kwargs(), "size": 4,
+                                                 "signed": False}, **run_options)
         failures += [{**f, "census": "size 4"} for f in quad_failures]
         sp_size, sp_profiles = 4, profile_table(quads, graphs.loc[graphs["graph_id"].isin(
             quads["graph"])], null=sp_null)
@@ -215,13 +233,30 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
                        "defined SP (their correlation is undefined)")
     elif len(correlation) >= 3:
         clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(correlation)))
+    comparisons, not_compared = _compare_groups(sp_profiles, adjusted, columns, n_boot, n_perm,
+                                                alpha, seed)
+    summaries = [group_motif_summary(results, graphs, column) for column in (None, *columns)]
+    backbones = {(column, null): universal_backbone(profiles[null], column, fraction)
+                 for column in columns for null in chosen}
+    return CorpusComparison(
+        graphs=graphs, results=results, nulls=chosen, profiles=profiles,
+        correlation=correlation, clustering=clustering, comparisons=comparisons,
+        backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
+        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, sp_profiles=sp_profiles,
+        sp_size=sp_size, skipped=skipped + not_compared, failures=failures, seconds=seconds,
+        fraction=fraction, network=network)
+
+
+def _compare_groups(sp_profiles: pd.DataFrame, adjusted: pd.DataFrame, columns: Sequence[str],
+                    n_boot: int, n_perm: int, alpha: float,
+                    seed: int) -> tuple[dict[tuple[str, str], GroupComparison], list[str]]:
+    """Per grouping column, the groups compared on SP (``sp_profiles``) and on
+    size-adjusted Z (``adjusted``, the headline null); and why a column was not compared."""
+    from motifs.compare import compare_groups
+
     comparisons: dict[tuple[str, str], GroupComparison] = {}
-    backbones: dict[tuple[str, str], pd.DataFrame] = {}
-    summaries = [group_motif_summary(results, graphs, None)]
+    skipped: list[str] = []
     for column in columns:
-        summaries.append(group_motif_summary(results, graphs, column))
-        for null in chosen:
-            backbones[(column, null)] = universal_backbone(profiles[null], column, fraction)
         labels = adjusted[column].dropna().astype(str)
         if labels.nunique() < 2:
             skipped.append(f"{column}: the corpus has {labels.nunique()} labelled group(s) "
@@ -232,13 +267,7 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
             comparisons[(column, value)] = compare_groups(table, column, value=value,
                                                           n_boot=n_boot, n_perm=n_perm,
                                                           alpha=alpha, seed=seed)
-    return CorpusComparison(
-        graphs=graphs, results=results, nulls=chosen, profiles=profiles,
-        correlation=correlation, clustering=clustering, comparisons=comparisons,
-        backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
-        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, sp_profiles=sp_profiles,
-        sp_size=sp_size, skipped=skipped,
-        failures=failures, seconds=seconds)
+    return comparisons, skipped
 
 
 def write_comparison_tables(comparison: CorpusComparison, out_dir: str | Path) -> list[Path]:
@@ -463,9 +492,11 @@ def header_section(page: Page, context: CorpusReportContext) -> None:
     counts = "; ".join(f"{c}: " + ", ".join(f"{k} {v}" for k, v in
                                              head[c].fillna("(none)").value_counts().items())
                        for c in context.columns)
-    page.paragraph(f"Corpus {context.corpus.root}: {len(head)} graphs ({counts}). Null models "
+    page.paragraph(f"Corpus {context.corpus.root}: {len(head)} graphs ({counts}); motif "
+                   f"networks of {context.network.describe()}. Null models "
                    f"{', '.join(comparison.nulls)}, {context.n_null} samples each, seed "
                    f"{context.seed}; headline null {context.primary}.", cls="meta")
+    page.paragraph(f"What each null keeps: {null_sentence(comparison.nulls)}", cls="meta")
     if comparison.failures:
         page.paragraph(f"{len(comparison.failures)} graph runs failed and are left out: " +
                        "; ".join(f"{f['slug']} ({f['null_model']}): {f['error']}"
@@ -492,8 +523,8 @@ def findings_section(page: Page, context: CorpusReportContext) -> None:
     summary = context.comparison.summary
     page.heading("Findings")
     page.paragraph("Are feed-forward loops enriched under each null model, and are 3-cycles "
-                   "absent? Per group, the number of graphs with Z > 2 out of those where Z is "
-                   "defined, and what each null expects.")
+                   f"absent? Per group, the number of graphs with Z > {Z_THRESHOLD:g} out of "
+                   "those where Z is defined, and what each null expects.")
     page.bullets(group_findings(summary))
     page.table(summary, "motif_summary", "Graphs with FFLs enriched / 3-cycles "
                "absent, per group and null (full counts in the CSV)",
@@ -512,10 +543,10 @@ def profiles_section(page: Page, context: CorpusReportContext) -> None:
         .reindex(index=pd.unique(results["motif"]), columns=comparison.nulls)
     median_z = median_z.loc[median_z.notna().any(axis=1)]
     page.figure(figures.profile_bars(median_z, "median Z", f"Median Z over the {len(head)} "
-                                     "graphs, per null model", threshold=2.0), "median_z",
-                "Median over graphs of each class's Z under each null; dashed: |Z| = 2. "
-                "Z is not size-normalised: the group comparisons below use SP and size-"
-                "adjusted Z.")
+                                     "graphs, per null model", threshold=Z_THRESHOLD), "median_z",
+                f"Median over graphs of each class's Z under each null; dashed: |Z| = "
+                f"{Z_THRESHOLD:g}. Z is not size-normalised: the group comparisons below use SP "
+                "and size-adjusted Z.")
     shown = [c for c in ("slug", *columns, "n_nodes", "n_edges", "density") if c in head]
     mains = [c for c in head.columns if c.split(":")[0] in ("count", "z", "sp")
              and _is_main(c.split(":", 1)[1])]
@@ -622,8 +653,9 @@ def backbone_section(page: Page, context: CorpusReportContext) -> None:
 
     comparison, columns, primary = context.comparison, context.columns, context.primary
     page.heading("Universal backbone")
-    page.paragraph("A motif belongs to the backbone when it is significant (|Z| > 2) in the "
-                   "same direction in at least 80% of the graphs of every group.")
+    page.paragraph(f"A motif belongs to the backbone when it is significant (|Z| > "
+                   f"{Z_THRESHOLD:g}) in the same direction in at least "
+                   f"{comparison.fraction:.0%} of the graphs of every group.")
     for (column, null_model), backbone in comparison.backbones.items():
         members = backbone.loc[backbone["in_backbone"]]
         text = ", ".join(f"{figures.motif_label(m)} {d}" for m, d in
@@ -645,11 +677,15 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
     from motifs.compare import find_motif
     from reports import figures
 
-    head, columns, primary = context.head, context.columns, context.primary
+    head, columns, primary, network = (context.head, context.columns, context.primary,
+                                       context.network)
     page.heading("Does it survive pruning?")
+    if not pruning_applies(page, network):
+        return
     sens_n = sensitivity_n_null or min(context.n_null, 50)
     sens = corpus_sensitivity(context.corpus, head["graph"].tolist(), primary, sens_n,
-                              context.seed, keep_fractions, **context.run_options)
+                              context.seed, keep_fractions, size=network.size,
+                              signed=network.signed, **context.run_options)
     meta = head[["graph", *columns]]
     sens = sens.merge(meta, on="graph", how="left")
     sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
@@ -661,8 +697,8 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
                 f"(by |weight|) is kept, each level against its own null ({sens_n} "
                 "samples).")
     survive = ffl_rows.groupby("level", sort=False)["z"].agg(
-        enriched=lambda z: int((z > 2).sum()), graphs="size")
-    page.bullets(f"{level}: FFLs enriched (Z > 2) in {int(r.enriched)}/{int(r.graphs)} "
+        enriched=lambda z: int((z > Z_THRESHOLD).sum()), graphs="size")
+    page.bullets(f"{level}: FFLs enriched (Z > {Z_THRESHOLD:g}) in {int(r.enriched)}/{int(r.graphs)} "
                  "graphs" for level, r in survive.iterrows())
     page.table(sens, "pruning", "FFL and 3-cycle profiles at each pruning level",
                shown=sens[["slug", *columns, "level", "n_edges", "motif", "count",
@@ -677,6 +713,7 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
                         sensitivity_n_null: int | None = None, n_boot: int = 2000,
                         n_perm: int = 5000, executor: str = "pool", jobs: int | None = None,
                         progress: bool = False, name: str = "report.html",
+                        fraction: float = 0.8, network: NetworkOptions | None = None,
                         browser: bool = True) -> Path:
     """Write the corpus report: one self-contained HTML page, CSV tables, PNG figures.
 
@@ -704,6 +741,9 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     n_boot, n_perm : bootstrap resamples and permutations of the group tests.
     executor, jobs, progress : how motif runs execute (cached in the corpus).
     name : file name of the page.
+    fraction : backbone share (:func:`compare_corpus`).
+    network : the network and motifs of every run (:class:`NetworkOptions`;
+        default: ``cgram motifs``' defaults).
     browser : also write the corpus browser (``index.html``) and every graph's
         explorer page (``views/``) beside the report.
 
@@ -718,8 +758,10 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     started = time.perf_counter()
     run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
     comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
-                                n_boot=n_boot, n_perm=n_perm, **run_options)
-    context = CorpusReportContext(corpus, n_null, seed, run_options, comparison)
+                                n_boot=n_boot, n_perm=n_perm, fraction=fraction,
+                                network=network, **run_options)
+    context = CorpusReportContext(corpus, n_null, seed, run_options, comparison,
+                                  network=comparison.network)
     page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)
     header_section(page, context)
     if browser:
