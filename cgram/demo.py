@@ -193,6 +193,25 @@ def motif_census(corpus: Any, args: argparse.Namespace, table: Path) -> list[dic
     return failures
 
 
+def ffl_verdict_stage(corpus: Any, args: argparse.Namespace, table: Path) -> list[dict[str, Any]]:
+    """Stage 5: in how many graphs of each group the FFL is enriched under each
+    verdict null (issue #17), printed as a table and one sentence per group and
+    written to ``table``; the report's null runs are cached, so only nulls it
+    did not run are sampled here. Returns the graphs the engine failed on."""
+    from reports.corpus_report import corpus_verdict
+
+    verdict, sentences, failures = corpus_verdict(
+        corpus, args.verdict_nulls.split(","), args.report_n_null, args.seed,
+        executor=args.executor, jobs=args.jobs, progress=True)
+    verdict.to_csv(table, index=False)
+    print(verdict.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
+    for sentence in sentences:
+        print(f"- {sentence}")
+    for failure in failures:
+        error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
+    return failures
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -231,21 +250,24 @@ def run(args: argparse.Namespace) -> int:
                                      null=args.report_nulls.split(","), n_null=args.report_n_null,
                                      seed=args.seed, executor=args.executor, jobs=args.jobs,
                                      progress=True)
+    with clock.stage(f"5. FFL verdict under {args.verdict_nulls.replace(',', ', ')}"):
+        verdict_failures = ffl_verdict_stage(corpus, args, out / "ffl_verdict.csv")
     print("\nstage times:\n" + clock.summary())
     print("\noutputs:")
     print(f"  corpus        {corpus.root}")
     print(f"  motif table   {out / 'motifs.csv'}")
+    print(f"  FFL verdict   {out / 'ffl_verdict.csv'}")
     print(f"  report        {report}")
     print(f"  report files  {report.parent}")
     from reports.corpus_browser import BROWSER_NAME
 
     # the last line: the page to open first (every graph, each in the explorer)
     print(f"  corpus browser {report.parent / BROWSER_NAME}")
-    failed = len(imported.failures) + len(motif_failures)
+    failed = len(imported.failures) + len(motif_failures) + len(verdict_failures)
     if failed:
         error(f"{len(imported.failures)} real graphs failed to import and "
-              f"{len(motif_failures)} failed in the motif census (listed above); the motif "
-              "table and the report leave them out")
+              f"{len(motif_failures) + len(verdict_failures)} failed in the motif runs (listed "
+              "above); the motif table, the report and the verdict leave them out")
     return 1 if failed else 0
 
 
@@ -266,6 +288,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--report-nulls", default="config-dag,layer-config",
                    help="null models compared in the report (comma-separated)")
     p.add_argument("--report-n-null", type=int, default=1000)
+    p.add_argument("--verdict-nulls", default="config-dag,layer-config,causal-config",
+                   help="null models of the FFL verdict table (comma-separated; default "
+                        "config-dag,layer-config,causal-config)")
     p.add_argument("--seed", type=int, default=0)
     add_executor(p)
     add_jobs(p)

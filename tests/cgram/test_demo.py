@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 
 import cgram.demo
@@ -68,3 +69,32 @@ def test_the_census_stage_names_the_null_it_runs(null, tmp_path, monkeypatch, ca
     assert "4 samples per graph" in out and "degree-preserving" not in out
     # the real graphs are causal (layers rise, positions never go back): the default is causal-config
     assert f"null model(s) used: {null or 'causal-config'}\n" in out
+
+
+def test_the_demo_prints_the_ffl_verdict_under_each_null(tmp_path, monkeypatch, capsys):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    for name in ("meow.json", "capital-state-dallas.json"):
+        shutil.copy(DOWNLOADS / name, shared)
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("slug,task\nmeow,animal\ncapital-state-dallas,multi-hop\n")
+    monkeypatch.setattr(cgram.demo, "TASKS_CSV", tasks)
+    monkeypatch.setattr(cgram.demo, "trace_zoo", lambda *a: [])
+    monkeypatch.setattr(reports.corpus_report, "write_corpus_report",
+                        lambda corpus, out, **options: out / "report.html")
+    out_dir = tmp_path / "out"
+    argv = ["demo", "--shared", str(shared), "--out", str(out_dir), "--n-null", "4",
+            "--report-n-null", "8", "--executor", "serial"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== 5. FFL verdict under config-dag, layer-config, causal-config" in out
+    verdict = pd.read_csv(out_dir / "ffl_verdict.csv")
+    # one row per graph group (model x transcoder x task) and null, in the order asked for
+    assert len(verdict) == 2 * 3
+    assert list(verdict["null_model"][:3]) == ["config-dag", "layer-config", "causal-config"]
+    assert (verdict["n_graphs"] == 1).all() and (verdict["n_tested"] <= 1).all()
+    # each group's sentence names every null
+    sentences = [line for line in out.splitlines() if line.startswith("- ") and "FFL is enriched" in line]
+    assert len(sentences) == 2
+    assert all(all(null in s for null in ("config-dag", "layer-config", "causal-config"))
+               for s in sentences)
