@@ -196,7 +196,7 @@ def cmd_motifs(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``cgram motifs``."""
-    from cgram.options import add_run_options, positive_int
+    from cgram.options import add_network_options, add_run_options
 
     p = subparsers.add_parser(
         "motifs", help="motif Z-scores and significance profiles of graphs",
@@ -214,14 +214,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--edges", metavar="FILE",
                    help="analyse a plain edge list instead ('source target [sign_or_weight]' "
                         "per line, whitespace or commas, # comments)")
-    p.add_argument("--size", type=int, choices=(3, 4), default=3, help="motif size (default 3)")
-    p.add_argument("--signed", action="store_true",
-                   help="signed triads: FFL types ffl_C1..ffl_I4, signed chains and fans")
-    p.add_argument("--keep-errors", action="store_true", help="keep error nodes in the network")
-    p.add_argument("--min-weight", type=float, default=None, metavar="W",
-                   help="drop edges with |weight| below W")
-    p.add_argument("--top-k", type=positive_int, default=None, metavar="K",
-                   help="keep only the K strongest edges")
+    add_network_options(p)
     p.add_argument("--csv", metavar="FILE",
                    help="write one row per graph x motif (graph, slug, motif, count, null_mean, "
                         "null_sd, z, p, sp, null_model, n_null, flags)")
