@@ -5,6 +5,7 @@ A checkpoint directory holds everything the tracer and the demo need::
     <out>/
       model/         save_pretrained of the LM and its tokenizer
       plt/           per-layer transcoders (config.yaml, layer_{i}.safetensors, labels.json)
+      skip/          skip transcoders (a PLT layout with W_skip), when trained
       clt/           cross-layer transcoder (config.yaml, W_enc_{i}/W_dec_{i}.safetensors, labels.json)
       recipe.json    world spec, seed and every hyper-parameter: regenerates the rest
       metrics.json   accuracies and per-layer transcoder quality measured after training
@@ -83,7 +84,7 @@ class Recipe:
     shape : LMShape
     lm : LMTraining
     transcoder : TranscoderTraining
-    transcoders : tuple of {"plt", "clt"}
+    transcoders : tuple of {"plt", "skip", "clt"}
     threads : int
         torch CPU threads while training (floating-point sums, hence the
         exact weights, can depend on it).
@@ -252,7 +253,8 @@ def _train_transcoder(kind: str, recipe: Recipe, world: World, model: PreTrained
     """Train, save and label one transcoder kind, and measure what was saved:
     per-layer reconstruction on held-out tokens and the replacement accuracy."""
     from tracer.transcoders import load_transcoders
-    from tracer.zoo.evaluation import describe_metrics, reconstruction_metrics, replacement_accuracy
+    from tracer.zoo.evaluation import describe_metrics
+    from tracer.zoo.quality import layer_metrics, replacement_accuracy_of
     from tracer.labels import write_labels
     from tracer.zoo.labels import feature_labels
     from tracer.zoo.transcoder_recipe import save_trained, train_transcoders
@@ -263,12 +265,12 @@ def _train_transcoder(kind: str, recipe: Recipe, world: World, model: PreTrained
     tc_dir = save_trained(trained, tc_dir, scan=f"{world.name}-{recipe.arch}-{kind}", model_name="../model")
     # Evaluate what was saved, through the tracer's loader.
     loaded = load_transcoders(tc_dir, device="cpu", lazy=False)
-    layers = reconstruction_metrics(loaded, acts.heldout)
+    layers = layer_metrics(loaded, acts.heldout)
     # "dead" means silent on every text of the world, not only on the held-out few
-    for layer, everywhere in zip(layers, reconstruction_metrics(loaded, acts.everything)):
+    for layer, everywhere in zip(layers, layer_metrics(loaded, acts.everything)):
         layer["dead_fraction"] = everywhere["dead_fraction"]
     write_labels(feature_labels(loaded, acts.everything, tokenizer, world.train + world.heldout), tc_dir)
-    accuracy = replacement_accuracy(model, loaded, heldout)
+    accuracy = replacement_accuracy_of(model, loaded, heldout)
     say(f"  {kind} on held-out tokens:\n{describe_metrics(layers)}\n"
         f"  {kind} replacement accuracy {accuracy:.3f}")
     return {
@@ -307,7 +309,7 @@ class Checkpoint:
         return self.path / "model"
 
     def transcoder_dir(self, kind: str) -> Path:
-        """The ``plt`` or ``clt`` directory (raises if absent)."""
+        """The ``plt``, ``skip`` or ``clt`` directory (raises if absent)."""
         found = self.path / kind
         if not (found / "config.yaml").is_file():
             raise TracerError(f"checkpoint {self.path} has no {kind!r} transcoders")

@@ -1,6 +1,6 @@
 """``cgram zoo``: train a tiny world's LM and transcoders, list the zoo.
 
-    cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|clt|both [--out DIR]
+    cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|skip|clt|both|all [--out DIR]
                     [--seed S] [--preset test|demo]
     cgram zoo list
     cgram zoo check CHECKPOINT [--transcoder plt|clt|both] [--prompts N]
@@ -16,6 +16,14 @@ from __future__ import annotations
 import argparse
 
 
+#: ``--transcoder`` values: one kind, ``both`` (PLT and CLT) or ``all``.
+TRANSCODER_CHOICES: tuple[str, ...] = ("plt", "skip", "clt", "both", "all")
+
+
+def _kinds(choice: str) -> tuple[str, ...]:
+    return {"both": ("plt", "clt"), "all": ("plt", "skip", "clt")}.get(choice, (choice,))
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``zoo`` command to the ``cgram`` dispatcher's sub-parsers."""
     from tracer.zoo.checkpoint import PRESETS
@@ -29,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a world's LM and transcoders into a checkpoint")
     train.add_argument("world", help="built-in world name, module path or .py file")
     train.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
-    train.add_argument("--transcoder", choices=("plt", "clt", "both"), default="both",
-                       help="which transcoders to train (default both)")
+    train.add_argument("--transcoder", choices=TRANSCODER_CHOICES, default="both",
+                       help="which transcoders to train (both = plt+clt, all = plt+skip+clt; "
+                            "default both)")
     train.add_argument("--out", default=None,
                        help="checkpoint directory to write (default zoo-checkpoints/WORLD-ARCH)")
     train.add_argument("--seed", type=int, default=0, help="seed of world, LM and transcoders")
@@ -47,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check", help="measure the known circuit (concept features, ablation, steering)")
     check.add_argument("checkpoint", help="shipped checkpoint name or checkpoint directory")
-    check.add_argument("--transcoder", choices=("plt", "clt", "both"), default="both")
+    check.add_argument("--transcoder", choices=TRANSCODER_CHOICES, default="both")
     check.add_argument("--prompts", type=int, default=None,
                        help="held-out prompts to trace (default: all)")
     check.add_argument("--concept", default="state", help="Example.info key of the concept")
@@ -61,7 +70,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from tracer.zoo.checkpoint import preset_recipe, train_checkpoint
 
-    kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    kinds = _kinds(args.transcoder)
     if args.world.endswith(".py") and Path(args.world).is_file():
         # the recipe keeps the world's path: make it absolute, so the checkpoint reopens
         # from any directory
@@ -86,7 +95,7 @@ def _list(args: argparse.Namespace) -> int:
     for name in shipped_checkpoints():
         ckpt = open_checkpoint(name)
         lm = ckpt.metrics.get("lm", {})
-        kinds = [k for k in ("plt", "clt") if (ckpt.path / k / "config.yaml").is_file()]
+        kinds = [k for k in ("plt", "skip", "clt") if (ckpt.path / k / "config.yaml").is_file()]
         print(f"{name}: {ckpt.recipe.shape.n_layers} layers, d_model {ckpt.recipe.shape.d_model}, "
               f"held-out accuracy {lm.get('heldout_accuracy', float('nan')):.3f}, "
               f"transcoders {'+'.join(kinds)}  ({ckpt.path})")
@@ -99,7 +108,7 @@ def _check(args: argparse.Namespace) -> int:
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import circuit_report
 
-    kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    kinds = _kinds(args.transcoder)
     checkpoint = open_checkpoint(args.checkpoint)
     for kind in kinds:
         report = circuit_report(checkpoint, kind, n_prompts=args.prompts,
