@@ -211,6 +211,34 @@ def train_checkpoint(recipe: Recipe, out: str | Path,
     return metrics
 
 
+def train_lm_checkpoint(recipe: Recipe, out: str | Path,
+                        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Only the LM step of :func:`train_checkpoint`: ``out/model`` and
+    ``out/recipe.json`` (no transcoders; what ``cgram zoo sweep`` shares between
+    its cells). Returns ``{"lm": accuracies}``, also written to ``out/metrics.json``."""
+    import torch
+
+    from tracer.zoo.lm_recipe import encode_examples
+    from tracer.zoo.tokenizer import build_tokenizer
+    from tracer.zoo.world import build_world
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)
+    try:
+        world = build_world(recipe.world, recipe.seed, recipe.world_params)
+        tokenizer = build_tokenizer(world.vocabulary())
+        _, metrics = _train_lm(recipe, world, tokenizer, encode_examples(world.train, tokenizer),
+                               encode_examples(world.heldout, tokenizer), out / "model",
+                               log or (lambda line: None))
+    finally:
+        torch.set_num_threads(threads)
+    (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
 def _train_lm(recipe: Recipe, world: World, tokenizer: PreTrainedTokenizerFast, train: Any,
               heldout: Any, model_dir: Path, say: Callable[[str], None]
               ) -> tuple[PreTrainedModel, dict[str, Any]]:

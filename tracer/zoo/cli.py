@@ -2,6 +2,8 @@
 
     cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|skip|clt|both|all [--out DIR]
                     [--seed S] [--preset test|demo]
+    cgram zoo sweep WORLD --arch ARCH --transcoders plt,skip,clt --k 2,4,8,16 [--out DIR]
+                    [--prompts N] [--steps S] [--executor KIND] [-j N] [--corpus DIR]
     cgram zoo list
     cgram zoo check CHECKPOINT [--transcoder plt|clt|both] [--prompts N]
 
@@ -50,6 +52,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(func=_train)
 
+    sweep = commands.add_parser(
+        "sweep", help="train transcoder kinds x sparsities on one LM; replacement score vs L0")
+    sweep.add_argument("world", help="built-in world name, module path or .py file")
+    sweep.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
+    sweep.add_argument("--transcoders", default="plt,skip,clt",
+                       help="comma-separated kinds among plt, skip, clt (default all three)")
+    sweep.add_argument("--k", default="2,4,8,16", help="comma-separated TopK sparsities")
+    sweep.add_argument("--out", default=None,
+                       help="sweep directory (default zoo-sweeps/WORLD-ARCH); cells are cached there")
+    sweep.add_argument("--prompts", type=int, default=8,
+                       help="held-out prompts traced per cell (default 8)")
+    sweep.add_argument("--steps", type=int, default=None,
+                       help="transcoder training steps per cell (default 600)")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--preset", choices=PRESETS, default="demo",
+                       help="LM sizes when no shipped checkpoint has this world and arch")
+    sweep.add_argument("--executor", default="pool",
+                       help="serial, pool, dask-local or dask://HOST:PORT (default pool)")
+    sweep.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: all cores)")
+    sweep.add_argument("--corpus", default=None,
+                       help="also copy the table to CORPUS/transcoders/WORLD-ARCH.csv "
+                            "(the corpus report's transcoders page)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress lines")
+    sweep.set_defaults(func=_sweep)
+
     listing = commands.add_parser("list", help="built-in worlds and shipped checkpoints")
     listing.set_defaults(func=_list)
 
@@ -84,6 +111,39 @@ def _train(args: argparse.Namespace) -> int:
     lm = metrics["lm"]
     print(f"wrote {args.out}: held-out accuracy {lm['heldout_accuracy']:.3f}" + "".join(
         f", {kind} replacement accuracy {metrics[kind]['replacement_accuracy']:.3f}" for kind in kinds))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+    import resource
+    import shutil
+    import time
+    from pathlib import Path
+
+    from tracer.zoo.sweep import SWEEP_TRAINING, parse_list, run_sweep
+
+    started, cpu = time.perf_counter(), time.process_time()
+    training = SWEEP_TRAINING if args.steps is None else dataclasses.replace(SWEEP_TRAINING,
+                                                                             steps=args.steps)
+    out = args.out or str(Path("zoo-sweeps") / f"{Path(args.world).stem}-{args.arch}")
+    result = run_sweep(args.world, args.arch, parse_list(args.transcoders, str, "--transcoders"),
+                       parse_list(args.k, int, "--k"), out, preset=args.preset, seed=args.seed,
+                       n_prompts=args.prompts, training=training, executor=args.executor,
+                       jobs=args.jobs, log=None if args.quiet else print)
+    shown = ["kind", "k", "l0", "explained_variance", "replacement_accuracy", "replacement_score",
+             "completeness_score", "graph_nodes"]
+    print(result.table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(result.statement)
+    if args.corpus:
+        target = Path(args.corpus) / "transcoders" / f"{Path(args.world).stem}-{args.arch}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.csv, target)
+        print(f"copied the table to {target}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"wrote {result.csv} and {result.figure}; {len(result.computed)} cells trained, "
+          f"{len(result.table) - len(result.computed)} cached; wall {time.perf_counter() - started:.0f} s, "
+          f"CPU {time.process_time() - cpu + children.ru_utime + children.ru_stime:.0f} s")
     return 0
 
 
