@@ -46,6 +46,7 @@ _PRESET_TABLE: dict[str, dict[str, dict[str, Any]]] = {
                                                lr=3e-3, dead_after=2_000)},
         "two_hop": {"world_params": {"n_cities": 100, "n_states": 5}},
         "antonyms": {"world_params": {"n_pairs": 8}},
+        "multilingual": {"world_params": {"n_pairs": 8}},
         "addition": {"world_params": {"n_numbers": 8}},
     },
     "demo": {
@@ -57,6 +58,8 @@ _PRESET_TABLE: dict[str, dict[str, dict[str, Any]]] = {
                     "lm": LMTraining(steps=1200, batch_size=64, lr=3e-3, warmup=50)},
         "antonyms": {"shape": LMShape(3, 64, 4, 256),
                      "lm": LMTraining(steps=800, batch_size=64, lr=3e-3, warmup=50)},
+        "multilingual": {"shape": LMShape(3, 64, 4, 256),
+                         "lm": LMTraining(steps=800, batch_size=64, lr=3e-3, warmup=50)},
         # Sums must come out exact: TopK(8) reaches explained variance 0.99 but
         # only 66% (PLT) / 82% (CLT) replacement accuracy; TopK(32) keeps it.
         "addition": {"shape": LMShape(3, 64, 4, 256),

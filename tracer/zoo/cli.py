@@ -5,7 +5,7 @@
     cgram zoo sweep WORLD --arch ARCH --transcoders plt,skip,clt --k 2,4,8,16 [--out DIR]
                     [--prompts N] [--steps S] [--executor KIND] [-j N] [--corpus DIR]
     cgram zoo list
-    cgram zoo check CHECKPOINT [--transcoder plt|clt|both] [--prompts N]
+    cgram zoo check [CHECKPOINT] [--transcoder plt|skip|clt|both|all] [--prompts N]
 
 WORLD is a built-in world (``two_hop``, ``antonyms``, ``addition``), an
 importable module or a ``.py`` file defining ``NAME`` and ``build_world(seed,
@@ -81,8 +81,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=_list)
 
     check = commands.add_parser(
-        "check", help="measure the known circuit (concept features, ablation, steering)")
-    check.add_argument("checkpoint", help="shipped checkpoint name or checkpoint directory")
+        "check", help="the three findings (trade-off, two-hop, multilingual), or one "
+                      "checkpoint's known circuit")
+    check.add_argument("checkpoint", nargs="?", default=None,
+                       help="shipped checkpoint name or directory: measure its known circuit "
+                            "(concept features, ablation, steering); without it, the three findings")
+    check.add_argument("--sweep", default=None,
+                       help="sweep.csv of the trade-off finding (default: the shipped two_hop-llama one)")
     check.add_argument("--transcoder", choices=TRANSCODER_CHOICES, default="both")
     check.add_argument("--prompts", type=int, default=None,
                        help="held-out prompts to trace (default: all)")
@@ -168,10 +173,38 @@ def _check(args: argparse.Namespace) -> int:
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import circuit_report
 
+    if args.checkpoint is None:
+        return _findings(args)
     kinds = _kinds(args.transcoder)
     checkpoint = open_checkpoint(args.checkpoint)
     for kind in kinds:
         report = circuit_report(checkpoint, kind, n_prompts=args.prompts,
                                 concept_key=args.concept, source_key=args.source)
         print(json.dumps({"checkpoint": str(args.checkpoint), "transcoder": kind, **report}))
+    return 0
+
+
+def _findings(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from tracer.zoo.checkpoint import CHECKPOINT_DIR, open_checkpoint
+    from tracer.zoo.circuits import circuit_report
+    from tracer.zoo.study import (
+        language_sharing, multilingual_finding, tradeoff_finding, two_hop_finding,
+    )
+
+    def show(kind: str, finding: dict) -> None:
+        print(f"{finding['finding']} [{kind}]: {finding['reading']}")
+        print(json.dumps({"transcoder": kind, **finding}))
+
+    sweep = args.sweep or str(CHECKPOINT_DIR / "two_hop-llama" / "sweep.csv")
+    show("all", tradeoff_finding(pd.read_csv(sweep)))
+    for kind in ("plt", "clt"):
+        show(kind, two_hop_finding(circuit_report(open_checkpoint("two_hop-llama"), kind,
+                                                  n_prompts=args.prompts or 8)))
+    for kind in ("plt", "skip", "clt"):
+        show(kind, multilingual_finding(language_sharing(open_checkpoint("multilingual-gemma2"),
+                                                         kind)))
     return 0
