@@ -95,13 +95,11 @@ def language_sharing(checkpoint: Checkpoint, kind: str, n_concepts: int | None =
 
     world = checkpoint.world()
     queries: dict[tuple[str, str], str] = {}
-    for ex in world.train + world.heldout:
-        if ex.kind != "antonym" or "concept" not in ex.info:
-            continue
-        key = (str(ex.info["concept"]), str(ex.info["language"]))
-        # the first form: the word comes last but one, right before the answer
-        if ex.prompt.split()[-1] != ex.info["word"]:
-            queries.setdefault(key, ex.prompt)
+    # held-out first: every word's first question form is either held out or, in
+    # the training list, comes before its second form
+    for ex in world.heldout + world.train:
+        if ex.kind == "antonym" and "concept" in ex.info:
+            queries.setdefault((str(ex.info["concept"]), str(ex.info["language"])), ex.prompt)
     languages = sorted({lang for _, lang in queries})
     if len(languages) != 2:
         raise TracerError(f"{checkpoint.path}: language_sharing needs a two-language world, "

@@ -49,7 +49,7 @@ SWEEP_COLUMNS: tuple[str, ...] = (
 
 #: Transcoder training of a sweep cell when not given: short enough that the
 #: 12 cells of two_hop x llama fit in minutes on one core.
-SWEEP_TRAINING = TranscoderTraining(n_features=512, k=8, steps=600, batch_size=256, lr=3e-3,
+SWEEP_TRAINING = TranscoderTraining(n_features=256, k=8, steps=600, batch_size=256, lr=3e-3,
                                     dead_after=20_000)
 
 
