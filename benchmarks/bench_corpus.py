@@ -134,7 +134,7 @@ def run_mode(mode: str, base: Path, work: Path, args: argparse.Namespace) -> dic
     return result
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--graphs", type=int, default=200, help="synthetic graphs (default 200)")
     parser.add_argument("--n-null", type=int, default=1000, help="null samples per graph")
@@ -147,7 +147,64 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true", help="show the runs' progress bars")
     parser.add_argument("--child", choices=tuple(EXECUTORS), help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def print_runs(results: dict[str, dict]) -> None:
+    """One line per mode: wall time, graphs per second, speed-up against serial, CPU, memory."""
+    print(f"\n{'mode':<8} {'executor':<40} {'wall s':>8} {'graphs/s':>9} {'vs serial':>9} "
+          f"{'CPU s':>8} {'driver peak MiB':>15} {'load':>5}")
+    anchor = results.get("serial")
+    for mode, r in results.items():
+        rate = r["graphs"] / r["seconds"]
+        ratio = f"{anchor['seconds'] / r['seconds']:.2f}x" if anchor else "-"
+        r["cpu"] = r["driver_cpu"] + r["workers_cpu"]
+        print(f"{mode:<8} {r['executor'][:40]:<40} {r['seconds']:>8.1f} {rate:>9.3f} "
+              f"{ratio:>9} {r['cpu']:>8.1f} {r['peak_mib']:>15.0f} {r['load']:>5.1f}")
+        for failure in r["failures"]:
+            print(f"  failed: {failure}")
+
+
+def print_speedup_estimate(results: dict[str, dict], jobs: int) -> None:
+    """The speed-up on ``jobs`` dedicated cores, estimated from CPU seconds.
+
+    On a shared machine wall-clock speed-ups measure the neighbours' load as
+    much as ours; this estimate uses CPU seconds only: the serial run's
+    per-task CPU, scheduled in the same order onto ``jobs`` free cores, plus
+    the driver's own work, plus each mode's extra CPU (worker start-up,
+    scheduler) spread over the cores.
+    """
+    anchor = results.get("serial")
+    if not (anchor and anchor["task_cpu"]):
+        return
+    tasks = anchor["task_cpu"]
+    makespan = list_schedule_makespan(tasks, jobs)
+    fixed = anchor["cpu"] - sum(tasks)
+    print(f"\nestimate for {jobs} dedicated cores ({len(tasks)} tasks, "
+          f"{sum(tasks):.0f} task CPU s, list-scheduled makespan {makespan:.0f} s, "
+          f"driver {fixed:.0f} s):")
+    for mode, r in results.items():
+        if mode == "serial":
+            continue
+        extra = max(0.0, r["cpu"] - anchor["cpu"])
+        estimate = anchor["cpu"] / (fixed + makespan + extra / jobs)
+        print(f"  {mode}: {extra:.0f} CPU s more than serial -> speed-up {estimate:.2f}x "
+              f"(target >= 1.7x: {'met' if estimate >= 1.7 else 'NOT met'})")
+
+
+def print_agreement(results: dict[str, dict]) -> None:
+    """Whether every mode wrote the same profile table."""
+    import pandas as pd
+
+    tables = {mode: pd.read_csv(r["csv"]) for mode, r in results.items()}
+    first = next(iter(tables.values()))
+    same = all(t.equals(first) for t in tables.values())
+    print(f"identical tables across {', '.join(tables)}: {'yes' if same else 'NO'} "
+          f"({len(first)} rows)")
+
+
+def main() -> None:
+    args = parse_args()
     if args.child:
         child(args)
         return
@@ -164,46 +221,14 @@ def main() -> None:
               f"triad census + {args.n_null} {args.null} nulls per graph; "
               f"{os.cpu_count()} CPUs here, load average {os.getloadavg()[0]:.1f}")
         results = {mode: run_mode(mode, base, work, args) for mode in modes}
-        print(f"\n{'mode':<8} {'executor':<40} {'wall s':>8} {'graphs/s':>9} {'vs serial':>9} "
-              f"{'CPU s':>8} {'driver peak MiB':>15} {'load':>5}")
+        print_runs(results)
+        print_speedup_estimate(results, args.jobs)
         anchor = results.get("serial")
-        for mode, r in results.items():
-            rate = r["graphs"] / r["seconds"]
-            ratio = f"{anchor['seconds'] / r['seconds']:.2f}x" if anchor else "-"
-            r["cpu"] = r["driver_cpu"] + r["workers_cpu"]
-            print(f"{mode:<8} {r['executor'][:40]:<40} {r['seconds']:>8.1f} {rate:>9.3f} "
-                  f"{ratio:>9} {r['cpu']:>8.1f} {r['peak_mib']:>15.0f} {r['load']:>5.1f}")
-            for failure in r["failures"]:
-                print(f"  failed: {failure}")
-        if anchor and anchor["task_cpu"]:
-            # On a shared machine wall-clock speed-ups measure the neighbours' load as much as
-            # ours; this estimate uses CPU seconds only: the serial run's per-task CPU, scheduled
-            # in the same order onto `jobs` free cores, plus the driver's own work, plus each
-            # mode's extra CPU (worker start-up, scheduler) spread over the cores.
-            tasks = anchor["task_cpu"]
-            makespan = list_schedule_makespan(tasks, args.jobs)
-            fixed = anchor["cpu"] - sum(tasks)
-            print(f"\nestimate for {args.jobs} dedicated cores ({len(tasks)} tasks, "
-                  f"{sum(tasks):.0f} task CPU s, list-scheduled makespan {makespan:.0f} s, "
-                  f"driver {fixed:.0f} s):")
-            for mode, r in results.items():
-                if mode == "serial":
-                    continue
-                extra = max(0.0, r["cpu"] - anchor["cpu"])
-                estimate = anchor["cpu"] / (fixed + makespan + extra / args.jobs)
-                print(f"  {mode}: {extra:.0f} CPU s more than serial -> speed-up {estimate:.2f}x "
-                      f"(target >= 1.7x: {'met' if estimate >= 1.7 else 'NOT met'})")
         if anchor and "pool" in results:
             speedup = anchor["seconds"] / results["pool"]["seconds"]
             print(f"measured wall-clock, pool of {args.jobs} vs serial: {speedup:.2f}x at load "
                   f"average {results['pool']['load']:.1f} on {os.cpu_count()} CPUs")
-        import pandas as pd
-
-        tables = {mode: pd.read_csv(r["csv"]) for mode, r in results.items()}
-        first = next(iter(tables.values()))
-        same = all(t.equals(first) for t in tables.values())
-        print(f"identical tables across {', '.join(tables)}: {'yes' if same else 'NO'} "
-              f"({len(first)} rows)")
+        print_agreement(results)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

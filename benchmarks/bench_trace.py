@@ -211,7 +211,7 @@ def row(kind: str, n: int, ct: dict | None, ours: dict, diff: dict | None) -> st
             f"{adjacency:>9.1e} {per_edge:>9.1e} {'full' if 'adjacency_max_rel_diff' in diff else 'kept':>5}")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--lengths", default="16,64,128,256", help="PLT prompt lengths in words")
     parser.add_argument("--clt-lengths", default=None,
@@ -224,7 +224,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--full-adjacency-max", type=int, default=128,
                         help="compare the full unpruned adjacency up to this many tokens")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def prompt_lengths(args: argparse.Namespace) -> dict[str, list[int]]:
+    """The prompt lengths to trace per transcoder kind."""
     plt_lengths = [16] if args.quick else [int(x) for x in args.lengths.split(",")]
     if args.quick:
         clt_lengths = [16]
@@ -232,28 +236,30 @@ def main() -> None:
         clt_lengths = [int(x) for x in args.clt_lengths.split(",")]
     else:
         clt_lengths = [n for n in plt_lengths if n <= 128]
-    lengths = {"plt": plt_lengths, "clt": clt_lengths}
-    kinds = args.kinds.split(",")
-    work = Path(args.work).resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    return {"plt": plt_lengths, "clt": clt_lengths}
 
-    python_ct = ensure_bench_venv()
-    fixture = build_fixture(python_ct, work)
-    print(f"fixture: {fixture}\n  random Llama, 4 layers, d_model 128; JumpReLU transcoders, 4096 "
-          f"features per layer, ~16 active per token and layer")
-    print(f"both sides: own process under nice, {args.threads} thread(s), batch size {args.batch_size}, "
-          "all active features, ≤10 logits up to p=0.95, thresholds 0.8/0.98;\n"
-          "  seconds = trace + prune + scores (model loading excluded); MB = the process's peak RSS (VmHWM)\n")
 
-    results: dict[tuple[str, int], tuple[dict | None, dict, dict | None]] = {}
-    header = (f"{'kind':<4} {'tokens':>6} | {'ct s':>7} {'ours s':>7} {'ratio':>6} | "
-              f"{'ct MB':>7} {'ours MB':>7} {'ratio':>6} | {'ct nodes/edges':>14} "
-              f"{'ours nodes/edges':>14} | {'nodeΔ':>5} {'edgeΔ':>5} {'|ΔA|/|A|':>9} "
-              f"{'kept rel':>9} {'on':>5}")
-    print(header)
-    print("-" * len(header))
+Results = dict[tuple[str, int], tuple[dict | None, dict, dict | None]]
+
+
+def circuit_tracer_need_mb(results: Results, lengths: list[int], kind: str, n: int) -> float:
+    """circuit-tracer's expected peak MB at ``n`` tokens, its memory growing with n² from
+    the last length it ran (0 when none ran)."""
+    earlier = [m for m in lengths if m < n and results.get((kind, m), (None,))[0]]
+    if not earlier:
+        return 0.0
+    last = results[(kind, earlier[-1])][0]
+    grown = last["rss_peak_mb"] - last["rss_loaded_mb"]
+    return last["rss_loaded_mb"] + grown * (n / earlier[-1]) ** 2
+
+
+def trace_both(args: argparse.Namespace, python_ct: Path, fixture: Path, work: Path,
+               lengths: dict[str, list[int]]) -> tuple[Results, dict[str, tuple]]:
+    """Trace every (kind, length) with both tools, printing one table row each; the
+    results and the first traced PLT adjacency (a real case for the pruning check)."""
+    results: Results = {}
     real_cases = {}
-    for kind in kinds:
+    for kind in args.kinds.split(","):
         for n in lengths[kind]:
             save = ["--save-adjacency"] if n <= args.full_adjacency_max else []
             ct_file, our_file = work / f"ct_{kind}_{n}.npz", work / f"ours_{kind}_{n}.npz"
@@ -261,13 +267,7 @@ def main() -> None:
                       "--batch-size", str(args.batch_size), "--threads", str(args.threads), *save]
             ct = None
             # circuit-tracer's memory grows with n²: skip a length this machine cannot hold
-            earlier = [m for m in lengths[kind] if m < n and results.get((kind, m), (None,))[0]]
-            if earlier:
-                last = results[(kind, earlier[-1])][0]
-                grown = last["rss_peak_mb"] - last["rss_loaded_mb"]
-                need = last["rss_loaded_mb"] + grown * (n / earlier[-1]) ** 2
-            else:
-                need = 0.0
+            need = circuit_tracer_need_mb(results, lengths[kind], kind, n)
             if need < 0.8 * available_mb():
                 ct = run_child(python_ct, "trace_worker_ct.py", ["trace", *common, "--out", str(ct_file)],
                                threads=args.threads)
@@ -283,17 +283,20 @@ def main() -> None:
                 theirs = np.load(ct_file)
                 real_cases[f"traced-{kind}{n}"] = (theirs["adjacency"], theirs["kind"],
                                                    theirs["logit_probs"], 0.8, 0.98)
+    return results, real_cases
+
+
+def print_summary(results: Results, kinds: list[str], lengths: dict[str, list[int]]) -> None:
+    """The notes under the table: BOS error nodes, graph sizes, growth, the figure of merit."""
     print("\ncolumns: nodeΔ/edgeΔ = nodes/edges kept by one tool only; |ΔA|/|A| = largest "
           "adjacency difference over the largest |weight| (full = unpruned adjacency, kept = kept "
           "edges); kept rel = largest relative difference of one kept edge's weight")
-
     extra_nodes = [(k, n, d["ct_only_nodes"], d["ct_only_nodes_with_edges"])
                    for (k, n), (_, _, d) in results.items() if d and "ct_only_nodes" in d]
     if extra_nodes:
         print("unpruned nodes only circuit-tracer has (its zero error nodes at the BOS position), "
               "and how many of them have an edge: " + ", ".join(
                   f"{k} {n}: {count} / {with_edges}" for k, n, count, with_edges in extra_nodes))
-
     print("\nunpruned graphs (circuit-tracer): " + "; ".join(
         f"{k} {n}: {ct['n_nodes']} nodes ({ct['n_features']} features), {ct['n_nonzero']} nonzero"
         for (k, n), (ct, _, _) in results.items() if ct))
@@ -311,6 +314,28 @@ def main() -> None:
         print(f"\nPLT, 128 tokens: time ratio {t:.3f} (target ≤ 0.5: {'met' if t <= 0.5 else 'MISSED'}), "
               f"memory ratio {m:.3f} (target ≤ 0.5: {'met' if m <= 0.5 else 'MISSED'})")
 
+
+def main() -> None:
+    args = parse_args()
+    lengths = prompt_lengths(args)
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+
+    python_ct = ensure_bench_venv()
+    fixture = build_fixture(python_ct, work)
+    print(f"fixture: {fixture}\n  random Llama, 4 layers, d_model 128; JumpReLU transcoders, 4096 "
+          f"features per layer, ~16 active per token and layer")
+    print(f"both sides: own process under nice, {args.threads} thread(s), batch size {args.batch_size}, "
+          "all active features, ≤10 logits up to p=0.95, thresholds 0.8/0.98;\n"
+          "  seconds = trace + prune + scores (model loading excluded); MB = the process's peak RSS (VmHWM)\n")
+    header = (f"{'kind':<4} {'tokens':>6} | {'ct s':>7} {'ours s':>7} {'ratio':>6} | "
+              f"{'ct MB':>7} {'ours MB':>7} {'ratio':>6} | {'ct nodes/edges':>14} "
+              f"{'ours nodes/edges':>14} | {'nodeΔ':>5} {'edgeΔ':>5} {'|ΔA|/|A|':>9} "
+              f"{'kept rel':>9} {'on':>5}")
+    print(header)
+    print("-" * len(header))
+    results, real_cases = trace_both(args, python_ct, fixture, work, lengths)
+    print_summary(results, args.kinds.split(","), lengths)
     print("\npruning: tracer/prune.py against circuit-tracer's prune_graph / compute_graph_scores")
     for line in prune_agreement(python_ct, work, real_cases):
         print(line)

@@ -39,8 +39,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracer.cli",
     "tracer.global_cli",
     "tracer.zoo.cli",
+    "tracer.mechanisms_cli",
     "motifs.cli",
     "reports.cli",
+    "reports.view_cli",
     "cgram.demo",
 )
 

@@ -4,7 +4,8 @@
    both transcoder sets (PLT and CLT) into a corpus;
 2. import the real Neuronpedia / Anthropic graphs beside the repository
    (``../shared/data/neuronpedia``) into the same corpus, with task labels;
-3. run the motif census with degree-preserving nulls on every graph;
+3. run the motif census on every graph under ``--null`` (default: each
+   graph's :func:`motifs.nulls.default_null`);
 4. compare by transcoder type, model and task, and write the corpus report.
 
 Every stage is timed; the paths of all outputs are printed at the end. The
@@ -19,9 +20,13 @@ import os
 import random
 import sys
 import time
-import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+from cgram.options import error
+
+if TYPE_CHECKING:
+    from corpus.cli import ImportTally
 
 TASKS_CSV = Path(__file__).resolve().parent / "data" / "shared_tasks.csv"
 
@@ -65,6 +70,7 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
     import torch
     from tqdm import tqdm
 
+    from tracer.errors import TracerError
     from tracer.models import wrap_model
     from tracer.trace import trace
     from tracer.transcoders import load_transcoders
@@ -84,7 +90,8 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
         for kind in ("plt", "clt"):
             try:
                 directory = checkpoint.transcoder_dir(kind)
-            except Exception:  # a checkpoint may ship one kind only
+            except TracerError as exc:  # a checkpoint may ship one kind only: say so
+                print(f"skipped: {exc}")
                 continue
             transcoders = load_transcoders(directory)  # with its labels.json: trace labels nodes
             sizes = []
@@ -109,19 +116,100 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
     return rows
 
 
-def import_shared(corpus: Any, folder: Path) -> int:
-    """Import the real exports with their task labels; returns how many."""
-    from corpus.neuronpedia import read_json
+def check_shared(folder: Path) -> None:
+    """Fail early, before the long stages, when ``folder`` holds no graph files.
 
-    files = sorted(folder.glob("*.json"))
-    if not files:
-        raise FileNotFoundError(f"no graph files in {folder} (set CGRAM_SHARED_GRAPHS)")
-    for path in files:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            corpus.add(read_json(path))
+    Raises
+    ------
+    CorpusError
+        Naming the folder: missing, or without ``*.json`` / ``*.json.gz`` files.
+    """
+    from corpus.errors import CorpusError
+
+    if not folder.is_dir():
+        raise CorpusError(f"{folder}: no such folder of real graphs (give --shared DIR or set "
+                          "$CGRAM_SHARED_GRAPHS)")
+    if not any(p.name.endswith((".json", ".json.gz")) for p in folder.iterdir()):
+        raise CorpusError(f"{folder}: no graph files (*.json, *.json.gz) to import (give "
+                          "--shared DIR or set $CGRAM_SHARED_GRAPHS)")
+
+
+def import_shared(corpus: Any, folder: Path) -> ImportTally:
+    """Import the real exports of ``folder`` with their task labels, as ``cgram import`` does.
+
+    Parse warnings are printed (``warning: ...`` on stderr) and a file that
+    fails is listed in the returned tally's ``failures``, the others go on.
+
+    Raises
+    ------
+    CorpusError
+        When ``folder`` is missing or holds no graph files.
+    """
+    from corpus.cli import import_sources
+
+    check_shared(folder)
+    tally = import_sources(corpus, [str(folder)], quiet=True)
     corpus.label_tasks(TASKS_CSV)
-    return len(files)
+    return tally
+
+
+def null_text(null: str | None) -> str:
+    """How the demo's stage names the null model of ``--null``.
+
+    Examples
+    --------
+    >>> null_text("layer-config")
+    'layer-config'
+    >>> for part in null_text(None).split(", "):
+    ...     print(part)
+    the default of each graph: causal-config (a causal graph with token positions)
+    config-dag (a DAG without token positions)
+    config (the graph has cycles)
+    """
+    from motifs.nulls import default_null_reason
+
+    if null:
+        return null
+    rules = ", ".join(f"{model} ({default_null_reason(model)})"
+                      for model in ("causal-config", "config-dag", "config"))
+    return f"the default of each graph: {rules}"
+
+
+def motif_census(corpus: Any, args: argparse.Namespace, table: Path) -> list[dict[str, Any]]:
+    """Stage 3: the motif census of every graph, written to ``table`` and summarised;
+    returns the graphs the engine failed on (printed, left out of the table)."""
+    from motifs.corpus_run import run_motifs
+
+    results = run_motifs(corpus, null=args.null, n_null=args.n_null, seed=args.seed,
+                         executor=args.executor, jobs=args.jobs, progress=True)
+    results.to_csv(table, index=False)
+    failures = results.attrs.get("failures") or []
+    for failure in failures:
+        error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
+    head = results[results["motif"].isin(["030T", "021C", "030C"])]
+    summary = head.pivot_table(index="motif", values="z", aggfunc=["median", "min", "max"])
+    print(f"null model(s) used: {', '.join(sorted(results['null_model'].unique()))}")
+    print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+    return failures
+
+
+def ffl_verdict_stage(corpus: Any, args: argparse.Namespace, table: Path) -> list[dict[str, Any]]:
+    """Stage 5: in how many graphs of each group the FFL is enriched under each
+    verdict null (issue #17), printed as a table and one sentence per group and
+    written to ``table``; the report's null runs are cached, so only nulls it
+    did not run are sampled here. Returns the graphs the engine failed on."""
+    from reports.corpus_report import corpus_verdict
+
+    verdict, sentences, failures = corpus_verdict(
+        corpus, args.verdict_nulls.split(","), args.report_n_null, args.seed,
+        executor=args.executor, jobs=args.jobs, progress=True)
+    verdict.to_csv(table, index=False)
+    print(verdict.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
+    for sentence in sentences:
+        print(f"- {sentence}")
+    for failure in failures:
+        error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
+    return failures
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
 
     from corpus.store import Corpus
 
+    check_shared(Path(args.shared))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     clock = StageClock()
@@ -142,21 +231,18 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("no shipped zoo checkpoints found")
     with clock.stage("2. import the real Neuronpedia / Anthropic graphs"):
-        n = import_shared(corpus, Path(args.shared))
-        print(f"imported {n} graphs from {args.shared}; corpus holds {len(corpus)} graphs")
+        imported = import_shared(corpus, Path(args.shared))
+        print(f"{imported.added} added, {imported.present} already present, "
+              f"{len(imported.failures)} failed from {args.shared}; corpus holds "
+              f"{len(corpus)} graphs")
+        for failure in imported.failures:
+            error(failure)
         table = corpus.list()
         print(table.groupby(["source", "model", "transcoder_type"]).size()
               .rename("graphs").reset_index().to_string(index=False))
-    with clock.stage(f"3. motif census, {args.n_null} degree-preserving nulls per graph"):
-        from motifs.corpus_run import run_motifs
-
-        results = run_motifs(corpus, null=args.null, n_null=args.n_null, seed=args.seed,
-                             executor=args.executor, jobs=args.jobs, progress=True)
-        results.to_csv(out / "motifs.csv", index=False)
-        head = results[results["motif"].isin(["030T", "021C", "030C"])]
-        summary = head.pivot_table(index="motif", values="z", aggfunc=["median", "min", "max"])
-        print(f"null model(s) used: {', '.join(sorted(results['null_model'].unique()))}")
-        print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+    with clock.stage(f"3. motif census: null {null_text(args.null)}, {args.n_null} samples "
+                     "per graph"):
+        motif_failures = motif_census(corpus, args, out / "motifs.csv")
     with clock.stage("4. compare groups and write the corpus report"):
         from reports.corpus_report import write_corpus_report
 
@@ -164,13 +250,25 @@ def run(args: argparse.Namespace) -> int:
                                      null=args.report_nulls.split(","), n_null=args.report_n_null,
                                      seed=args.seed, executor=args.executor, jobs=args.jobs,
                                      progress=True)
+    with clock.stage(f"5. FFL verdict under {args.verdict_nulls.replace(',', ', ')}"):
+        verdict_failures = ffl_verdict_stage(corpus, args, out / "ffl_verdict.csv")
     print("\nstage times:\n" + clock.summary())
     print("\noutputs:")
     print(f"  corpus        {corpus.root}")
     print(f"  motif table   {out / 'motifs.csv'}")
+    print(f"  FFL verdict   {out / 'ffl_verdict.csv'}")
     print(f"  report        {report}")
     print(f"  report files  {report.parent}")
-    return 0
+    from reports.corpus_browser import BROWSER_NAME
+
+    # the last line: the page to open first (every graph, each in the explorer)
+    print(f"  corpus browser {report.parent / BROWSER_NAME}")
+    failed = len(imported.failures) + len(motif_failures) + len(verdict_failures)
+    if failed:
+        error(f"{len(imported.failures)} real graphs failed to import and "
+              f"{len(motif_failures) + len(verdict_failures)} failed in the motif runs (listed "
+              "above); the motif table, the report and the verdict leave them out")
+    return 1 if failed else 0
 
 
 def register(subparsers: Any) -> None:
@@ -185,10 +283,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--prompts", type=int, default=24, help="held-out prompts traced per world "
                                                            "and transcoder set (default 24)")
     p.add_argument("--n-null", type=int, default=1000, help="null samples per graph (default 1000)")
-    p.add_argument("--null", default=None, help="null model (default: config-dag for DAGs)")
+    p.add_argument("--null", default=None,
+                   help="null model (default: each graph's own, as cgram motifs chooses it)")
     p.add_argument("--report-nulls", default="config-dag,layer-config",
                    help="null models compared in the report (comma-separated)")
     p.add_argument("--report-n-null", type=int, default=1000)
+    p.add_argument("--verdict-nulls", default="config-dag,layer-config,causal-config",
+                   help="null models of the FFL verdict table (comma-separated; default "
+                        "config-dag,layer-config,causal-config)")
     p.add_argument("--seed", type=int, default=0)
     add_executor(p)
     add_jobs(p)

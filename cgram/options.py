@@ -148,3 +148,34 @@ def add_run_options(parser: argparse.ArgumentParser, *, null: dict[str, Any], n_
     add_executor(parser)
     add_quiet(parser, quiet_help)
 
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    """The network and motif options of a motif run, shared by ``motifs`` and ``report``.
+
+    Adds ``--size``, ``--signed``, ``--keep-errors``, ``--min-weight`` and
+    ``--top-k``; :func:`network_options` turns them into the keywords of
+    ``motifs.corpus_run.run_motifs``, so a report reproduces a motif run.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_network_options(p)
+    >>> network_options(p.parse_args(["--signed", "--min-weight", "0.5"]))
+    {'size': 3, 'signed': True, 'keep_errors': False, 'min_abs_weight': 0.5, 'top_k': None}
+    """
+    parser.add_argument("--size", type=int, choices=(3, 4), default=3, help="motif size (default 3)")
+    parser.add_argument("--signed", action="store_true",
+                        help="signed triads: FFL types ffl_C1..ffl_I4, signed chains and fans")
+    parser.add_argument("--keep-errors", action="store_true",
+                        help="keep error nodes in the network")
+    parser.add_argument("--min-weight", type=float, default=None, metavar="W",
+                        help="drop edges with |weight| below W")
+    parser.add_argument("--top-k", type=positive_int, default=None, metavar="K",
+                        help="keep only the K strongest edges")
+
+
+def network_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`add_network_options` as ``run_motifs`` keywords."""
+    return dict(size=args.size, signed=args.signed, keep_errors=args.keep_errors,
+                min_abs_weight=args.min_weight, top_k=args.top_k)

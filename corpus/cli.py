@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from cgram.options import add_corpus, add_executor, add_jobs, add_quiet, error
 
@@ -79,74 +80,117 @@ def parse_source(payload: tuple[str, bytes | None, dict[str, Any]]) -> tuple[Any
     return graph, [str(warning.message) for warning in caught]
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+@dataclass
+class ImportTally:
+    """What an import did: graphs added, graphs already present, failures (messages)."""
 
+    added: int = 0
+    present: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _parse_tasks(sources: Sequence[str], overrides: dict[str, Any], tally: ImportTally,
+                 cache_dir: str | None, offline: bool, quiet: bool) -> Iterator[tuple[str, Any]]:
+    """(key, payload) of :func:`parse_source` per graph: local files as they are,
+    URLs downloaded here (one cache, one progress line each); a failed download
+    goes to ``tally.failures``."""
     from corpus.download import fetch, is_url
     from corpus.errors import CorpusError
+
+    for source in sources:
+        if not is_url(source):
+            yield source, (source, None, overrides)
+            continue
+        try:
+            fetched = fetch(source, cache_dir=cache_dir, offline=offline, progress=not quiet)
+        except CorpusError as exc:
+            tally.failures.append(str(exc))
+            continue
+        for item in fetched:
+            yield item.origin, (item.origin, item.data, {**item.overrides, **overrides})
+
+
+def _add_parsed(corpus: Any, graph: Any, task: str | None, tally: ImportTally) -> str | None:
+    """Add one parsed graph to the corpus and count it; the line to show, or None on failure."""
+    from corpus.errors import CorpusError
+
+    try:
+        result = corpus.add(graph, task=task)
+    except CorpusError as exc:
+        tally.failures.append(str(exc))
+        return None
+    if result.added:
+        tally.added += 1
+    else:
+        tally.present += 1
+    state = "added" if result.added else "already present"
+    return (f"{result.graph_id}  {result.slug}  ({graph.meta.model}, {graph.meta.transcoder_type}, "
+            f"{graph.n_nodes} nodes, {graph.n_edges} edges)  {state}")
+
+
+def import_sources(corpus: Any, items: Sequence[str], task: str | None = None,
+                   overrides: dict[str, Any] | None = None, executor: str | None = None,
+                   jobs: int | None = None, cache_dir: str | None = None, offline: bool = False,
+                   quiet: bool = False) -> ImportTally:
+    """Import graph files, folders and URLs into ``corpus``, as ``cgram import`` does.
+
+    Files are parsed on ``executor`` (default: ``pool`` for 8 sources or
+    more, else ``serial``); each parse warning is printed on stderr as
+    ``warning: MESSAGE``; a source that fails is counted in
+    ``failures`` and the others go on.
+
+    Returns
+    -------
+    ImportTally
+    """
+    from tqdm import tqdm
+
+    from corpus.download import is_url
     from corpus.executor import open_executor
 
-    corpus = open_corpus(args)
-    overrides = {k: v for k, v in (("model", args.model), ("transcoder_type",
-                                                           args.transcoder_type)) if v}
-    failures: list[str] = []
-    added = present = 0
-    sources = _graph_sources(args.sources)
-
-    def tasks() -> Any:
-        # downloads run here (one cache, one progress line each); parsing runs in the workers
-        for source in sources:
-            if not is_url(source):
-                yield source, (source, None, overrides)
-                continue
-            try:
-                fetched = fetch(source, cache_dir=args.cache_dir, offline=args.offline,
-                                progress=not args.quiet)
-            except CorpusError as exc:
-                failures.append(str(exc))
-                continue
-            for item in fetched:
-                yield item.origin, (item.origin, item.data, {**item.overrides, **overrides})
-
+    tally = ImportTally()
+    sources = _graph_sources(items)
+    tasks = _parse_tasks(sources, overrides or {}, tally, cache_dir, offline, quiet)
     # a pool pays off on many files; a few parse faster than workers start
-    spec = args.executor or ("serial" if len(sources) < 8 else "pool")
+    spec = executor or ("serial" if len(sources) < 8 else "pool")
     # an index URL expands into many graphs: then the bar just counts
     bar = tqdm(total=None if any(is_url(s) for s in sources) else len(sources), unit="graph",
-               disable=len(sources) < 3 or args.quiet, file=sys.stderr)
-    with bar, open_executor(spec, jobs=args.jobs) as pool:
-        for outcome in pool.run(parse_source, tasks()):
+               disable=len(sources) < 3 or quiet, file=sys.stderr)
+    with bar, open_executor(spec, jobs=jobs) as pool:
+        for outcome in pool.run(parse_source, tasks):
             bar.update(1)
             if not outcome.ok:
-                failures.append(outcome.error.removeprefix("CorpusError: "))
+                tally.failures.append(outcome.error.removeprefix("CorpusError: "))
                 continue
             graph, caught = outcome.value
             for message in caught:
                 print(f"warning: {message}", file=sys.stderr)
-            try:
-                result = corpus.add(graph, task=args.task)
-            except CorpusError as exc:
-                failures.append(str(exc))
-                continue
-            if result.added:
-                added += 1
-            else:
-                present += 1
-            if not args.quiet:
-                state = "added" if result.added else "already present"
-                bar.write(f"{result.graph_id}  {result.slug}  ({graph.meta.model}, "
-                          f"{graph.meta.transcoder_type}, {graph.n_nodes} nodes, "
-                          f"{graph.n_edges} edges)  {state}")
+            line = _add_parsed(corpus, graph, task, tally)
+            if line and not quiet:
+                bar.write(line)
+    return tally
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from corpus.errors import CorpusError
+
+    corpus = open_corpus(args)
+    overrides = {k: v for k, v in (("model", args.model), ("transcoder_type",
+                                                           args.transcoder_type)) if v}
+    tally = import_sources(corpus, args.sources, task=args.task, overrides=overrides,
+                           executor=args.executor, jobs=args.jobs, cache_dir=args.cache_dir,
+                           offline=args.offline, quiet=args.quiet)
     if args.tasks:
         try:
             n = corpus.label_tasks(args.tasks)
             print(f"labelled {n} graphs from {args.tasks}")
         except CorpusError as exc:
-            failures.append(str(exc))
-    print(f"{added} added, {present} already present, {len(failures)} failed; corpus "
-          f"{corpus.root} holds {len(corpus)} graphs")
-    for failure in failures:
+            tally.failures.append(str(exc))
+    print(f"{tally.added} added, {tally.present} already present, {len(tally.failures)} failed; "
+          f"corpus {corpus.root} holds {len(corpus)} graphs")
+    for failure in tally.failures:
         error(failure)
-    return 1 if failures else 0
+    return 1 if tally.failures else 0
 
 
 # --------------------------------------------------------------- ls / show

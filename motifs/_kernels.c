@@ -6,7 +6,13 @@
  * mutual dyads switch as pairs), run per sample on an occupancy bitset, so an
  * attempt costs a few nanoseconds instead of a few numpy calls.  Python draws
  * one seed per sample from its seeded generator; each sample then runs its
- * own xoshiro256** stream, so results depend only on those seeds.
+ * own xoshiro256** stream, so results depend only on those seeds; the numpy
+ * sequential engine runs the same streams and draws in the same order
+ * (motifs.nulls._Xoshiro), so both engines give identical samples.
+ *
+ * Each edge reads one plane of the `allowed` bitsets (its `plane`): one plane
+ * for most nulls, and for causal-config one plane of same-position and one of
+ * cross-position cells, so an edge moves only onto cells of its own class.
  *
  * triangle_counts: transitive triples and 3-cycles of many edge sets, the
  * only non-degree terms of the triad census of a graph without mutual dyads.
@@ -62,54 +68,60 @@ typedef struct {
     int64_t n, m, n_singles, n_dyads, single_steps, dyad_steps;
     int preserve_mutual;
     const int64_t *src, *dst0, *singles, *class_start, *class_size, *dyads0, *edge_class;
-    const uint64_t *allowed; /* bitset of the n*n cells an edge may occupy */
+    const int64_t *plane;    /* per edge: which bitset of `allowed` it reads */
+    const uint64_t *allowed; /* bitsets of the n*n cells an edge may occupy, one per plane */
+    int64_t words;           /* words of one bitset */
     int one_class;           /* every single edge in one class, singles = 0..m-1 */
 } chain_t;
 
+/* One single edge in class order, as run_singles reads it: its endpoints,
+ * its class's first position and size, and the bitset of its plane. */
+typedef struct {
+    int32_t src, dst, class_start, class_size;
+    const uint64_t *allowed;
+} slot_t;
+
 /* The chain of a network without mutual dyads (attribution graphs): the
- * same moves as run_sample, with each edge's (source, target) side by side
- * in one int32 pair and the tests combined without branches, since most
- * attempts fail and a mispredicted branch costs more than the tests. */
+ * same moves and draws as run_sample, on the single edges laid out in class
+ * order (slot k is edge singles[k]) with everything an attempt reads side
+ * by side, and the tests combined without branches, since most attempts
+ * fail and a mispredicted branch costs more than the tests. */
 static int64_t run_singles(const chain_t *ch, uint64_t seed, int64_t *dst, uint64_t *occ,
-                           int32_t *edge) {
-    const int64_t n = ch->n, m = ch->m;
-    const uint64_t *allowed = ch->allowed;
+                           slot_t *slot) {
+    const int64_t n = ch->n, m = ch->n_singles;
     rng_t rng;
     int64_t accepted = 0;
 
     rng_seed(&rng, seed);
-    memset(occ, 0, (size_t)((n * n + 63) / 64) * sizeof(uint64_t));
-    for (int64_t e = 0; e < m; e++) {
-        edge[2 * e] = (int32_t)ch->src[e];
-        edge[2 * e + 1] = (int32_t)dst[e];
+    memset(occ, 0, (size_t)ch->words * sizeof(uint64_t));
+    for (int64_t k = 0; k < m; k++) {
+        int64_t e = ch->singles[k];
+        slot[k].src = (int32_t)ch->src[e];
+        slot[k].dst = (int32_t)dst[e];
+        slot[k].class_start = (int32_t)ch->class_start[k];
+        slot[k].class_size = (int32_t)ch->class_size[k];
+        slot[k].allowed = ch->allowed + ch->plane[e] * ch->words;
         SET(occ, ch->src[e] * n + dst[e]);
     }
     for (int64_t step = 0; step < ch->single_steps; step++) {
-        int64_t i, j;
-        if (ch->one_class) {
-            i = below(&rng, m);
-            j = below(&rng, m);
-        } else {
-            int64_t k = below(&rng, ch->n_singles);
-            i = ch->singles[k];
-            j = ch->singles[ch->class_start[k] + below(&rng, ch->class_size[k])];
-        }
-        int64_t a = edge[2 * i], b = edge[2 * i + 1], c = edge[2 * j], d = edge[2 * j + 1];
+        slot_t *x = slot + below(&rng, m);
+        slot_t *y = slot + x->class_start + below(&rng, x->class_size);
+        int64_t a = x->src, b = x->dst, c = y->src, d = y->dst;
         int64_t ad = a * n + d, cb = c * n + b;
-        uint64_t ok = (uint64_t)(a != c) & (uint64_t)(b != d) & GET(allowed, ad) &
-                      GET(allowed, cb) & ~GET(occ, ad) & ~GET(occ, cb) & 1ULL;
+        uint64_t ok = (uint64_t)(a != c) & (uint64_t)(b != d) & GET(x->allowed, ad) &
+                      GET(y->allowed, cb) & ~GET(occ, ad) & ~GET(occ, cb) & 1ULL;
         if (ch->preserve_mutual) ok &= ~GET(occ, d * n + a) & ~GET(occ, b * n + c) & 1ULL;
         if (ok) {
             CLR(occ, a * n + b);
             CLR(occ, c * n + d);
             SET(occ, ad);
             SET(occ, cb);
-            edge[2 * i + 1] = (int32_t)d;
-            edge[2 * j + 1] = (int32_t)b;
+            x->dst = (int32_t)d;
+            y->dst = (int32_t)b;
             accepted++;
         }
     }
-    for (int64_t e = 0; e < m; e++) dst[e] = edge[2 * e + 1];
+    for (int64_t k = 0; k < m; k++) dst[ch->singles[k]] = slot[k].dst;
     return accepted;
 }
 
@@ -140,8 +152,9 @@ static int64_t run_sample(const chain_t *ch, uint64_t seed, int64_t *dst, int64_
             }
             int64_t a = src[i], c = src[j], b = dst[i], d = dst[j];
             int64_t ad = a * n + d, cb = c * n + b;
-            int ok = a != c && b != d && GET(allowed, ad) && GET(allowed, cb) &&
-                     !GET(occ, ad) && !GET(occ, cb);
+            int ok = a != c && b != d && GET(allowed + ch->plane[i] * ch->words, ad) &&
+                     GET(allowed + ch->plane[j] * ch->words, cb) && !GET(occ, ad) &&
+                     !GET(occ, cb);
             if (ok && ch->preserve_mutual)
                 ok = !GET(occ, d * n + a) && !GET(occ, b * n + c);
             if (ok) {
@@ -201,21 +214,25 @@ static int need(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char 
 static PyObject *switch_samples(PyObject *self, PyObject *args) {
     (void)self;
     chain_t ch;
-    Py_buffer src, dst0, allowed, singles, cstart, csize, dyads0, eclass, seeds, out, out_dyads;
+    Py_buffer src, dst0, allowed, plane, singles, cstart, csize, dyads0, eclass, seeds, out,
+        out_dyads;
     int pm;
-    if (!PyArg_ParseTuple(args, "nny*y*y*y*y*y*y*y*pnny*w*w*", &ch.n, &ch.m, &src, &dst0,
-                          &allowed, &singles, &cstart, &csize, &dyads0, &eclass, &pm,
+    if (!PyArg_ParseTuple(args, "nny*y*y*y*y*y*y*y*y*pnny*w*w*", &ch.n, &ch.m, &src, &dst0,
+                          &allowed, &plane, &singles, &cstart, &csize, &dyads0, &eclass, &pm,
                           &ch.single_steps, &ch.dyad_steps, &seeds, &out, &out_dyads))
         return NULL;
-    Py_buffer *all[] = {&src, &dst0, &allowed, &singles, &cstart, &csize,
+    Py_buffer *all[] = {&src, &dst0, &allowed, &plane, &singles, &cstart, &csize,
                         &dyads0, &eclass, &seeds, &out, &out_dyads};
     PyObject *result = NULL;
     Py_ssize_t n_samples = seeds.len / 8;
     ch.n_singles = singles.len / 8;
     ch.n_dyads = dyads0.len / 16;
     ch.preserve_mutual = pm;
+    ch.words = (ch.n * ch.n + 63) / 64;
+    int64_t n_planes = ch.words ? allowed.len / 8 / ch.words : 1;
     if (!(need(&src, ch.m, 8, "src") && need(&dst0, ch.m, 8, "dst") &&
-          need(&allowed, (ch.n * ch.n + 63) / 64, 8, "allowed") && need(&cstart, ch.n_singles, 8, "class_start") &&
+          need(&allowed, n_planes * ch.words, 8, "allowed") && need(&plane, ch.m, 8, "plane") &&
+          need(&cstart, ch.n_singles, 8, "class_start") &&
           need(&csize, ch.n_singles, 8, "class_size") && need(&eclass, ch.m, 8, "edge_class") &&
           need(&out, n_samples * ch.m, 8, "out") &&
           need(&out_dyads, n_samples * 2 * ch.n_dyads, 8, "out_dyads")))
@@ -224,6 +241,15 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "steps requested with nothing to switch");
         goto done;
     }
+    for (int64_t e = 0; e < ch.m; e++) {
+        int64_t p = ((const int64_t *)plane.buf)[e];
+        if (p < 0 || p >= n_planes) {
+            PyErr_Format(PyExc_ValueError, "plane: edge %lld reads plane %lld of %lld",
+                         (long long)e, (long long)p, (long long)n_planes);
+            goto done;
+        }
+    }
+    ch.plane = plane.buf;
     ch.src = src.buf;
     ch.dst0 = dst0.buf;
     ch.allowed = allowed.buf;
@@ -235,10 +261,18 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
     ch.one_class = ch.n_dyads == 0 && ch.n_singles == ch.m;
     for (int64_t k = 0; ch.one_class && k < ch.n_singles; k++)
         ch.one_class = ch.singles[k] == k && ch.class_start[k] == 0 && ch.class_size[k] == ch.m;
+    for (int64_t k = 0; k < ch.n_singles; k++) {
+        int64_t e = ch.singles[k];
+        if (e < 0 || e >= ch.m || ch.class_start[k] < 0 || ch.class_size[k] < 1 ||
+            ch.class_start[k] + ch.class_size[k] > ch.n_singles) {
+            PyErr_SetString(PyExc_ValueError, "singles, class_start, class_size out of range");
+            goto done;
+        }
+    }
     {
         uint64_t *occ = malloc((size_t)((ch.n * ch.n + 63) / 64 + 1) * sizeof(uint64_t));
-        int32_t *edge = malloc((size_t)(2 * ch.m + 1) * sizeof(int32_t));
-        if (!occ || !edge || ch.n > INT32_MAX) {
+        slot_t *edge = malloc((size_t)(ch.n_singles + 1) * sizeof(slot_t));
+        if (!occ || !edge || ch.n > INT32_MAX || ch.m > INT32_MAX) {
             free(occ);
             free(edge);
             PyErr_NoMemory();
@@ -329,10 +363,11 @@ static PyMethodDef methods[] = {
      "dst), write to out (S, 3) int64: transitive triples, ordered 3-cycles (3 per cycle) "
      "and edges whose reverse edge exists."},
     {"switch_samples", switch_samples, METH_VARARGS,
-     "switch_samples(n, m, src, dst, allowed, singles, class_start, class_size, dyads, "
+     "switch_samples(n, m, src, dst, allowed, plane, singles, class_start, class_size, dyads, "
      "edge_class, preserve_mutual, single_steps, dyad_steps, seeds, out, out_dyads) -> "
      "accepted\n\nRun Milo's switching chain once per seed; int64 buffers except allowed "
-     "(uint64 words, a little-endian bitset of the n*n cells) and seeds (uint64). Writes each sample's edge targets to out (S, m)."},
+     "(uint64 words: one little-endian bitset of the n*n cells per plane; edge e reads "
+     "plane[e]) and seeds (uint64). Writes each sample's edge targets to out (S, m)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",

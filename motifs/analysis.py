@@ -4,11 +4,21 @@
 motifs of a network, draw null networks (:mod:`motifs.nulls`), count theirs
 with the batched census, and turn both into Z-scores, p-values and a
 significance profile (:mod:`motifs.stats`).
+
+One path, two callers. A profile is assembled from *null blocks*
+(:func:`null_blocks`: a graph's samples split by size), block ``b`` drawing
+its nulls with the seed :func:`block_seed` ``(seed, graph id, null, b)``
+(:func:`null_block`), and the blocks merged exactly
+(:func:`profile_from_blocks`). :func:`motif_profile` runs the blocks in
+turn, with :func:`network_id` as the graph id; :mod:`motifs.corpus_run`
+runs the same blocks on workers. So ``motif_profile(net, seed=S)`` and
+``cgram motifs --edges FILE --seed S`` give equal numbers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import hashlib
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,10 +40,24 @@ from motifs.errors import MotifError
 from motifs.network import Network
 from motifs.stats import zscores
 
-#: Columns every profile has, in order (flags and extras follow).
+#: Columns every profile has, in order (flags and extras follow). ``n_null`` counts the
+#: samples used; ``n_excluded`` the samples left out (triad-preserving samples that never
+#: reached the real triad census).
 PROFILE_COLUMNS: tuple[str, ...] = (
     "motif", "name", "count", "null_mean", "null_sd", "z", "p", "sp", "null_model", "n_null",
+    "n_excluded",
 )
+
+#: Null samples times edges one block may hold: a graph with m edges gets
+#: blocks of about ``BLOCK_EDGE_SAMPLES / m`` samples, rounded down to a
+#: multiple of ``MIN_BLOCK_SAMPLES`` (Dallas, 1,719 edges: 1,000 samples in one
+#: block; a 40,000-edge graph: 15 blocks of 64 and one of 40).
+BLOCK_EDGE_SAMPLES = 2_000_000
+
+#: The dense switching engine runs 64 samples as the bit lanes of one word, so
+#: a block of fewer samples costs as much as one of 64, and 90 as much as 128.
+MIN_BLOCK_SAMPLES = 64
+
 
 #: Bytes of dense adjacency the null census may hold at once.
 _DENSE_BUDGET = 64 * 2**20
@@ -145,6 +169,168 @@ def census_with_nulls(net: Network, null: str | None, n_null: int, seed: int, si
     return real, np.asarray(null_fn(nulls, net, progress), dtype=np.int64), nulls
 
 
+# ------------------------------------------------------------- null blocks
+def null_blocks(n_edges: int, n_null: int, edge_samples: int | None = None) -> list[int]:
+    """Sizes of the null blocks of a graph with ``n_edges`` edges (sum = ``n_null``).
+
+    Blocks hold ``edge_samples // n_edges`` samples (``edge_samples``
+    defaults to :data:`BLOCK_EDGE_SAMPLES`) rounded down to a multiple of
+    :data:`MIN_BLOCK_SAMPLES` (at least one such multiple), the last block
+    the remainder. The layout depends only on the graph and ``n_null``, never
+    on the executor, so every executor draws the same samples.
+
+    Examples
+    --------
+    >>> null_blocks(1_719, 1000)
+    [1000]
+    >>> null_blocks(5_000, 1000)
+    [384, 384, 232]
+    >>> blocks = null_blocks(40_000, 1000)
+    >>> len(blocks), blocks[0], blocks[-1]
+    (16, 64, 40)
+    """
+    fit = (edge_samples or BLOCK_EDGE_SAMPLES) // max(1, n_edges)
+    per_block = max(MIN_BLOCK_SAMPLES, fit // MIN_BLOCK_SAMPLES * MIN_BLOCK_SAMPLES)
+    if n_null <= per_block:
+        return [n_null]
+    full, rest = divmod(n_null, per_block)
+    return [per_block] * full + ([rest] if rest else [])
+
+
+def block_seed(seed: int, graph_id: str, null_model: str, block: int) -> int:
+    """The null sampler's seed for block ``block`` of a graph under a null model.
+
+    Derived with :class:`numpy.random.SeedSequence` from the run seed, the
+    graph id (a content hash), the null model name and the block index, so
+    it does not depend on which worker runs the block or in what order.
+
+    Examples
+    --------
+    >>> seeds = [block_seed(0, "9b1f9f0e0326dcaf", "config-dag", b) for b in (0, 0, 1)]
+    >>> seeds[0] == seeds[1], seeds[0] == seeds[2]
+    (True, False)
+    """
+    words = [int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+             for text in (graph_id, null_model)]
+    state = np.random.SeedSequence([int(seed), *words, int(block)]).generate_state(1, np.uint64)
+    return int(state[0])
+
+
+def network_id(net: Network) -> str:
+    """A 16-hex-digit content hash of a network (its id for seeding, like a graph id)."""
+    h = hashlib.sha256(str(net.n_nodes).encode())
+    for arr in (net.src, net.dst, net.sign):
+        if arr is not None:
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:16]
+
+
+def motif_names(size: int, signed: bool) -> tuple[list[str], list[str]]:
+    """(stable motif codes, display names) of a profile, in profile order."""
+    codes, display, _, _ = _census_spec(size, signed)
+    return codes, display
+
+
+def null_block(net: Network, graph_id: str, null: str | None, n_samples: int, seed: int,
+               size: int = 3, signed: bool = False, block: int = 0, first_sample: int = 0,
+               progress: bool = False,
+               **null_options: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Census of the real network and of one block of its null samples.
+
+    The block draws its nulls with the seed :func:`block_seed` ``(seed,
+    graph_id, model, block)``, ``model`` being ``null`` or, when None, the
+    network's default null (:func:`motifs.nulls.default_null`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row for the real network (``sample`` = -1) then one per null
+        sample (``sample`` = ``first_sample`` + its index), one int64 column
+        per motif code, ``null_model`` (the null actually used) and
+        ``excluded`` (True for a triad-preserving sample that never reached
+        the real triad census; :func:`profile_from_blocks` leaves it out).
+    diagnostics : dict
+        The null sampler's diagnostics.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1, 2, 3], [2, 3, 2, 4, 4, 4])
+    >>> table, _ = null_block(net, network_id(net), None, n_samples=3, seed=0)
+    >>> table["sample"].tolist(), int(table["030T"].iloc[0]), table["null_model"].iloc[0]
+    ([-1, 0, 1, 2], 1, 'config-dag')
+    """
+    from motifs.nulls import default_null
+
+    codes = _census_spec(size, signed)[0]
+    model = default_null(net) if null is None else null
+    real, null_counts, nulls = census_with_nulls(
+        net, model, n_samples, block_seed(seed, graph_id, model, block), size, signed, progress,
+        **null_options)
+    table = pd.DataFrame(np.vstack([real[None], null_counts]), columns=codes)
+    samples = np.arange(first_sample, first_sample + n_samples, dtype=np.int64)
+    table.insert(0, "sample", np.concatenate([[-1], samples]))
+    table["null_model"] = nulls.model
+    missed = np.asarray(nulls.diagnostics.get("census_distance", np.zeros(n_samples))) > 0
+    table["excluded"] = np.concatenate([[False], missed])
+    return table, dict(nulls.diagnostics)
+
+
+def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool) -> pd.DataFrame:
+    """Merge the null blocks of one graph into its motif profile, exactly.
+
+    The raw null counts of all blocks are stacked and passed to
+    :func:`motifs.stats.zscores`, so the profile is the one all samples
+    would give in a single block. Samples marked ``excluded`` (a
+    triad-preserving sample that never reached the real triad census) are
+    left out of every statistic and counted in ``n_excluded``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :data:`PROFILE_COLUMNS` then the flags of
+        :func:`motifs.stats.zscores`; ``attrs["identities"]`` as there.
+
+    Raises
+    ------
+    MotifError
+        Blocks that disagree on the null model or on the real counts, or
+        fewer than two samples left after the exclusions.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1, 2, 3], [2, 3, 2, 4, 4, 4])
+    >>> one, _ = null_block(net, "toy", None, n_samples=3, seed=0)
+    >>> two, _ = null_block(net, "toy", None, n_samples=3, seed=0, block=1, first_sample=3)
+    >>> profile = profile_from_blocks([one, two], size=3, signed=False)
+    >>> profile[["n_null", "n_excluded"]].iloc[0].tolist()
+    [6, 0]
+    """
+    codes, display = motif_names(size, signed)
+    frame = pd.concat(blocks, ignore_index=True)
+    real_rows = frame[frame["sample"] < 0]
+    models = frame["null_model"].unique()
+    if len(models) != 1 or (real_rows[codes].nunique() > 1).any():
+        raise MotifError("null blocks of one graph disagree (null model or real counts): "
+                         "delete its cached motif_null_counts and run again")
+    samples = frame[frame["sample"] >= 0].sort_values("sample")
+    excluded = samples["excluded"].to_numpy(dtype=bool)
+    used = samples[~excluded]
+    if len(used) < 2:
+        raise MotifError(f"only {len(used)} of {len(samples)} {models[0]} null samples reached "
+                         f"the real triad census; raise anneal_switches_per_edge or n_null")
+    real = real_rows[codes].iloc[0].to_numpy(dtype=np.int64)
+    table = zscores(real, used[codes].to_numpy(dtype=np.int64), names=codes)
+    table.insert(1, "name", display)
+    table["count"] = real
+    table["null_model"] = str(models[0])
+    table["n_null"] = len(used)
+    table["n_excluded"] = int(excluded.sum())
+    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
+    out = table[list(PROFILE_COLUMNS) + extras].copy()
+    out.attrs = {"identities": table.attrs.get("identities", [])}
+    return out
+
+
 def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, size: int = 3,
                   signed: bool = False, seed: int = 0, progress: bool = False,
                   **null_options: Any) -> pd.DataFrame:
@@ -155,9 +341,11 @@ def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, siz
     net : Network
     null : str, optional
         Null model (``config``, ``config-dag``, ``er``, ``layer-er``,
-        ``layer-config``, ``sign``, ``triad-preserving``); by default
-        :func:`motifs.nulls.default_null` (``config-dag`` for a DAG, else
-        ``config``). The model actually used is in the ``null_model`` column.
+        ``layer-config``, ``causal-config``, ``sign``, ``triad-preserving``);
+        by default :func:`motifs.nulls.default_null` (``causal-config`` for a
+        causal graph with token positions, ``config-dag`` for another DAG,
+        else ``config``). The model actually used is in the ``null_model``
+        column.
     n_null : int
         Number of null samples (>= 2).
     size : 3 or 4
@@ -169,7 +357,9 @@ def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, siz
         signed chains and fans) instead; needs edge signs (size 3 only).
         With ``null="sign"`` this tests the sign pattern on fixed topology.
     seed : int
-        Seed of the null sampler: equal seeds give equal profiles.
+        Run seed: null block ``b`` draws with :func:`block_seed` ``(seed,
+        network_id(net), null, b)``, as ``cgram motifs --edges`` does, so
+        equal seeds give equal profiles here and there.
     progress : bool
         Show tqdm progress bars (command-line use).
     **null_options
@@ -181,11 +371,13 @@ def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, siz
         One row per motif: ``motif`` (stable CSV name), ``name`` (motif name
         where it has one), ``count``, ``null_mean``, ``null_sd``, ``z``, ``p``
         (two-sided empirical), ``sp`` (significance profile over the finite
-        Z-scores), ``null_model``, ``n_null``, then the flags and extras of
-        :func:`motifs.stats.zscores` (``zero_variance``, ``dependent_on``,
-        ``p_over``, ``p_under``, ``ratio``, ``abundance``).
-        ``attrs`` holds ``identities`` (exact linear identities among the
-        null counts), ``null_model`` and the null diagnostics.
+        Z-scores), ``null_model``, ``n_null`` (samples used), ``n_excluded``
+        (triad-preserving samples that never reached the real triad census,
+        left out), then the flags and extras of :func:`motifs.stats.zscores`
+        (``zero_variance``, ``dependent_on``, ``p_over``, ``p_under``,
+        ``ratio``, ``abundance``). ``attrs`` holds ``identities`` (exact
+        linear identities among the null counts), ``null_model`` and
+        ``null_diagnostics`` (the sampler's diagnostics, one dict per block).
 
     References
     ----------
@@ -207,18 +399,20 @@ def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, siz
         raise MotifError(f"n_null must be an integer >= 2, got {n_null!r}")
     if signed and net.sign is None:
         raise MotifError("signed=True needs a network with edge signs")
-    codes, display = _census_spec(size, signed)[:2]
-    real, null_counts, nulls = census_with_nulls(net, null, int(n_null), seed, size, signed,
-                                                 progress, **null_options)
-    table = zscores(real, null_counts, names=codes)
-    table.insert(1, "name", display)
-    table["count"] = real.astype(np.int64)
-    table["null_model"] = nulls.model
-    table["n_null"] = nulls.n_samples
-    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
-    out = table[list(PROFILE_COLUMNS) + extras]
-    out.attrs = dict(table.attrs)
-    out.attrs["null_model"] = nulls.model
-    out.attrs["null_diagnostics"] = dict(nulls.diagnostics)
+    from motifs.nulls import default_null
+
+    _census_spec(size, signed)  # checks size and signed before any sampling
+    model = default_null(net) if null is None else null
+    graph_id = network_id(net)
+    blocks, diagnostics, first = [], [], 0
+    for b, n_samples in enumerate(null_blocks(net.n_edges, int(n_null))):
+        table, diag = null_block(net, graph_id, model, n_samples, seed, size, signed, block=b,
+                                 first_sample=first, progress=progress, **null_options)
+        blocks.append(table)
+        diagnostics.append(diag)
+        first += n_samples
+    out = profile_from_blocks(blocks, size, signed)
+    out.attrs["null_model"] = model
+    out.attrs["null_diagnostics"] = diagnostics
     out.attrs["named"] = list(NAMED_CENSUS_NAMES)
     return out

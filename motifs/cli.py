@@ -12,8 +12,8 @@ from typing import Any
 
 #: The ``--null`` names, in help order (the same keys as motifs.nulls.NULL_MODELS, which a
 #: test checks; spelled out here so that building the parser imports nothing heavy).
-NULL_NAMES: tuple[str, ...] = ("config", "config-dag", "er", "layer-er", "layer-config", "sign",
-                               "triad-preserving")
+NULL_NAMES: tuple[str, ...] = ("config", "config-dag", "er", "layer-er", "layer-config",
+                               "causal-config", "sign", "triad-preserving")
 
 #: Columns printed per graph (the CSV has every column).
 SHOWN_COLUMNS: tuple[str, ...] = ("motif", "name", "count", "null_mean", "null_sd", "z", "p", "sp",
@@ -125,13 +125,26 @@ def _format_profile(profile: Any) -> str:
 
 
 def _header(profile: Any, graph: str, slug: str, null_given: bool) -> str:
+    from motifs.nulls import default_null_reason
+
     model = str(profile["null_model"].iloc[0])
-    why = ""
-    if not null_given:
-        why = " (default: the graph is a DAG)" if model == "config-dag" else \
-            " (default: the graph has cycles)"
-    return (f"== {slug} ({graph}): null {model}{why}, {int(profile['n_null'].iloc[0])} samples; "
-            f"Z = (count - null mean) / null sd, SP = Z / ||Z|| ==")
+    why = "" if null_given else f" (default: {default_null_reason(model)})"
+    excluded = int(profile["n_excluded"].iloc[0]) if "n_excluded" in profile else 0
+    left_out = (f" ({excluded} excluded: they never reached the real triad census)"
+                if excluded else "")
+    return (f"== {slug} ({graph}): null {model}{why}, {int(profile['n_null'].iloc[0])} samples"
+            f"{left_out}; Z = (count - null mean) / null sd, SP = Z / ||Z|| ==")
+
+
+def _nulls_used(table: Any) -> str:
+    """Which null each graph of the run used, in words ("null causal-config")."""
+    if not len(table):
+        return "no null run"
+    per_null = table.groupby("null_model", sort=False)["graph"].nunique()
+    if len(per_null) == 1:
+        return f"null {per_null.index[0]}"
+    return "nulls " + ", ".join(f"{model} ({n} graph{'s' if n != 1 else ''})"
+                                for model, n in per_null.items())
 
 
 def cmd_motifs(args: argparse.Namespace) -> int:
@@ -173,7 +186,8 @@ def cmd_motifs(args: argparse.Namespace) -> int:
     n_graphs = stats["computed"] + stats["cached"] + len(failures)
     print(f"{n_graphs} graph{'s' if n_graphs != 1 else ''}: {stats['computed']} computed, "
           f"{stats['cached']} from cache, {len(failures)} failed ({stats['executor']}, "
-          f"{stats['seconds']:.1f} s)" + (f"; wrote {args.csv}" if args.csv else ""))
+          f"{stats['seconds']:.1f} s); {_nulls_used(table)}"
+          + (f"; wrote {args.csv}" if args.csv else ""))
     for failure in failures:
         error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
     return 1 if failures else 0
@@ -181,7 +195,7 @@ def cmd_motifs(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``cgram motifs``."""
-    from cgram.options import add_run_options, positive_int
+    from cgram.options import add_network_options, add_run_options
 
     p = subparsers.add_parser(
         "motifs", help="motif Z-scores and significance profiles of graphs",
@@ -192,20 +206,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("slugs", nargs="*", metavar="SLUG|ID",
                    help="graphs to analyse (default: every graph of the corpus)")
     add_run_options(p, null=dict(choices=NULL_NAMES, default=None,
-                                 help="null model (default: config-dag for a DAG, else config): "
-                                      + ", ".join(NULL_NAMES)),
+                                 help="null model (default: causal-config for an attribution "
+                                      "graph with token positions, config-dag for another DAG, "
+                                      "else config): " + ", ".join(NULL_NAMES)),
                     n_null=1000, quiet_help="no tables and no progress bar: the summary line only")
     p.add_argument("--edges", metavar="FILE",
                    help="analyse a plain edge list instead ('source target [sign_or_weight]' "
                         "per line, whitespace or commas, # comments)")
-    p.add_argument("--size", type=int, choices=(3, 4), default=3, help="motif size (default 3)")
-    p.add_argument("--signed", action="store_true",
-                   help="signed triads: FFL types ffl_C1..ffl_I4, signed chains and fans")
-    p.add_argument("--keep-errors", action="store_true", help="keep error nodes in the network")
-    p.add_argument("--min-weight", type=float, default=None, metavar="W",
-                   help="drop edges with |weight| below W")
-    p.add_argument("--top-k", type=positive_int, default=None, metavar="K",
-                   help="keep only the K strongest edges")
+    add_network_options(p)
     p.add_argument("--csv", metavar="FILE",
                    help="write one row per graph x motif (graph, slug, motif, count, null_mean, "
                         "null_sd, z, p, sp, null_model, n_null, flags)")

@@ -12,8 +12,12 @@ n_null``) and the corpus graphs table (``Corpus.list()``). From them:
   permutation test, Benjamini-Hochberg q-values and an effect size;
 - :func:`universal_backbone`: motifs significant in the same direction in most
   graphs of every group;
-- :func:`size_regression`: Z regressed on log(edges), whose residuals compare
-  groups with the size confound removed (Z grows with graph size, SP does not);
+- :func:`ffl_verdict` and :func:`verdict_sentences`: per group (model,
+  transcoder type, task), in how many graphs the FFL is enriched under each
+  null, with the median Z;
+- :func:`ancova`: groups compared at equal size (Z grows with graph size, SP
+  does not): Z ~ group + log(edges), Freedman-Lane permutation p-values;
+  :func:`size_regression` only describes how Z scales with size;
 - :func:`pruning_levels`: the levels at which
   :func:`motifs.corpus_run.weight_sensitivity` reruns a graph's profile with
   its edges pruned by |weight|.
@@ -52,7 +56,8 @@ VALUE_DESCRIPTIONS: dict[str, str] = {
     "count": "raw motif count (not size-normalised)",
     "z": "Z-score (grows with graph size: not size-normalised)",
     "sp": "significance profile SP = Z / ||Z|| (size-normalised; Milo et al. 2004)",
-    "z_resid": "residual of Z after a pooled regression on log(edges) (size-adjusted)",
+    "z_adj": "Z compared at equal size: ANCOVA on group + log(edges), Freedman-Lane "
+             "permutation p",
 }
 
 #: |Z| above which a motif counts as significant in one graph.
@@ -209,8 +214,75 @@ def find_motif(motifs: Sequence[str], key: str) -> str | None:
     return None
 
 
+def triad_profile_is_tied(profiles: pd.DataFrame, rtol: float = 1e-6) -> bool:
+    """Whether every graph's finite triad Z-scores are +/- its FFL's Z.
+
+    Under a degree-preserving null that keeps graphs acyclic (``config-dag``,
+    ``layer-config``, any other acyclic null of a DAG without mutual edges),
+    the null counts of fan-in, chain and fan-out are affine in the FFL count
+    and every other triad class is impossible, so the finite triad Z's are
+    ``+/-Z(030T)``: the triad SP is one vector up to sign and comparing it says
+    nothing. Decided from the numbers, not the null's name.
+
+    Parameters
+    ----------
+    profiles : pandas.DataFrame
+        A profile table with ``z:<triad>`` columns (names or MAN codes).
+    rtol : float
+        Relative tolerance of ``|Z| == |Z(030T)|``.
+
+    Returns
+    -------
+    bool
+        True when, in every graph with a finite FFL Z, each finite triad Z has
+        the FFL's magnitude; False without triad columns.
+
+    Examples
+    --------
+    >>> dag = pd.DataFrame({"graph": ["a", "b"], "z:021U": [-3.0, 2.0], "z:030T": [3.0, -2.0],
+    ...                     "z:030C": [np.nan, np.nan]})
+    >>> triad_profile_is_tied(dag), triad_profile_is_tied(dag.assign(**{"z:021U": [1.0, 2.0]}))
+    (True, False)
+    """
+    from motifs.catalog import motif_class
+
+    labels = []
+    for label in profile_motifs(profiles, "z"):
+        try:
+            if motif_class(label).size == 3:
+                labels.append(label)
+        except MotifError:
+            continue
+    ffl = find_motif(labels, "ffl")
+    if ffl is None:
+        return False
+    z = motif_matrix(profiles, "z")[labels].to_numpy()
+    lead = np.abs(z[:, [labels.index(ffl)]])
+    rows = np.isfinite(lead[:, 0])
+    if not rows.any():
+        return False
+    close = np.isclose(np.abs(z[rows]), lead[rows], rtol=rtol, atol=1e-9) | ~np.isfinite(z[rows])
+    return bool(close.all())
+
+
+def sp_census_note(null: str, size: int) -> str:
+    """One sentence saying which census a null's SP comparison uses, and why.
+
+    Examples
+    --------
+    >>> sp_census_note("config-dag", 4)[:60]
+    'SP compared on the 4-node census under config-dag: under thi'
+    """
+    if size == 4:
+        return (f"SP compared on the 4-node census under {null}: under this null every graph's "
+                "finite triad Z-scores are +/-Z(030T) (it keeps graphs acyclic and degrees "
+                "fixed, so fan-in, chain and fan-out counts are affine in the FFL count), and "
+                "a triad SP would be one vector up to sign.")
+    return f"SP compared on the triad census under {null}."
+
+
 # -------------------------------------------------- correlation, clustering
-def sp_correlation(profiles: pd.DataFrame, value: str = "sp") -> pd.DataFrame:
+def sp_correlation(profiles: pd.DataFrame, value: str = "sp", min_motifs: int = 3) -> pd.DataFrame:
     """Pearson correlation between the graphs' significance profiles.
 
     Parameters
@@ -219,14 +291,24 @@ def sp_correlation(profiles: pd.DataFrame, value: str = "sp") -> pd.DataFrame:
         A profile table (:func:`profile_table`).
     value : str
         The per-motif value correlated (default ``sp``).
+    min_motifs : int
+        Fewest motifs defined in both graphs for a correlation (two points
+        always correlate +/-1).
 
     Returns
     -------
     pandas.DataFrame
-        (graphs, graphs), indexed both ways by graph id. An undefined entry
-        (NaN: a motif's Z has no spread in the null, such as 3-cycles under a
-        null that forbids cycles) counts as 0, "no evidence either way"; a
-        graph with a constant profile correlates 0 with every other.
+        (graphs, graphs), indexed both ways by graph id. Each pair is
+        correlated over the motifs defined (finite) in both graphs: an
+        undefined entry (a motif's Z has no spread in the null, such as
+        3-cycles under a null that forbids cycles) is left out, never read as
+        0. NaN where a pair shares fewer than ``min_motifs`` defined motifs or
+        a profile is constant on them.
+
+    Notes
+    -----
+    Pairwise-complete sums are matrix products of the values and their
+    finiteness masks: O(n^2 k) for n graphs and k motifs.
 
     References
     ----------
@@ -240,13 +322,21 @@ def sp_correlation(profiles: pd.DataFrame, value: str = "sp") -> pd.DataFrame:
     >>> sp_correlation(p).round(2).loc["a"].tolist()
     [1.0, 0.87, -1.0]
     """
-    matrix = motif_matrix(profiles, value).fillna(0.0).to_numpy()
-    centred = matrix - matrix.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(centred, axis=1)
-    safe = np.where(norm > 0, norm, 1.0)
-    unit = centred / safe[:, None]
-    corr = unit @ unit.T
-    np.fill_diagonal(corr, 1.0)
+    x = motif_matrix(profiles, value).to_numpy()
+    mask = np.isfinite(x).astype(float)
+    v = np.where(mask > 0, x, 0.0)
+    n = mask @ mask.T
+    sx = v @ mask.T  # sum of x_i over the motifs both graphs define
+    sxx = (v * v) @ mask.T
+    sxy = v @ v.T
+    spread = n * sxx - sx ** 2  # n^2 var of graph i's values on the motifs shared with j
+    varies = spread > 1e-12 * np.maximum(n * sxx, 1e-300)
+    ok = (n >= min_motifs) & varies & varies.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where(ok, (n * sxy - sx * sx.T) / np.sqrt(np.where(ok, spread * spread.T, 1.0)),
+                        np.nan)
+    defined = np.diag(n) >= min_motifs
+    corr[np.diag_indices_from(corr)] = np.where(defined & np.isfinite(np.diag(corr)), 1.0, np.nan)
     ids = profiles["graph"].to_numpy()
     return pd.DataFrame(np.clip(corr, -1.0, 1.0), index=ids, columns=ids)
 
@@ -630,6 +720,8 @@ class GroupComparison:
         for more) and ``contrast`` (which group Cliff's delta favours).
     n_unlabelled : int
         Graphs left out for lack of a group label.
+    size_ranges : str
+        Each group's edge-count range, for a size-adjusted comparison (else "").
     """
 
     by: str
@@ -638,10 +730,16 @@ class GroupComparison:
     means: pd.DataFrame
     tests: pd.DataFrame
     n_unlabelled: int
+    size_ranges: str = ""
 
     @property
     def description(self) -> str:
         """One line saying what was compared and how."""
+        if self.value.endswith("_adj"):
+            return (f"{VALUE_DESCRIPTIONS.get(self.value, self.value)} by {self.by} (least-squares "
+                    "means at the mean log(edges); Benjamini-Hochberg q over motifs; effect "
+                    + ("the adjusted difference" if len(self.groups) == 2 else "partial eta^2")
+                    + (f"; sizes {self.size_ranges}" if self.size_ranges else "") + ")")
         return (f"{VALUE_DESCRIPTIONS.get(self.value, self.value)} by {self.by}: group means with "
                 "percentile-bootstrap intervals, permutation test of equal means (between-group "
                 "sum of squares), Benjamini-Hochberg q over motifs, effect size "
@@ -661,9 +759,8 @@ def compare_groups(profiles: pd.DataFrame, by: str, value: str = "sp", n_boot: i
         Grouping column (``model``, ``transcoder_type``, ``task``, ...). Graphs
         with no label are left out.
     value : str
-        ``sp`` (default, size-normalised), ``z``, ``count`` or ``z_resid``
-        (Z adjusted for log edges by :func:`size_regression`, computed here
-        when the table lacks it).
+        ``sp`` (default, size-normalised), ``z``, ``count`` or ``z_adj``
+        (Z compared at equal size by :func:`ancova`; ``n_boot`` unused).
     n_boot, n_perm : int
         Bootstrap resamples per group, permutations per test.
     level : float
@@ -700,8 +797,9 @@ def compare_groups(profiles: pd.DataFrame, by: str, value: str = "sp", n_boot: i
         raise MotifError(f"no column {by!r} to group by; columns are {list(profiles.columns)}")
     if value not in VALUE_DESCRIPTIONS and not any(c.startswith(f"{value}:") for c in profiles):
         raise MotifError(f"value must be one of {list(VALUE_DESCRIPTIONS)}, got {value!r}")
-    if value == "z_resid" and not any(c.startswith("z_resid:") for c in profiles.columns):
-        profiles = size_regression(profiles)[0]
+    if value.endswith("_adj"):
+        return ancova(profiles, by, value=value[:-len("_adj")], n_perm=n_perm, level=level,
+                      alpha=alpha, seed=seed)
     labelled = profiles.loc[profiles[by].notna()]
     matrix = motif_matrix(labelled, value)
     labels = labelled[by].astype(str).to_numpy()
@@ -820,12 +918,16 @@ def universal_backbone(profiles: pd.DataFrame, by: str | None = None, fraction: 
 
 
 def size_regression(profiles: pd.DataFrame, value: str = "z") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Regress a per-motif value on log(edges) across graphs; keep the residuals.
+    """Describe how a per-motif value scales with log(edges), pooled over graphs.
 
-    Motif Z-scores grow with network size (roughly with sqrt of the count),
-    so two groups of graphs of different size differ in Z for that reason
-    alone. The residual of a pooled least-squares fit ``value ~ a + b log(m)``
-    compares groups at equal size.
+    Motif Z-scores grow with network size (roughly with sqrt of the count).
+    This pooled least-squares fit ``value ~ a + b log(m)`` describes that
+    growth; it is **not** a way to compare groups: when group and size are
+    confounded, the pooled slope absorbs the group effect and the residuals
+    erase it (12 graphs a group, 200-2,000 vs 10,000-40,000 edges, a pure
+    +3 group effect: residual difference 0.2, permutation p about 0.4).
+    Compare groups at equal size with :func:`ancova` (``compare_groups(...,
+    value="z_adj")``).
 
     Parameters
     ----------
@@ -850,15 +952,10 @@ def size_regression(profiles: pd.DataFrame, value: str = "z") -> tuple[pd.DataFr
     >>> round(float(fit.loc[0, "slope"] * np.log(10)), 2), round(float(fit.loc[0, "r2"]), 3)
     (1.3, 0.966)
     """
-    if "n_edges" not in profiles.columns:
-        raise MotifError("size_regression needs an n_edges column")
+    x = _log_edges(profiles, "size_regression")[:, None]
     matrix = motif_matrix(profiles, value)
-    edges = profiles["n_edges"].to_numpy(dtype=float)
-    if (edges <= 0).any():
-        raise MotifError("size_regression needs every graph to have at least one edge")
     y = matrix.to_numpy()
     w = np.isfinite(y).astype(float)
-    x = np.log(edges)[:, None]
     n = w.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         x_mean = (w * x).sum(axis=0) / n
@@ -880,6 +977,225 @@ def size_regression(profiles: pd.DataFrame, value: str = "z") -> tuple[pd.DataFr
     fit = pd.DataFrame({"motif": list(matrix.columns), "n": n.astype(int),
                         "intercept": intercept, "slope": slope, "r2": r2})
     return adjusted, fit
+
+
+def _log_edges(profiles: pd.DataFrame, caller: str) -> np.ndarray:
+    if "n_edges" not in profiles.columns:
+        raise MotifError(f"{caller} needs an n_edges column")
+    edges = profiles["n_edges"].to_numpy(dtype=float)
+    if not (edges > 0).all():
+        raise MotifError(f"{caller} needs every graph to have at least one edge")
+    return np.log(edges)
+
+
+class SizeOverlapWarning(UserWarning):
+    """Groups whose edge-count ranges do not overlap: a size adjustment extrapolates."""
+
+
+def size_ranges(edges: Any, labels: Any) -> tuple[bool, str]:
+    """Whether the groups' edge-count ranges share a common interval, and the ranges as text.
+
+    Examples
+    --------
+    >>> size_ranges([200, 2000, 10000, 40000], ["a", "a", "b", "b"])
+    (False, 'a: 200-2,000 edges, b: 10,000-40,000 edges')
+    """
+    edges = np.asarray(edges, dtype=float)
+    codes, names = _group_codes(labels)
+    low = np.array([edges[codes == g].min() for g in range(len(names))])
+    high = np.array([edges[codes == g].max() for g in range(len(names))])
+    text = ", ".join(f"{name}: {lo:,.0f}-{hi:,.0f} edges" for name, lo, hi in zip(names, low, high))
+    return bool(low.max() <= high.min()), text
+
+
+def _ancova_block(y: np.ndarray, codes: np.ndarray, log_m: np.ndarray, n_groups: int,
+                  n_perm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """ANCOVA of the (n, k) block ``y`` (no NaN) on group + log m, Freedman-Lane p-values."""
+    n, k = y.shape
+    full = np.column_stack([np.eye(n_groups)[codes], log_m])
+    reduced = np.column_stack([np.ones(n), log_m])
+    if np.linalg.matrix_rank(full) < n_groups + 1:
+        raise MotifError("log(edges) is constant within every group: group and size cannot be "
+                         "told apart")
+    df_resid = n - n_groups - 1
+    pinv = np.linalg.pinv(full)
+    coef = pinv @ y  # (G + 1, k): per-group intercepts, then the common slope
+    resid_full = np.eye(n) - full @ pinv
+    resid_reduced = np.eye(n) - reduced @ np.linalg.pinv(reduced)
+
+    def f_stat(e: np.ndarray) -> np.ndarray:
+        # e: (..., n, k) with the reduced fit removed; (I - H_full) kills the reduced
+        # fit, so F depends on the residuals alone (Freedman & Lane 1983)
+        rss_full = (np.einsum("ij,...jk->...ik", resid_full, e) ** 2).sum(axis=-2)
+        rss_red = (np.einsum("ij,...jk->...ik", resid_reduced, e) ** 2).sum(axis=-2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return ((rss_red - rss_full) / (n_groups - 1)) / (rss_full / df_resid)
+
+    e_reduced = resid_reduced @ y
+    observed = f_stat(e_reduced)
+    tol = 1e-9 * np.maximum(np.abs(observed), 1e-300)
+    exceed = np.zeros(k)
+    chunk = max(1, int(2**22 // max(n * k, 1)))
+    done = 0
+    while done < n_perm:
+        size = min(chunk, n_perm - done)
+        perms = rng.permuted(np.broadcast_to(np.arange(n), (size, n)), axis=1)
+        exceed += (f_stat(e_reduced[perms]) >= observed - tol).sum(axis=0)
+        done += size
+    rss = ((resid_full @ y) ** 2).sum(axis=0)
+    sigma2 = rss / df_resid
+    cov = np.linalg.inv(full.T @ full)
+    # least-squares means: each group's line at the pooled mean log(edges)
+    at = np.column_stack([np.eye(n_groups), np.full(n_groups, log_m.mean())])
+    rss_red = ((e_reduced) ** 2).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        partial_eta2 = np.where(rss_red > 0, 1.0 - rss / rss_red, np.nan)
+    return {"statistic": observed, "p": (1.0 + exceed) / (1.0 + n_perm),
+            "slope": coef[-1], "adjusted_mean": at @ coef,
+            "adjusted_se": np.sqrt(np.einsum("gi,ij,gj->g", at, cov, at)[:, None] * sigma2),
+            "difference": coef[1] - coef[0] if n_groups == 2 else np.full(k, np.nan),
+            "partial_eta2": partial_eta2, "df_resid": np.full(k, df_resid)}
+
+
+def ancova(profiles: pd.DataFrame, by: str, value: str = "z", n_perm: int = 5000,
+           level: float = 0.95, alpha: float = 0.05, seed: int = 0) -> GroupComparison:
+    """Compare a per-motif value between groups at equal size: ANCOVA on group + log(edges).
+
+    For each motif, ``value ~ group + log(m)`` (one intercept per group, a
+    common slope in log edges) is fitted by least squares; the group effect is
+    tested with the partial F statistic, its p-value by Freedman-Lane
+    permutation (residuals of the size-only model ``value ~ 1 + log(m)``
+    permuted and added back to its fit). Unlike residuals of a pooled
+    regression, this keeps a group effect that is confounded with size: the
+    slope is learnt within groups.
+
+    Parameters
+    ----------
+    profiles : pandas.DataFrame
+        A profile table (``n_edges``, the ``by`` column and
+        ``<value>:<motif>`` columns).
+    by : str
+        Grouping column; graphs without a label are left out.
+    value : str
+        The per-motif value (default ``z``).
+    n_perm : int
+        Freedman-Lane permutations.
+    level, alpha : float
+        Interval level of the adjusted means; false discovery rate.
+    seed : int
+
+    Returns
+    -------
+    GroupComparison
+        ``value`` ``z_adj`` (for ``z``) or ``<value>_adj``. ``means``: one row
+        per motif x group, the least-squares mean at the pooled mean log(edges)
+        with a t interval. ``tests``: ``statistic`` (partial F), ``p``, ``q``,
+        ``significant``, ``effect`` (adjusted difference of the second group
+        minus the first for two groups, partial eta^2 for more),
+        ``effect_measure``, ``contrast``, ``slope`` (per unit of natural log
+        edges, within groups) and ``size_overlap``.
+
+    Warns
+    -----
+    SizeOverlapWarning
+        When the groups' edge-count ranges do not overlap: the comparison then
+        rests on extrapolating the within-group slope, and the message names
+        the ranges.
+
+    Raises
+    ------
+    MotifError
+        Fewer than two groups, or log(edges) constant within every group (size
+        and group cannot be separated).
+
+    Notes
+    -----
+    O(n_perm * n^2 * k) in graphs n and motifs k, in bounded-memory chunks;
+    motifs sharing a pattern of missing values are fitted together.
+
+    References
+    ----------
+    Freedman, D. & Lane, D. (1983). A nonstochastic interpretation of reported
+    significance levels. J. Bus. Econ. Stat. 1:292-298. Anderson, M. J. &
+    Robinson, J. (2001). Permutation tests for linear models. Aust. N. Z. J.
+    Stat. 43:75-88. Winkler, A. M. et al. (2014). Permutation inference for
+    the general linear model. NeuroImage 92:381-397.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"graph": list("abcdefgh"), "kind": list("xxxxyyyy"),
+    ...     "n_edges": [100, 200, 400, 800, 150, 300, 600, 1200],
+    ...     "z:ffl": [1.0, 1.3, 2.1, 2.4, 4.6, 5.2, 5.8, 6.5]})
+    >>> result = ancova(p, "kind", n_perm=999, seed=0)
+    >>> row = result.tests.iloc[0]
+    >>> round(float(row["effect"]), 2), float(row["p"]) < 0.05, bool(row["size_overlap"])
+    (3.49, True, True)
+    """
+    from scipy import stats
+
+    if by not in profiles.columns:
+        raise MotifError(f"no column {by!r} to group by; columns are {list(profiles.columns)}")
+    if not isinstance(n_perm, (int, np.integer)) or n_perm < 1:
+        raise MotifError(f"n_perm must be a positive integer, got {n_perm!r}")
+    labelled = profiles.loc[profiles[by].notna()]
+    log_m = _log_edges(labelled, "ancova")
+    matrix = motif_matrix(labelled, value)
+    codes, groups = _group_codes(labelled[by].astype(str).to_numpy())
+    if len(groups) < 2:
+        raise MotifError(f"comparing by {by!r} needs at least 2 groups; the labelled graphs "
+                         f"form {len(groups)} ({groups})")
+    overlap, ranges = size_ranges(labelled["n_edges"], labelled[by].astype(str))
+    if not overlap:
+        import warnings
+
+        warnings.warn(f"size adjustment by {by!r}: the groups' sizes do not overlap ({ranges}); "
+                      "the group effect rests on extrapolating the within-group slope of "
+                      "log(edges)", SizeOverlapWarning, stacklevel=2)
+    x = matrix.to_numpy()
+    motifs = list(matrix.columns)
+    k, n_groups = x.shape[1], len(groups)
+    out = {name: np.full(k, np.nan) for name in ("statistic", "p", "slope", "difference",
+                                                 "partial_eta2", "df_resid")}
+    adjusted_mean = np.full((n_groups, k), np.nan)
+    adjusted_se = np.full((n_groups, k), np.nan)
+    rng = np.random.default_rng(seed)
+    finite = np.isfinite(x)
+    patterns, inverse = np.unique(finite.T, axis=0, return_inverse=True)
+    for index, rows in enumerate(patterns):
+        cols = np.flatnonzero(inverse.ravel() == index)
+        present = np.unique(codes[rows])
+        # every group needs a graph, and the residual a degree of freedom
+        if present.size < n_groups or rows.sum() <= n_groups + 1:
+            continue
+        block = _ancova_block(x[rows][:, cols], codes[rows], log_m[rows], n_groups, n_perm, rng)
+        for name in out:
+            out[name][cols] = block[name]
+        adjusted_mean[:, cols] = block["adjusted_mean"]
+        adjusted_se[:, cols] = block["adjusted_se"]
+    spread = np.where(finite, x, -np.inf).max(axis=0) > np.where(finite, x, np.inf).min(axis=0)
+    out["statistic"][~spread] = np.nan
+    out["p"][~spread] = np.nan
+    with np.errstate(invalid="ignore"):
+        half = stats.t.ppf(0.5 + level / 2.0, out["df_resid"])[None, :] * adjusted_se
+    means = pd.concat([pd.DataFrame({
+        "motif": motifs, "group": group, "n": finite[codes == g].sum(axis=0),
+        "mean": adjusted_mean[g], "ci_low": adjusted_mean[g] - half[g],
+        "ci_high": adjusted_mean[g] + half[g]}) for g, group in enumerate(groups)],
+        ignore_index=True)
+    q = benjamini_hochberg(out["p"])
+    two = n_groups == 2
+    tests = pd.DataFrame({
+        "motif": motifs, "n_graphs": finite.sum(axis=0), "n_groups": n_groups,
+        "statistic": out["statistic"], "p": out["p"], "q": q, "significant": q < alpha,
+        "effect": out["difference"] if two else out["partial_eta2"],
+        "effect_measure": "adjusted_difference" if two else "partial_eta_squared",
+        "contrast": f"{groups[1]} vs {groups[0]}" if two else "any",
+        "slope": out["slope"], "size_overlap": overlap,
+    })
+    name = "z_adj" if value == "z" else f"{value}_adj"
+    return GroupComparison(by=by, value=name, groups=[str(g) for g in groups], means=means,
+                           tests=tests, n_unlabelled=int(len(profiles) - len(labelled)),
+                           size_ranges=ranges)
 
 
 def group_motif_summary(results: pd.DataFrame, graphs: pd.DataFrame, by: str | None = None,
@@ -949,6 +1265,113 @@ def group_motif_summary(results: pd.DataFrame, graphs: pd.DataFrame, by: str | N
     return summary.sort_values(["group", "null_model", "motif"],
                                key=lambda s: s.map(rank[s.name]) if s.name in rank else s) \
         .reset_index(drop=True)
+
+
+#: The grouping of the FFL verdict (issue #17): one group per model x transcoder type x task.
+VERDICT_GROUPS: tuple[str, ...] = ("model", "transcoder_type", "task")
+
+
+def ffl_verdict(results: pd.DataFrame, graphs: pd.DataFrame, nulls: Sequence[str] | None = None,
+                by: Sequence[str] = VERDICT_GROUPS,
+                z_threshold: float = Z_THRESHOLD) -> pd.DataFrame:
+    """Per group and null model: in how many graphs the FFL is enriched, and the median Z.
+
+    Any null names work: the table has one row per group (each combination
+    of the ``by`` columns) and null, in the order ``nulls`` gives them.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Long results table (``RESULT_COLUMNS``) holding every null of ``nulls``.
+    graphs : pandas.DataFrame
+        The corpus graphs table (``graph_id`` and the ``by`` columns).
+    nulls : null model names, optional
+        Default: every null in ``results``, in order of appearance.
+    by : grouping columns (default model, transcoder type, task).
+    z_threshold : float
+        ``Z > z_threshold`` counts as enriched.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns (a missing label reads ``(none)``), then
+        ``null_model, n_graphs, n_tested`` (graphs with a finite FFL Z),
+        ``n_enriched, n_depleted, median_z`` (over the tested graphs).
+
+    Raises
+    ------
+    MotifError
+        A null absent from the results, a ``by`` column absent from the
+        graphs table, or results without an FFL row.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({"graph": ["g1", "g2", "g1", "g2"], "slug": ["a", "b"] * 2,
+    ...     "motif": "030T", "count": 9, "null_mean": 2.0, "null_sd": 1.0,
+    ...     "z": [7.0, 3.0, 2.5, 1.0], "p": 0.01, "sp": 0.9,
+    ...     "null_model": ["config-dag"] * 2 + ["layer-config"] * 2, "n_null": 100})
+    >>> graphs = pd.DataFrame({"graph_id": ["g1", "g2"], "model": "m", "transcoder_type": "clt",
+    ...                        "task": "recall"})
+    >>> ffl_verdict(results, graphs)[["null_model", "n_enriched", "median_z"]].values.tolist()
+    [['config-dag', 2, 5.0], ['layer-config', 1, 1.75]]
+    """
+    check_results(results)
+    present = list(pd.unique(results["null_model"]))
+    nulls = present if nulls is None else list(nulls)
+    missing = [n for n in nulls if n not in present]
+    if missing:
+        raise MotifError(f"no results under null(s) {missing}; the results hold {present}")
+    by = list(by)
+    absent = [c for c in by if c not in graphs.columns]
+    if absent:
+        raise MotifError(f"the graphs table lacks the grouping column(s) {absent}")
+    if find_motif(list(pd.unique(results["motif"])), "ffl") is None:
+        raise MotifError("the results have no FFL (030T) row")
+    labels = graphs[by].astype(object).where(graphs[by].notna(), "(none)").astype(str)
+    keyed = graphs.assign(_group=labels.agg("\x1f".join, axis=1))
+    chosen = results.loc[results["null_model"].isin(nulls)]
+    summary = group_motif_summary(chosen, keyed, "_group", motifs=["ffl"],
+                                  z_threshold=z_threshold)
+    table = pd.DataFrame(summary["group"].str.split("\x1f").tolist(), columns=by)
+    table["null_model"] = summary["null_model"].to_numpy()
+    table["n_graphs"] = summary["n_graphs"].to_numpy()
+    table["n_tested"] = (summary["n_graphs"] - summary["n_undefined"]).to_numpy()
+    for column in ("n_enriched", "n_depleted", "median_z"):
+        table[column] = summary[column].to_numpy()
+    order = {null: i for i, null in enumerate(nulls)}
+    return table.sort_values(by + ["null_model"], key=lambda s: s.map(order)
+                             if s.name == "null_model" else s).reset_index(drop=True)
+
+
+def verdict_sentences(verdict: pd.DataFrame, z_threshold: float = Z_THRESHOLD) -> list[str]:
+    """One sentence per group of an :func:`ffl_verdict` table, naming every null.
+
+    Examples
+    --------
+    >>> v = pd.DataFrame({"model": "m", "transcoder_type": "clt", "task": "recall",
+    ...     "null_model": ["config-dag", "layer-config"], "n_graphs": 4, "n_tested": 4,
+    ...     "n_enriched": [4, 1], "n_depleted": 0, "median_z": [9.25, 0.5]})
+    >>> verdict_sentences(v)[0]
+    'model m, transcoder_type clt, task recall (4 graphs): the FFL is enriched (Z > 2) in 4/4 graphs under config-dag (median Z +9.2) and 1/4 under layer-config (median Z +0.5).'
+    """
+    by = list(verdict.columns[:list(verdict.columns).index("null_model")])
+    lines = []
+    for key, part in verdict.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        n = int(part["n_graphs"].max())
+        head = ", ".join(f"{column} {value}" for column, value in zip(by, key))
+        clauses = []
+        for index, (_, row) in enumerate(part.iterrows()):
+            graphs_word = " graphs" if index == 0 else ""
+            median = (f"median Z {row['median_z']:+.1f}" if np.isfinite(row["median_z"])
+                      else "Z undefined")
+            clauses.append(f"{int(row['n_enriched'])}/{int(row['n_tested'])}{graphs_word} "
+                           f"under {row['null_model']} ({median})")
+        joined = clauses[0] if len(clauses) == 1 else \
+            ", ".join(clauses[:-1]) + " and " + clauses[-1]
+        lines.append(f"{head} ({n} graph{'s' if n != 1 else ''}): the FFL is enriched "
+                     f"(Z > {z_threshold:g}) in {joined}.")
+    return lines
 
 
 # ---------------------------------------------------- weight sensitivity

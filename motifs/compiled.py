@@ -2,7 +2,8 @@
 
 ``setup.py`` builds ``motifs/_kernels.c`` when a C compiler is at hand (the
 extension is optional); without it every caller takes its numpy path, with
-the same results up to the random streams of the switching chain.
+identical results: the numpy switching engine runs the kernel's random
+streams (``motifs.nulls._Xoshiro``), only slower.
 """
 
 from __future__ import annotations

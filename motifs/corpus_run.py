@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,77 +40,37 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from motifs.analysis import (
+    BLOCK_EDGE_SAMPLES,
+    MIN_BLOCK_SAMPLES,
+    PROFILE_COLUMNS,
+    block_seed,
+    motif_names,
+    network_id,
+    null_block,
+    null_blocks,
+    profile_from_blocks,
+)
 from motifs.errors import MotifError
 from motifs.network import Network
+
+__all__ = ["BLOCK_EDGE_SAMPLES", "MIN_BLOCK_SAMPLES", "BlockTask", "MotifParams", "block_seed",
+           "compute_null_block", "motif_names", "network_id", "null_blocks",
+           "profile_from_blocks", "profile_network", "run_motifs", "validate_params"]
 
 #: Cache method names (``ROOT/results/{method}/``).
 PROFILE_METHOD = "motif_profile"
 NULL_COUNTS_METHOD = "motif_null_counts"
 
-#: Bump when a change makes cached results of earlier versions wrong.
-RUN_VERSION = 1
-
-#: Null samples times edges one block may hold: a graph with m edges gets
-#: blocks of about ``BLOCK_EDGE_SAMPLES / m`` samples, rounded down to a
-#: multiple of ``MIN_BLOCK_SAMPLES`` (Dallas, 1,719 edges: 1,000 samples in one
-#: block; a 40,000-edge graph: 15 blocks of 64 and one of 40).
-BLOCK_EDGE_SAMPLES = 2_000_000
-
-#: The dense switching engine runs 64 samples as the bit lanes of one word, so
-#: a block of fewer samples costs as much as one of 64, and 90 as much as 128.
-MIN_BLOCK_SAMPLES = 64
+#: Bump when a change makes cached results of earlier versions wrong (2: causal-config
+#: became the default for graphs with positions; identical engines; n_excluded).
+RUN_VERSION = 2
 
 #: Columns of the run table, before the profile's own extras.
 RUN_COLUMNS: tuple[str, ...] = ("graph", "slug")
 
 
 # -------------------------------------------------------------------- plans
-def null_blocks(n_edges: int, n_null: int, edge_samples: int | None = None) -> list[int]:
-    """Sizes of the null blocks of a graph with ``n_edges`` edges (sum = ``n_null``).
-
-    Blocks hold ``edge_samples // n_edges`` samples (``edge_samples``
-    defaults to :data:`BLOCK_EDGE_SAMPLES`) rounded down to a multiple of
-    :data:`MIN_BLOCK_SAMPLES` (at least one such multiple), the last block
-    the remainder. The layout depends only on the graph and ``n_null``, never
-    on the executor, so every executor draws the same samples.
-
-    Examples
-    --------
-    >>> null_blocks(1_719, 1000)
-    [1000]
-    >>> null_blocks(5_000, 1000)
-    [384, 384, 232]
-    >>> blocks = null_blocks(40_000, 1000)
-    >>> len(blocks), blocks[0], blocks[-1]
-    (16, 64, 40)
-    """
-    fit = (edge_samples or BLOCK_EDGE_SAMPLES) // max(1, n_edges)
-    per_block = max(MIN_BLOCK_SAMPLES, fit // MIN_BLOCK_SAMPLES * MIN_BLOCK_SAMPLES)
-    if n_null <= per_block:
-        return [n_null]
-    full, rest = divmod(n_null, per_block)
-    return [per_block] * full + ([rest] if rest else [])
-
-
-def block_seed(seed: int, graph_id: str, null_model: str, block: int) -> int:
-    """The null sampler's seed for block ``block`` of a graph under a null model.
-
-    Derived with :class:`numpy.random.SeedSequence` from the run seed, the
-    graph id (a content hash), the null model name and the block index, so
-    it does not depend on which worker runs the block or in what order.
-
-    Examples
-    --------
-    >>> seeds = [block_seed(0, "9b1f9f0e0326dcaf", "config-dag", b) for b in (0, 0, 1)]
-    >>> seeds[0] == seeds[1], seeds[0] == seeds[2]
-    (True, False)
-    """
-    words = [int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
-             for text in (graph_id, null_model)]
-    state = np.random.SeedSequence([int(seed), *words, int(block)]).generate_state(1, np.uint64)
-    return int(state[0])
-
-
 @dataclass(frozen=True)
 class MotifParams:
     """What a profile depends on (its cache key, with the graph id)."""
@@ -202,81 +161,26 @@ def _network(task: BlockTask) -> Network:
                               top_k=p.top_k)
 
 
-def motif_names(size: int, signed: bool) -> tuple[list[str], list[str]]:
-    """(stable motif codes, display names) of a profile, in profile order."""
-    from motifs.analysis import _census_spec
-
-    codes, display, _, _ = _census_spec(size, signed)
-    return codes, display
-
-
 def compute_null_block(task: BlockTask) -> pd.DataFrame:
     """Census of the real network and of one block of null samples (runs in a worker).
 
     Returns
     -------
     pandas.DataFrame
-        One row for the real network (``sample`` = -1) then one per null
-        sample (``sample`` = global sample number), one int64 column per
-        motif code, and ``null_model``, the null actually used.
+        :func:`motifs.analysis.null_block`: one row for the real network
+        (``sample`` = -1) then one per null sample, one int64 column per motif
+        code, ``null_model`` and ``excluded``.
     """
-    from motifs.analysis import _census_spec, census_with_nulls
-    from motifs.nulls import default_null
-
     net = _network(task)
     p = task.params
     if p.signed and net.sign is None:
         raise MotifError(f"graph {task.graph_id}: signed motifs need edge signs")
-    codes = _census_spec(p.size, p.signed)[0]
-    model = default_null(net) if p.null is None else p.null
-    real, null_counts, nulls = census_with_nulls(
-        net, model, task.n_samples, block_seed(p.seed, task.graph_id, model, task.block),
-        p.size, p.signed)
-    counts = np.vstack([real[None], null_counts])
-    table = pd.DataFrame(counts, columns=codes)
-    samples = np.arange(task.first_sample, task.first_sample + task.n_samples, dtype=np.int64)
-    table.insert(0, "sample", np.concatenate([[-1], samples]))
-    table["null_model"] = nulls.model
+    table, _ = null_block(net, task.graph_id, p.null, task.n_samples, p.seed, p.size, p.signed,
+                          block=task.block, first_sample=task.first_sample)
     return table
 
 
 # ------------------------------------------------------------ driver side
-def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool) -> pd.DataFrame:
-    """Merge the null blocks of one graph into its motif profile, exactly.
-
-    The raw null counts of all blocks are stacked and passed to
-    :func:`motifs.stats.zscores`, so the profile is the one all samples
-    would give in a single block (same columns as
-    :func:`motifs.analysis.motif_profile`).
-
-    Raises
-    ------
-    MotifError
-        Blocks that disagree on the null model or on the real counts.
-    """
-    from motifs.analysis import PROFILE_COLUMNS
-    from motifs.stats import zscores
-
-    codes, display = motif_names(size, signed)
-    frame = pd.concat(blocks, ignore_index=True)
-    real_rows = frame[frame["sample"] < 0]
-    models = frame["null_model"].unique()
-    if len(models) != 1 or (real_rows[codes].nunique() > 1).any():
-        raise MotifError("null blocks of one graph disagree (null model or real counts): "
-                         "delete its cached motif_null_counts and run again")
-    null_rows = frame[frame["sample"] >= 0].sort_values("sample")
-    real = real_rows[codes].iloc[0].to_numpy(dtype=np.int64)
-    table = zscores(real, null_rows[codes].to_numpy(dtype=np.int64), names=codes)
-    table.insert(1, "name", display)
-    table["count"] = real
-    table["null_model"] = str(models[0])
-    table["n_null"] = len(null_rows)
-    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
-    out = table[list(PROFILE_COLUMNS) + extras].copy()
-    out.attrs = {}
-    return out
-
-
 @dataclass
 class _GraphState:
     graph_id: str
@@ -309,6 +213,48 @@ def _with_graph(profile: pd.DataFrame, graph_id: str, slug: str) -> pd.DataFrame
     return out
 
 
+def _merge_blocks(state: _GraphState, params: MotifParams, corpus: Any,
+                  profiles: dict[str, pd.DataFrame]) -> None:
+    """Merge a complete graph's blocks into its profile, cache it, drop the null counts."""
+    try:
+        profile = profile_from_blocks([state.blocks[b] for b in sorted(state.blocks)],
+                                      params.size, params.signed)
+    except MotifError as exc:
+        state.error = f"MotifError: {exc}"
+        return
+    profile.attrs = {}  # the run table carries its own attrs
+    if corpus is not None:
+        corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(), profile)
+    profiles[state.graph_id] = profile
+    state.blocks.clear()  # the driver keeps profiles, not null counts
+
+
+def _block_tasks(pending: list[_GraphState], source: str | Network,
+                 params: MotifParams) -> Iterator[tuple[tuple[str, int], BlockTask]]:
+    """The missing blocks of ``pending``, keyed (graph id, block), graph after graph."""
+    for state in pending:
+        for task in state.tasks(source, params):
+            if state.error is None:  # a graph that failed stops sending blocks
+                yield (state.graph_id, task.block), task
+
+
+def _record_block(state: _GraphState, block: int, outcome: Any, params: MotifParams,
+                  corpus: Any, profiles: dict[str, pd.DataFrame]) -> bool:
+    """File one finished block (cached when the graph has several); True once the graph is done."""
+    if not outcome.ok:
+        state.error = outcome.error
+        state.blocks.clear()
+        return True
+    if corpus is not None and len(state.sizes) > 1:
+        corpus.write_result(state.graph_id, NULL_COUNTS_METHOD,
+                            params.block_key(block, len(state.sizes)), outcome.value)
+    state.blocks[block] = outcome.value
+    if state.complete:
+        _merge_blocks(state, params, corpus, profiles)
+        return True
+    return False
+
+
 def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifParams,
                 corpus: Any, executor: str, jobs: int | None, progress: bool,
                 dask_processes: bool) -> tuple[dict[str, pd.DataFrame], str]:
@@ -320,36 +266,15 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     profiles: dict[str, pd.DataFrame] = {}
     todo = [s for s in states if not s.complete]
     by_id = {s.graph_id: s for s in todo}
-
-    def finish(state: _GraphState) -> None:
-        try:
-            profile = profile_from_blocks([state.blocks[b] for b in sorted(state.blocks)],
-                                          params.size, params.signed)
-        except MotifError as exc:
-            state.error = f"MotifError: {exc}"
-            return
-        if corpus is not None:
-            corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(), profile)
-        profiles[state.graph_id] = profile
-        state.blocks.clear()  # the driver keeps profiles, not null counts
-
     for state in todo:
         if state.complete:  # every block was cached: a run killed before the merge
-            finish(state)
+            _merge_blocks(state, params, corpus, profiles)
     # largest first: the last tasks to finish are then short ones, so workers idle least
     # (longest-processing-time-first scheduling); the table keeps corpus order regardless
     pending = sorted((s for s in todo if not s.complete and s.error is None),
                      key=lambda s: -s.expected_cost)
-    description = "nothing to compute"
     if not pending:
-        return profiles, description
-
-    def tasks() -> Iterator[tuple[tuple[str, int], BlockTask]]:
-        for state in pending:
-            for task in state.tasks(source, params):
-                if state.error is None:  # a graph that failed stops sending blocks
-                    yield (state.graph_id, task.block), task
-
+        return profiles, "nothing to compute"
     n_blocks = sum(len(s.sizes) - len(s.blocks) for s in pending)
     # an open executor is the caller's to close: many small runs can share one pool
     scope = (contextlib.nullcontext(executor) if isinstance(executor, Executor)
@@ -359,26 +284,51 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
         bar = tqdm(total=len(states), initial=len(states) - len(pending), unit="graph",
                    desc="motifs", disable=not progress, file=sys.stderr, dynamic_ncols=True)
         with bar:
-            for done, outcome in enumerate(pool.run(compute_null_block, tasks()), start=1):
+            outcomes = pool.run(compute_null_block, _block_tasks(pending, source, params))
+            for done, outcome in enumerate(outcomes, start=1):
                 if n_blocks > len(pending):  # large graphs: show the blocks moving too
                     bar.set_postfix_str(f"null blocks {done}/{n_blocks}")
                 graph_id, block = outcome.key
                 state = by_id[graph_id]
-                if state.error is not None:
-                    continue
-                if not outcome.ok:
-                    state.error = outcome.error
-                    state.blocks.clear()
-                    bar.update(1)
-                    continue
-                if corpus is not None and len(state.sizes) > 1:
-                    corpus.write_result(graph_id, NULL_COUNTS_METHOD,
-                                        params.block_key(block, len(state.sizes)), outcome.value)
-                state.blocks[block] = outcome.value
-                if state.complete:
-                    finish(state)
+                if state.error is None and _record_block(state, block, outcome, params, corpus,
+                                                         profiles):
                     bar.update(1)
     return profiles, description
+
+
+def _resolve_graphs(corpus: Any, keys: Sequence[str] | None
+                    ) -> tuple[list[str], dict[str, str], dict[str, int]]:
+    """(graph ids in corpus order or key order, slug by id, edge count by id)."""
+    table = corpus.table()
+    if keys is None:
+        ids = table["graph_id"].astype(str).tolist()
+    else:
+        ids = list(dict.fromkeys(corpus.resolve(k) for k in keys))
+    rows = table.set_index("graph_id").loc[ids] if ids else table.iloc[:0]
+    return (ids, dict(zip(ids, rows["slug"].astype(str))),
+            dict(zip(ids, rows["n_edges"].astype(int))))
+
+
+def _read_cache(corpus: Any, ids: list[str], slugs: dict[str, str], n_edges: dict[str, int],
+                params: MotifParams) -> tuple[dict[str, pd.DataFrame], list[_GraphState]]:
+    """Cached profiles by graph id, and the state of every other graph (its cached blocks in)."""
+    profiles: dict[str, pd.DataFrame] = {}
+    states: list[_GraphState] = []
+    for graph_id in ids:
+        cached = corpus.read_result(graph_id, PROFILE_METHOD, params.cache_key())
+        if cached is not None:
+            profiles[graph_id] = cached
+            continue
+        state = _GraphState(graph_id, slugs[graph_id],
+                            null_blocks(n_edges[graph_id], params.n_null), n_edges[graph_id])
+        if len(state.sizes) > 1:  # blocks a killed run finished
+            for b in range(len(state.sizes)):
+                done = corpus.read_result(graph_id, NULL_COUNTS_METHOD,
+                                          params.block_key(b, len(state.sizes)))
+                if done is not None:
+                    state.blocks[b] = done
+        states.append(state)
+    return profiles, states
 
 
 def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None = None,
@@ -397,8 +347,9 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
         Graph ids, id prefixes or slugs (default: every graph).
     null : str, optional
         Null model (a key of :data:`motifs.nulls.NULL_MODELS`); by default
-        each graph gets :func:`motifs.nulls.default_null` (``config-dag`` for
-        a DAG) and the ``null_model`` column says which.
+        each graph gets :func:`motifs.nulls.default_null` (``causal-config``
+        for an attribution graph with token positions) and the
+        ``null_model`` column says which.
     n_null, size, signed, seed
         As in :func:`motifs.analysis.motif_profile`. A graph's nulls use the
         seeds :func:`block_seed` derives from ``seed``.
@@ -451,7 +402,7 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
     >>> corpus = Corpus(tempfile.mkdtemp()); _ = corpus.add(g)
     >>> table = run_motifs(corpus, n_null=10, executor="serial")
     >>> table.loc[table["motif"] == "030T", ["slug", "count", "null_model"]].values.tolist()
-    [['toy', 2, 'config-dag']]
+    [['toy', 2, 'causal-config']]
     >>> run_motifs(corpus, n_null=10, executor="serial").attrs["cached"]
     1
     """
@@ -463,31 +414,8 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
                          None if min_abs_weight is None else float(min_abs_weight), top_k)
     validate_params(params)
     start = time.perf_counter()
-    table = corpus.table()
-    if keys is None:
-        ids = table["graph_id"].astype(str).tolist()
-    else:
-        ids = list(dict.fromkeys(corpus.resolve(k) for k in keys))
-    rows = table.set_index("graph_id").loc[ids] if ids else table.iloc[:0]
-    slugs = dict(zip(ids, rows["slug"].astype(str)))
-    n_edges = dict(zip(ids, rows["n_edges"].astype(int)))
-
-    profiles: dict[str, pd.DataFrame] = {}
-    states: list[_GraphState] = []
-    for graph_id in ids:
-        cached = corpus.read_result(graph_id, PROFILE_METHOD, params.cache_key())
-        if cached is not None:
-            profiles[graph_id] = cached
-            continue
-        state = _GraphState(graph_id, slugs[graph_id], null_blocks(n_edges[graph_id], n_null),
-                            n_edges[graph_id])
-        if len(state.sizes) > 1:  # blocks a killed run finished
-            for b in range(len(state.sizes)):
-                done = corpus.read_result(graph_id, NULL_COUNTS_METHOD,
-                                          params.block_key(b, len(state.sizes)))
-                if done is not None:
-                    state.blocks[b] = done
-        states.append(state)
+    ids, slugs, n_edges = _resolve_graphs(corpus, keys)
+    profiles, states = _read_cache(corpus, ids, slugs, n_edges, params)
     n_cached = len(profiles)
     computed, description = _run_graphs(states, str(Path(corpus.root).resolve()), params, corpus,
                                         executor, jobs, progress, dask_processes)
@@ -503,9 +431,7 @@ def _assemble(ids: list[str], slugs: dict[str, str], profiles: dict[str, pd.Data
     if parts:
         out = pd.concat(parts, ignore_index=True)
     else:
-        out = pd.DataFrame(columns=list(RUN_COLUMNS) + ["motif", "name", "count", "null_mean",
-                                                        "null_sd", "z", "p", "sp", "null_model",
-                                                        "n_null"])
+        out = pd.DataFrame(columns=list(RUN_COLUMNS) + list(PROFILE_COLUMNS))
     out.attrs = {
         "failures": [{"graph": s.graph_id, "slug": s.slug, "error": s.error}
                      for s in states if s.error is not None],
@@ -515,15 +441,6 @@ def _assemble(ids: list[str], slugs: dict[str, str], profiles: dict[str, pd.Data
         "seconds": seconds,
     }
     return out
-
-
-def network_id(net: Network) -> str:
-    """A 16-hex-digit content hash of a network (its id for seeding, like a graph id)."""
-    h = hashlib.sha256(str(net.n_nodes).encode())
-    for arr in (net.src, net.dst, net.sign):
-        if arr is not None:
-            h.update(np.ascontiguousarray(arr).tobytes())
-    return h.hexdigest()[:16]
 
 
 def profile_network(net: Network, name: str, null: str | None = None, n_null: int = 1000,

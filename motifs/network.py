@@ -10,7 +10,7 @@ positions and labels on motif instances.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -44,6 +44,10 @@ class Network:
         Node names (node ids of an attribution graph, or edge-list names).
     rows : (n_nodes,) int64 or None
         Row numbers of the nodes in the AttributionGraph they came from.
+    pos : (n_nodes,) int32 or None
+        Token position of each node (an attribution graph's ``pos``,
+        Neuronpedia's ``ctx_idx``), for the position-aware ``causal-config``
+        null.
 
     Examples
     --------
@@ -62,6 +66,7 @@ class Network:
     layer: np.ndarray | None = None
     names: np.ndarray | None = None
     rows: np.ndarray | None = None
+    pos: np.ndarray | None = None
 
     @property
     def n_edges(self) -> int:
@@ -84,7 +89,8 @@ class Network:
                    weight: np.ndarray | None = None) -> Network:
         """The same nodes with another edge set (used by null models)."""
         return Network.from_edges(src, dst, n_nodes=self.n_nodes, sign=sign, weight=weight,
-                                  layer=self.layer, names=self.names, rows=self.rows)
+                                  layer=self.layer, names=self.names, rows=self.rows,
+                                  pos=self.pos)
 
     def topology(self) -> Network:
         """The same nodes and edges without edge signs or weights.
@@ -112,14 +118,15 @@ class Network:
     @classmethod
     def from_edges(
         cls,
-        src: Sequence[int] | np.ndarray,
-        dst: Sequence[int] | np.ndarray,
+        src: Sequence[Hashable] | np.ndarray,
+        dst: Sequence[Hashable] | np.ndarray,
         n_nodes: int | None = None,
         sign: Sequence[int] | np.ndarray | None = None,
         weight: Sequence[float] | np.ndarray | None = None,
         layer: Sequence[int] | np.ndarray | None = None,
         names: Sequence[Any] | np.ndarray | None = None,
         rows: Sequence[int] | np.ndarray | None = None,
+        pos: Sequence[int] | np.ndarray | None = None,
     ) -> Network:
         """Build a Network from edge arrays.
 
@@ -129,22 +136,33 @@ class Network:
 
         Parameters
         ----------
-        src, dst : int sequences of equal length
+        src, dst : sequences of equal length
+            Node numbers (non-negative integers), or any other hashable node
+            ids (strings, tuples): those are numbered by ``names`` when it is
+            given, else in order of first appearance (sources before
+            targets), and ``names`` becomes the ids.
         n_nodes : int, optional
-            Defaults to 1 + the largest endpoint.
+            Defaults to 1 + the largest endpoint (the number of ids).
         sign : optional, +1/-1 per edge (0 is read as +1)
         weight : optional float per edge; when given without ``sign``, signs
             are not derived: pass ``sign=np.sign(weight)`` to keep them.
-        layer, names, rows : optional per-node arrays
+        layer, names, rows, pos : optional per-node arrays
 
         Raises
         ------
         MotifError
             Unequal lengths, negative endpoints, endpoints beyond ``n_nodes``,
-            non-finite weights.
+            ids missing from ``names``, non-finite weights.
+
+        Examples
+        --------
+        >>> net = Network.from_edges(["crp", "crp", "lacI"], ["lacZ", "lacI", "lacZ"])
+        >>> net.n_nodes, net.names.tolist()
+        (3, ['crp', 'lacI', 'lacZ'])
+        >>> [(net.names[s], net.names[d]) for s, d in zip(net.src, net.dst)]
+        [('crp', 'lacI'), ('crp', 'lacZ'), ('lacI', 'lacZ')]
         """
-        src_a = np.asarray(src, dtype=np.int64).ravel()
-        dst_a = np.asarray(dst, dtype=np.int64).ravel()
+        src_a, dst_a, names = _node_numbers(src, dst, names)
         if src_a.shape != dst_a.shape:
             raise MotifError(f"src has {src_a.size} entries but dst has {dst_a.size}")
         if src_a.size and min(src_a.min(), dst_a.min()) < 0:
@@ -184,9 +202,10 @@ class Network:
             dst=(uniq % base).astype(np.int32),
             sign=sign_a,
             weight=None if weight_a is None else weight_a.astype(np.float32),
-            layer=None if layer is None else np.asarray(layer, dtype=np.int32).ravel(),
-            names=None if names is None else np.asarray(names, dtype=object).ravel(),
-            rows=None if rows is None else np.asarray(rows, dtype=np.int64).ravel(),
+            layer=_per_node(layer, np.int32),
+            names=_per_node(names, object),
+            rows=_per_node(rows, np.int64),
+            pos=_per_node(pos, np.int32),
         )
 
     @classmethod
@@ -212,8 +231,9 @@ class Network:
         signed : keep edge signs (sign of the weight).
 
         Split path parts (``graph.path``) are summed into one edge first.
-        Node layers come along (embeddings -1, logits n_layers) for
-        layer-aware nulls; ``names`` are node keys, ``rows`` node rows.
+        Node layers (embeddings -1, logits n_layers) and token positions
+        come along for the layer- and position-aware nulls; ``names`` are
+        node keys, ``rows`` node rows.
         """
         wanted = set(kinds) | ({"error"} if keep_errors else set())
         unknown = wanted - {"embedding", "feature", "error", "logit", "lorsa", "lorsa_error",
@@ -245,7 +265,52 @@ class Network:
             layer=graph.nodes["layer"].to_numpy()[rows],
             names=keys[rows],
             rows=rows,
+            pos=graph.nodes["pos"].to_numpy()[rows],
         )
+
+
+def _per_node(values: Any, dtype: Any) -> np.ndarray | None:
+    """A per-node array as a flat array of ``dtype`` (None stays None)."""
+    return None if values is None else np.asarray(values, dtype=dtype).ravel()
+
+
+def _is_integral(values: np.ndarray) -> bool:
+    """True for node numbers: an integer, float or bool array, or objects that are all ints."""
+    if values.dtype.kind in "iufb":
+        return True
+    return values.dtype.kind == "O" and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
+
+
+def _node_numbers(src: Any, dst: Any, names: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """(src, dst) as int64 node numbers, and the node names.
+
+    Integer endpoints are node numbers already. Any other ids are looked up
+    in ``names`` when given, else numbered in order of first appearance,
+    which then become the names.
+    """
+    src_a, dst_a = np.asarray(src), np.asarray(dst)
+    if _is_integral(src_a) and _is_integral(dst_a):
+        return src_a.astype(np.int64).ravel(), dst_a.astype(np.int64).ravel(), names
+    src_o = np.empty(len(src), dtype=object)
+    src_o[:] = list(src)
+    dst_o = np.empty(len(dst), dtype=object)
+    dst_o[:] = list(dst)
+    ends = np.concatenate([src_o, dst_o])
+    if names is None:
+        import pandas as pd
+
+        codes, uniques = pd.factorize(pd.Series(ends, dtype=object))
+        names = np.empty(len(uniques), dtype=object)
+        names[:] = list(uniques)
+    else:
+        lookup = {name: i for i, name in enumerate(np.asarray(names, dtype=object).ravel())}
+        missing = [v for v in ends if v not in lookup]
+        if missing:
+            raise MotifError(f"edge endpoint {missing[0]!r} is not one of the given names")
+        codes = np.array([lookup[v] for v in ends], dtype=np.int64)
+    codes = np.asarray(codes, dtype=np.int64)
+    return codes[: len(src_o)], codes[len(src_o):], names
 
 
 def instances_for_graph(graph: AttributionGraph, net: Network, motif: str = "ffl",

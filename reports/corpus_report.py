@@ -22,8 +22,16 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
+from motifs.compare import Z_THRESHOLD
 from motifs.errors import MotifError
-from reports.graph_report import DEFAULT_NULLS, ReportContext, check_nulls
+from reports.graph_report import (
+    DEFAULT_NULLS,
+    NetworkOptions,
+    ReportContext,
+    check_nulls,
+    null_sentence,
+    pruning_applies,
+)
 
 if TYPE_CHECKING:
     from corpus.store import Corpus
@@ -34,7 +42,7 @@ if TYPE_CHECKING:
 GROUP_COLUMNS: tuple[str, ...] = ("transcoder_type", "model", "task", "scan", "source")
 
 #: Values groups are compared on, size-normalised first.
-COMPARED_VALUES: tuple[str, ...] = ("sp", "z_resid")
+COMPARED_VALUES: tuple[str, ...] = ("sp", "z_adj")
 
 
 @dataclass
@@ -47,19 +55,26 @@ class CorpusComparison:
     results : long table, one row per null x graph x motif.
     nulls : null models run; ``nulls[0]`` is the headline one.
     profiles : one profile table (:func:`motifs.compare.profile_table`) per null.
-    correlation : SP correlation between graphs (under ``sp_null``).
+    correlation : SP correlation between graphs (``sp_profiles``).
     clustering : its hierarchical clustering (None below 3 graphs).
-    comparisons : (by, value) -> GroupComparison: ``sp`` under ``sp_null``,
-        ``z_resid`` under the headline null.
+    comparisons : (by, value) -> GroupComparison: ``sp`` on ``sp_profiles``,
+        ``z_adj`` (ANCOVA on group + log edges) under the headline null.
     backbones : (by, null) -> universal backbone table.
     size_fit : per motif, the regression of Z on log(edges) (headline null).
     summary : per group x null x motif, FFL and 3-cycle counts (all ``by``
         columns and ``all``).
     sp_null : the null whose SP is correlated, clustered and compared: the
-        first whose SP matrix has rank >= 2 (:func:`profile_null`).
+        headline null, never a fallback to another.
+    sp_profiles : the profile table SP is compared on: the triad profiles, or
+        the 4-node census under ``sp_null`` when its triad Z's are tied
+        (:func:`motifs.compare.triad_profile_is_tied`, acyclic nulls).
+    sp_size : 3 or 4, the census of ``sp_profiles``.
     skipped : why a comparison was not made (one group only, ...).
     failures : graphs the motif engine failed on (left out).
     seconds : wall time of the motif runs.
+    fraction : backbone: share of each group's graphs a motif must be
+        significant in (|Z| > :data:`motifs.compare.Z_THRESHOLD`).
+    network : the network and motifs of every run.
     """
 
     graphs: pd.DataFrame
@@ -76,9 +91,13 @@ class CorpusComparison:
     n_null: int
     seed: int
     sp_null: str
+    sp_profiles: pd.DataFrame
+    sp_size: int
     skipped: list[str] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    fraction: float = 0.8
+    network: NetworkOptions = field(default_factory=NetworkOptions)
 
     @property
     def primary(self) -> str:
@@ -104,11 +123,46 @@ def corpus_results(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int 
     return pd.concat(parts, ignore_index=True), failures
 
 
+def analysed_graphs(corpus: Corpus, results: pd.DataFrame,
+                    failures: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The corpus graphs table, limited to the graphs ``results`` holds.
+
+    Raises
+    ------
+    MotifError
+        No graph has results (each failed in the motif engine, or none exist).
+    """
+    graphs = corpus.list()
+    graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
+    if graphs.empty:
+        raise MotifError(f"{corpus.root}: no graph with motif results "
+                         f"({len(failures)} failed in the motif engine)")
+    return graphs
+
+
+def corpus_verdict(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int = 0,
+                   keys: Sequence[str] | None = None,
+                   **run_options: Any) -> tuple[pd.DataFrame, list[str], list[dict[str, Any]]]:
+    """The FFL verdict of a corpus under each null (issue #17): table, sentences, failures.
+
+    Runs (or reads from the cache) every graph's triad profile under each
+    null, then :func:`motifs.compare.ffl_verdict` per model x transcoder
+    type x task and :func:`motifs.compare.verdict_sentences`.
+    """
+    from motifs.compare import ffl_verdict, verdict_sentences
+
+    chosen = check_nulls(nulls)
+    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
+    graphs = analysed_graphs(corpus, results, failures)
+    table = ffl_verdict(results, graphs, nulls=chosen)
+    return table, verdict_sentences(table), failures
+
+
 def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type", "model", "task"),
                    nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200, seed: int = 0,
                    keys: Sequence[str] | None = None, n_boot: int = 2000, n_perm: int = 5000,
                    fraction: float = 0.8, n_clusters: int = 2, alpha: float = 0.05,
-                   **run_options: Any) -> CorpusComparison:
+                   network: NetworkOptions | None = None, **run_options: Any) -> CorpusComparison:
     """Run the motif engine over a corpus and compare the profiles.
 
     Parameters
@@ -123,6 +177,9 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     n_boot, n_perm, fraction, n_clusters, alpha
         Bootstrap resamples, permutations, backbone fraction, clusters cut
         from the tree, false discovery rate.
+    network : NetworkOptions, optional
+        The network and motifs of every run (default: ``cgram motifs``'
+        defaults).
     **run_options
         ``executor``, ``jobs``, ``progress`` for :func:`motifs.corpus_run.run_motifs`.
 
@@ -137,11 +194,11 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     """
     from motifs.compare import (
         cluster_profiles,
-        compare_groups,
         group_motif_summary,
         profile_table,
         size_regression,
         sp_correlation,
+        triad_profile_is_tied,
         universal_backbone,
     )
 
@@ -150,74 +207,67 @@ def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type",
     unknown = [c for c in columns if c not in GROUP_COLUMNS]
     if unknown:
         raise MotifError(f"cannot group by {unknown}; choose from {list(GROUP_COLUMNS)}")
+    network = network or NetworkOptions()
     started = time.perf_counter()
-    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys, **run_options)
-    seconds = time.perf_counter() - started
-    graphs = corpus.list()
-    graphs = graphs.loc[graphs["graph_id"].isin(results["graph"])].reset_index(drop=True)
-    if graphs.empty:
-        raise MotifError(f"{corpus.root}: no graph to compare "
-                         f"({len(failures)} failed in the motif engine)")
+    results, failures = corpus_results(corpus, chosen, n_null, seed, keys=keys,
+                                       **network.run_kwargs(), **run_options)
+    graphs = analysed_graphs(corpus, results, failures)
     profiles = {null: profile_table(results, graphs, null=null) for null in chosen}
     adjusted, size_fit = size_regression(profiles[chosen[0]])
     profiles[chosen[0]] = adjusted
-    sp_null = profile_null(profiles, chosen)
-    correlation = sp_correlation(profiles[sp_null])
-    clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(adjusted))) \
-        if len(adjusted) >= 3 else None
-    comparisons: dict[tuple[str, str], GroupComparison] = {}
-    backbones: dict[tuple[str, str], pd.DataFrame] = {}
+    sp_null, sp_size, sp_profiles = chosen[0], network.size, profiles[chosen[0]]
+    if triad_profile_is_tied(sp_profiles):
+        # the triad SP is one vector up to sign: compare profiles on the 4-node census
+        quads, quad_failures = corpus_results(corpus, [sp_null], n_null, seed, keys=keys,
+                                              **{**network.run_kwargs(), "size": 4,
+                                                 "signed": False}, **run_options)
+        failures += [{**f, "census": "size 4"} for f in quad_failures]
+        sp_size, sp_profiles = 4, profile_table(quads, graphs.loc[graphs["graph_id"].isin(
+            quads["graph"])], null=sp_null)
+    seconds = time.perf_counter() - started
+    correlation = sp_correlation(sp_profiles)
     skipped: list[str] = []
-    summaries = [group_motif_summary(results, graphs, None)]
+    clustering = None
+    if not np.isfinite(correlation.to_numpy()).all():
+        skipped.append("clustering: some pairs of graphs share fewer than 3 classes with a "
+                       "defined SP (their correlation is undefined)")
+    elif len(correlation) >= 3:
+        clustering = cluster_profiles(correlation, n_clusters=min(n_clusters, len(correlation)))
+    comparisons, not_compared = _compare_groups(sp_profiles, adjusted, columns, n_boot, n_perm,
+                                                alpha, seed)
+    summaries = [group_motif_summary(results, graphs, column) for column in (None, *columns)]
+    backbones = {(column, null): universal_backbone(profiles[null], column, fraction)
+                 for column in columns for null in chosen}
+    return CorpusComparison(
+        graphs=graphs, results=results, nulls=chosen, profiles=profiles,
+        correlation=correlation, clustering=clustering, comparisons=comparisons,
+        backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
+        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, sp_profiles=sp_profiles,
+        sp_size=sp_size, skipped=skipped + not_compared, failures=failures, seconds=seconds,
+        fraction=fraction, network=network)
+
+
+def _compare_groups(sp_profiles: pd.DataFrame, adjusted: pd.DataFrame, columns: Sequence[str],
+                    n_boot: int, n_perm: int, alpha: float,
+                    seed: int) -> tuple[dict[tuple[str, str], GroupComparison], list[str]]:
+    """Per grouping column, the groups compared on SP (``sp_profiles``) and on
+    size-adjusted Z (``adjusted``, the headline null); and why a column was not compared."""
+    from motifs.compare import compare_groups
+
+    comparisons: dict[tuple[str, str], GroupComparison] = {}
+    skipped: list[str] = []
     for column in columns:
-        summaries.append(group_motif_summary(results, graphs, column))
-        for null in chosen:
-            backbones[(column, null)] = universal_backbone(profiles[null], column, fraction)
         labels = adjusted[column].dropna().astype(str)
         if labels.nunique() < 2:
             skipped.append(f"{column}: the corpus has {labels.nunique()} labelled group(s) "
                            f"({', '.join(sorted(labels.unique())) or 'none'}); nothing to compare")
             continue
         for value in COMPARED_VALUES:
-            table = profiles[sp_null] if value == "sp" else adjusted
+            table = sp_profiles if value == "sp" else adjusted
             comparisons[(column, value)] = compare_groups(table, column, value=value,
                                                           n_boot=n_boot, n_perm=n_perm,
                                                           alpha=alpha, seed=seed)
-    return CorpusComparison(
-        graphs=graphs, results=results, nulls=chosen, profiles=profiles,
-        correlation=correlation, clustering=clustering, comparisons=comparisons,
-        backbones=backbones, size_fit=size_fit, summary=pd.concat(summaries, ignore_index=True),
-        by=columns, n_null=n_null, seed=seed, sp_null=sp_null, skipped=skipped,
-        failures=failures, seconds=seconds)
-
-
-def profile_rank(profiles: pd.DataFrame) -> int:
-    """Numerical rank of the (graphs, motifs) SP matrix (NaN as 0).
-
-    Rank 1 means every graph's significance profile is one vector up to sign:
-    the null ties its motif counts together (with in/out degrees kept and no
-    mutual edges, the null counts of 021U, 021C, 021D and 030T are affine
-    functions of one another), so SP carries one number per graph.
-
-    Examples
-    --------
-    >>> p = pd.DataFrame({"graph": ["a", "b"], "sp:x": [0.5, -0.5], "sp:y": [-0.5, 0.5]})
-    >>> profile_rank(p)
-    1
-    """
-    from motifs.compare import motif_matrix
-
-    matrix = motif_matrix(profiles, "sp").fillna(0.0).to_numpy()
-    return int(np.linalg.matrix_rank(matrix, tol=1e-6)) if matrix.size else 0
-
-
-def profile_null(profiles: dict[str, pd.DataFrame], nulls: Sequence[str]) -> str:
-    """The null whose SP profiles are compared: the first in ``nulls`` whose SP
-    matrix has rank 2 or more (see :func:`profile_rank`), else the first."""
-    for null in nulls:
-        if profile_rank(profiles[null]) >= 2:
-            return null
-    return nulls[0]
+    return comparisons, skipped
 
 
 def write_comparison_tables(comparison: CorpusComparison, out_dir: str | Path) -> list[Path]:
@@ -279,6 +329,9 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
         index=False, float_format=lambda v: f"{v:.3g}"))
     lines.append("\nFindings:")
     lines.extend("  " + line for line in group_findings(comparison.summary))
+    from motifs.compare import sp_census_note
+
+    lines.append("\n" + sp_census_note(comparison.sp_null, comparison.sp_size))
     for (by, value), result in comparison.comparisons.items():
         null_used = comparison.sp_null if value == "sp" else comparison.primary
         lines.append(f"\nGroups by {by} under {null_used}, on {result.description}:")
@@ -286,7 +339,11 @@ def comparison_text(comparison: CorpusComparison, max_rows: int = 20) -> str:
         lines.append(tests[["motif", "n_graphs", "p", "q", "significant", "effect",
                             "effect_measure", "contrast"]]
                      .to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-        ties = tied_motifs(comparison.profiles[null_used], list(tests["motif"]))
+        if "size_overlap" in tests and not tests["size_overlap"].all():
+            lines.append(f"  warning: the {by} groups' sizes do not overlap "
+                         f"({result.size_ranges}); the size adjustment extrapolates")
+        compared = comparison.sp_profiles if value == "sp" else comparison.profiles[null_used]
+        ties = tied_motifs(compared, list(tests["motif"]))
         for lead, others in ties.items():
             lines.append(f"  note: {', '.join(others)} = ±{lead} in every graph under "
                          f"{null_used} (dependent classes): one finding, not {len(others) + 1}")
@@ -421,10 +478,11 @@ class CorpusReportContext(ReportContext):
 
     @functools.cached_property
     def sp(self) -> pd.DataFrame:
-        """Graphs x motifs SP under ``comparison.sp_null``, classes never formed left out."""
+        """Graphs x motifs SP compared (``comparison.sp_profiles``), classes never formed
+        left out."""
         from motifs.compare import motif_matrix
 
-        sp = motif_matrix(self.comparison.profiles[self.comparison.sp_null], "sp")
+        sp = motif_matrix(self.comparison.sp_profiles, "sp")
         return sp.loc[:, sp.notna().any(axis=0)]
 
 
@@ -434,13 +492,28 @@ def header_section(page: Page, context: CorpusReportContext) -> None:
     counts = "; ".join(f"{c}: " + ", ".join(f"{k} {v}" for k, v in
                                              head[c].fillna("(none)").value_counts().items())
                        for c in context.columns)
-    page.paragraph(f"Corpus {context.corpus.root}: {len(head)} graphs ({counts}). Null models "
+    page.paragraph(f"Corpus {context.corpus.root}: {len(head)} graphs ({counts}); motif "
+                   f"networks of {context.network.describe()}. Null models "
                    f"{', '.join(comparison.nulls)}, {context.n_null} samples each, seed "
                    f"{context.seed}; headline null {context.primary}.", cls="meta")
+    page.paragraph(f"What each null keeps: {null_sentence(comparison.nulls)}", cls="meta")
     if comparison.failures:
         page.paragraph(f"{len(comparison.failures)} graph runs failed and are left out: " +
                        "; ".join(f"{f['slug']} ({f['null_model']}): {f['error']}"
                                  for f in comparison.failures[:10]), cls="note")
+
+
+def browser_section(page: Page, context: CorpusReportContext,
+                    keys: Sequence[str] | None = None) -> Path:
+    """The corpus browser beside the report (``index.html``, each graph's explorer
+    under ``views/``), linked from the page; returns the browser's path."""
+    from reports.corpus_browser import BROWSER_NAME, write_corpus_browser
+
+    path = write_corpus_browser(context.corpus, page.out_dir, context.head, null=context.primary,
+                                keys=keys)
+    page.raw(f'<p class="meta">Every graph, sortable and filterable, each opening in the '
+             f'interactive explorer: <a href="{BROWSER_NAME}">{BROWSER_NAME}</a>.</p>')
+    return path
 
 
 def findings_section(page: Page, context: CorpusReportContext) -> None:
@@ -450,8 +523,8 @@ def findings_section(page: Page, context: CorpusReportContext) -> None:
     summary = context.comparison.summary
     page.heading("Findings")
     page.paragraph("Are feed-forward loops enriched under each null model, and are 3-cycles "
-                   "absent? Per group, the number of graphs with Z > 2 out of those where Z is "
-                   "defined, and what each null expects.")
+                   f"absent? Per group, the number of graphs with Z > {Z_THRESHOLD:g} out of "
+                   "those where Z is defined, and what each null expects.")
     page.bullets(group_findings(summary))
     page.table(summary, "motif_summary", "Graphs with FFLs enriched / 3-cycles "
                "absent, per group and null (full counts in the CSV)",
@@ -470,10 +543,10 @@ def profiles_section(page: Page, context: CorpusReportContext) -> None:
         .reindex(index=pd.unique(results["motif"]), columns=comparison.nulls)
     median_z = median_z.loc[median_z.notna().any(axis=1)]
     page.figure(figures.profile_bars(median_z, "median Z", f"Median Z over the {len(head)} "
-                                     "graphs, per null model", threshold=2.0), "median_z",
-                "Median over graphs of each class's Z under each null; dashed: |Z| = 2. "
-                "Z is not size-normalised: the group comparisons below use SP and size-"
-                "adjusted Z.")
+                                     "graphs, per null model", threshold=Z_THRESHOLD), "median_z",
+                f"Median over graphs of each class's Z under each null; dashed: |Z| = "
+                f"{Z_THRESHOLD:g}. Z is not size-normalised: the group comparisons below use SP "
+                "and size-adjusted Z.")
     shown = [c for c in ("slug", *columns, "n_nodes", "n_edges", "density") if c in head]
     mains = [c for c in head.columns if c.split(":")[0] in ("count", "z", "sp")
              and _is_main(c.split(":", 1)[1])]
@@ -485,31 +558,18 @@ def profiles_section(page: Page, context: CorpusReportContext) -> None:
 
 
 def superfamilies_section(page: Page, context: CorpusReportContext) -> None:
-    """SP correlation and clustering (Milo et al. 2004), under the null whose SP varies."""
+    """SP correlation and clustering (Milo et al. 2004) under the headline null, on the
+    4-node census when its triad SP is one vector up to sign."""
+    from motifs.compare import sp_census_note
     from reports import figures
 
-    comparison, head, columns, primary = (context.comparison, context.head, context.columns,
-                                          context.primary)
+    comparison, head, columns = context.comparison, context.head, context.columns
     sp_null = comparison.sp_null
     labels = _row_labels(head, columns)
     page.heading("Superfamilies: SP correlation and clustering")
-    if sp_null != primary:
-        page.paragraph(
-            f"Under {primary} every graph's significance profile is the same vector up to "
-            f"sign (the SP matrix has rank {profile_rank(head)}): with in/out degrees kept and "
-            "no mutual edges, the null counts of fan-in, chain, fan-out and FFL are affine "
-            "functions of one another (the dependent_on column of the profiles), so their "
-            f"Z-scores agree up to sign. Profiles are therefore correlated, clustered and "
-            f"compared under {sp_null}, the first null whose profiles vary in more than one "
-            "direction.")
-    elif profile_rank(head) <= 1:
-        page.paragraph(
-            f"Under every null run here ({', '.join(comparison.nulls)}) the significance "
-            "profiles of all graphs are one vector up to sign (SP matrix of rank "
-            f"{profile_rank(head)}): the null ties the counts of the varying classes "
-            "together, so the correlation and clustering below only separate graphs by the "
-            "sign of their FFL Z. Add a null that lets more classes vary (config or er) to "
-            "compare profile shapes.", cls="note")
+    page.paragraph(sp_census_note(sp_null, comparison.sp_size) + (
+        " Classes the null can never form (cycles, mutual edges) have no defined SP and are "
+        "left out of each correlation." if comparison.sp_size == 4 else ""))
     if comparison.clustering is not None:
         page.figure(figures.sp_heatmap(context.sp, comparison.clustering, labels,
                                        f"SP under {sp_null}, rows clustered (average linkage "
@@ -536,9 +596,9 @@ def group_comparisons_section(page: Page, context: CorpusReportContext) -> None:
     comparison = context.comparison
     page.heading("Group comparisons (size-normalised)")
     page.paragraph("Z-scores grow with graph size, and the groups here differ in size, so "
-                   "groups are compared on the significance profile SP = Z/||Z|| and on the "
-                   "residual of Z after a pooled regression on log(edges); raw Z is not "
-                   "compared. Each table says which value it shows.")
+                   "groups are compared on the significance profile SP = Z/||Z|| and on Z at "
+                   "equal size (ANCOVA: Z ~ group + log(edges), Freedman-Lane permutation "
+                   "p-values); raw Z is not compared. Each table says which value it shows.")
     for (column, value), result in comparison.comparisons.items():
         null_used = comparison.sp_null if value == "sp" else context.primary
         page.heading(f"{column}: {value} under {null_used}", level=3)
@@ -555,8 +615,10 @@ def group_comparisons_section(page: Page, context: CorpusReportContext) -> None:
                         f"mean_sp_{column}", f"Mean significance profile per {column} group.")
         page.figure(figures.group_comparison_plot(result, finite,
                                                   f"{value} by {column}; * q < 0.05"),
-                    f"groups_{column}_{value}", f"Group means and 95% bootstrap intervals "
-                    f"of {value} per motif; q: Benjamini-Hochberg over motifs.")
+                    f"groups_{column}_{value}", "Group means and 95% " + (
+                        "t intervals of the least-squares means at equal size"
+                        if value.endswith("_adj") else "bootstrap intervals")
+                    + f" of {value} per motif; q: Benjamini-Hochberg over motifs.")
         page.table(result.tests.loc[result.tests["motif"].isin(finite)],
                    f"group_tests_{column}_{value}", "Permutation tests")
         page.save_csv(result.means, f"group_means_{column}_{value}")
@@ -578,7 +640,8 @@ def size_confound_section(page: Page, context: CorpusReportContext) -> None:
                                          title=f"FFL Z under {context.primary} against graph "
                                                "size"),
                     "size_confound", "Each point a graph; dashed: pooled least-squares fit "
-                    "of Z on log10(edges). Groups are compared on residuals from this fit.")
+                    "of Z on log10(edges), which describes the size trend only: groups are compared by "
+                    "ANCOVA (a common slope within groups), not on residuals from this fit.")
     fit = context.comparison.size_fit
     page.table(fit, "size_regression", "Z regressed on natural log(edges), per motif (pooled "
                "over graphs)", shown=fit.loc[fit["n"] > 0])
@@ -590,8 +653,9 @@ def backbone_section(page: Page, context: CorpusReportContext) -> None:
 
     comparison, columns, primary = context.comparison, context.columns, context.primary
     page.heading("Universal backbone")
-    page.paragraph("A motif belongs to the backbone when it is significant (|Z| > 2) in the "
-                   "same direction in at least 80% of the graphs of every group.")
+    page.paragraph(f"A motif belongs to the backbone when it is significant (|Z| > "
+                   f"{Z_THRESHOLD:g}) in the same direction in at least "
+                   f"{comparison.fraction:.0%} of the graphs of every group.")
     for (column, null_model), backbone in comparison.backbones.items():
         members = backbone.loc[backbone["in_backbone"]]
         text = ", ".join(f"{figures.motif_label(m)} {d}" for m, d in
@@ -613,11 +677,15 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
     from motifs.compare import find_motif
     from reports import figures
 
-    head, columns, primary = context.head, context.columns, context.primary
+    head, columns, primary, network = (context.head, context.columns, context.primary,
+                                       context.network)
     page.heading("Does it survive pruning?")
+    if not pruning_applies(page, network):
+        return
     sens_n = sensitivity_n_null or min(context.n_null, 50)
     sens = corpus_sensitivity(context.corpus, head["graph"].tolist(), primary, sens_n,
-                              context.seed, keep_fractions, **context.run_options)
+                              context.seed, keep_fractions, size=network.size,
+                              signed=network.signed, **context.run_options)
     meta = head[["graph", *columns]]
     sens = sens.merge(meta, on="graph", how="left")
     sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
@@ -629,8 +697,8 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
                 f"(by |weight|) is kept, each level against its own null ({sens_n} "
                 "samples).")
     survive = ffl_rows.groupby("level", sort=False)["z"].agg(
-        enriched=lambda z: int((z > 2).sum()), graphs="size")
-    page.bullets(f"{level}: FFLs enriched (Z > 2) in {int(r.enriched)}/{int(r.graphs)} "
+        enriched=lambda z: int((z > Z_THRESHOLD).sum()), graphs="size")
+    page.bullets(f"{level}: FFLs enriched (Z > {Z_THRESHOLD:g}) in {int(r.enriched)}/{int(r.graphs)} "
                  "graphs" for level, r in survive.iterrows())
     page.table(sens, "pruning", "FFL and 3-cycle profiles at each pruning level",
                shown=sens[["slug", *columns, "level", "n_edges", "motif", "count",
@@ -644,14 +712,18 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
                         keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25),
                         sensitivity_n_null: int | None = None, n_boot: int = 2000,
                         n_perm: int = 5000, executor: str = "pool", jobs: int | None = None,
-                        progress: bool = False, name: str = "report.html") -> Path:
+                        progress: bool = False, name: str = "report.html",
+                        fraction: float = 0.8, network: NetworkOptions | None = None,
+                        browser: bool = True) -> Path:
     """Write the corpus report: one self-contained HTML page, CSV tables, PNG figures.
 
     The page is its sections in order (:func:`header_section`,
+    :func:`browser_section`,
     :func:`findings_section`, :func:`profiles_section`,
     :func:`superfamilies_section`, :func:`group_comparisons_section`,
     :func:`size_confound_section`, :func:`backbone_section`,
-    :func:`pruning_section`), each given the shared :class:`CorpusReportContext`.
+    :func:`reports.mechanisms.cascade_summary_section`, :func:`pruning_section`),
+    each given the shared :class:`CorpusReportContext`.
 
     Parameters
     ----------
@@ -669,6 +741,11 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     n_boot, n_perm : bootstrap resamples and permutations of the group tests.
     executor, jobs, progress : how motif runs execute (cached in the corpus).
     name : file name of the page.
+    fraction : backbone share (:func:`compare_corpus`).
+    network : the network and motifs of every run (:class:`NetworkOptions`;
+        default: ``cgram motifs``' defaults).
+    browser : also write the corpus browser (``index.html``) and every graph's
+        explorer page (``views/``) beside the report.
 
     Returns
     -------
@@ -676,20 +753,26 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
         The HTML file.
     """
     from reports.html import Page
+    from reports.mechanisms import cascade_summary_section
 
     started = time.perf_counter()
     run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
     comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
-                                n_boot=n_boot, n_perm=n_perm, **run_options)
-    context = CorpusReportContext(corpus, n_null, seed, run_options, comparison)
+                                n_boot=n_boot, n_perm=n_perm, fraction=fraction,
+                                network=network, **run_options)
+    context = CorpusReportContext(corpus, n_null, seed, run_options, comparison,
+                                  network=comparison.network)
     page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)
     header_section(page, context)
+    if browser:
+        browser_section(page, context, keys)
     findings_section(page, context)
     profiles_section(page, context)
     superfamilies_section(page, context)
     group_comparisons_section(page, context)
     size_confound_section(page, context)
     backbone_section(page, context)
+    cascade_summary_section(page, context)
     if keep_fractions:
         pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Motif runs {comparison.seconds:.1f} s (cached in the corpus: a second "

@@ -6,13 +6,14 @@ graph and listed by their features, and how the profile survives pruning.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from motifs.compare import Z_THRESHOLD
 from motifs.errors import MotifError
 
 if TYPE_CHECKING:
@@ -26,6 +27,70 @@ if TYPE_CHECKING:
 #: DAG); ``layer-config`` also keeps which layers edges join; ``config``
 #: allows cycles (comparable with mfinder); ``er`` keeps only n and m.
 DEFAULT_NULLS: tuple[str, ...] = ("config-dag", "layer-config", "config", "er")
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """How a graph becomes the motif network and which motifs are counted: the
+    options of ``cgram motifs`` (``--size``, ``--signed``, ``--keep-errors``,
+    ``--min-weight``, ``--top-k``), so that a report reproduces a motif run.
+
+    The field names are the keywords of :func:`motifs.corpus_run.run_motifs`.
+
+    Examples
+    --------
+    >>> NetworkOptions().describe()
+    'embedding, feature and logit nodes, every edge; 3-node motifs'
+    >>> NetworkOptions(signed=True, keep_errors=True, min_abs_weight=0.5).describe()
+    'embedding, feature, error and logit nodes, edges with |weight| >= 0.5; signed 3-node motifs'
+    """
+
+    size: int = 3
+    signed: bool = False
+    keep_errors: bool = False
+    min_abs_weight: float | None = None
+    top_k: int | None = None
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`motifs.corpus_run.run_motifs`."""
+        return asdict(self)
+
+    @property
+    def default_network(self) -> bool:
+        """Whether the network is :meth:`Network.from_graph`'s default (no errors, no pruning)."""
+        return not self.keep_errors and self.min_abs_weight is None and self.top_k is None
+
+    def network(self, graph: AttributionGraph) -> Network:
+        """The motif network of ``graph`` under these options."""
+        from motifs.network import Network
+
+        return Network.from_graph(graph, keep_errors=self.keep_errors,
+                                  min_abs_weight=self.min_abs_weight, top_k=self.top_k)
+
+    def describe(self) -> str:
+        """The nodes and edges kept and the motifs counted, as a phrase."""
+        nodes = "embedding, feature, error and logit" if self.keep_errors else \
+            "embedding, feature and logit"
+        edges = []
+        if self.min_abs_weight is not None:
+            edges.append(f"edges with |weight| >= {self.min_abs_weight:g}")
+        if self.top_k is not None:
+            edges.append(f"the {self.top_k:,} strongest edges")
+        motifs = f"{'signed ' if self.signed else ''}{self.size}-node motifs"
+        return f"{nodes} nodes, {', '.join(edges) or 'every edge'}; {motifs}"
+
+
+def null_sentence(nulls: Sequence[str]) -> str:
+    """What each null model run keeps (:data:`motifs.nulls.NULL_MODELS`), one clause each.
+
+    Examples
+    --------
+    >>> null_sentence(["er"])
+    'er: Erdos-Renyi: same number of nodes and edges, no self-loops or multi-edges.'
+    """
+    from motifs.nulls import NULL_MODELS
+
+    return "; ".join(f"{null}: {NULL_MODELS[null]}" for null in nulls) + "."
 
 
 def check_nulls(nulls: str | Sequence[str]) -> list[str]:
@@ -42,15 +107,16 @@ def check_nulls(nulls: str | Sequence[str]) -> list[str]:
 
 
 def null_count_samples(corpus: Corpus, key: str, null: str, n_null: int, seed: int,
-                       size: int = 3, executor: str = "pool",
-                       jobs: int | None = None) -> tuple[np.ndarray, list[str]]:
+                       size: int = 3, executor: str = "pool", jobs: int | None = None,
+                       network: NetworkOptions | None = None) -> tuple[np.ndarray, list[str]]:
     """(S, k) motif counts of the null samples behind a graph's profile, and the k codes.
 
     The samples are those :func:`motifs.corpus_run.run_motifs` draws for the
     same ``null``, ``n_null`` and ``seed`` (the same null blocks and block
     seeds), so a histogram of these counts is the ensemble the profile's
     Z-scores come from. Blocks cached in the corpus are read back; the others
-    are computed on ``executor`` and cached.
+    are computed on ``executor`` and cached. ``network`` (default: the default
+    network and ``size``) chooses the network and motifs, as in the profile.
     """
     from corpus.executor import open_executor
     from motifs.corpus_run import (
@@ -64,7 +130,9 @@ def null_count_samples(corpus: Corpus, key: str, null: str, n_null: int, seed: i
     )
 
     graph_id = corpus.resolve(key)
-    params = MotifParams(null, n_null, size, False, seed)
+    net = network or NetworkOptions(size=size)
+    params = MotifParams(null, n_null, net.size, net.signed, seed, net.keep_errors,
+                         net.min_abs_weight, net.top_k)
     validate_params(params)
     sizes = null_blocks(int(corpus.row(graph_id)["n_edges"]), n_null)
     firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
@@ -85,7 +153,7 @@ def null_count_samples(corpus: Corpus, key: str, null: str, n_null: int, seed: i
                 corpus.write_result(graph_id, NULL_COUNTS_METHOD,
                                     params.block_key(outcome.key, len(sizes)), outcome.value)
                 blocks[outcome.key] = outcome.value
-    codes, _ = motif_names(size, False)
+    codes, _ = motif_names(net.size, net.signed)
     frame = pd.concat([blocks[b] for b in sorted(blocks)], ignore_index=True)
     frame = frame.loc[frame["sample"] >= 0].sort_values("sample")
     return frame[codes].to_numpy(dtype=np.int64), codes
@@ -94,7 +162,9 @@ def null_count_samples(corpus: Corpus, key: str, null: str, n_null: int, seed: i
 def graph_profiles(corpus: Corpus, key: str, nulls: Sequence[str], n_null: int, seed: int,
                    size: int = 3, **run_options: object) -> pd.DataFrame:
     """Long profile table of one corpus graph under each null (rows: null x motif),
-    from :func:`motifs.corpus_run.run_motifs` (parallel, cached in the corpus)."""
+    from :func:`motifs.corpus_run.run_motifs` (parallel, cached in the corpus);
+    ``run_options`` are its keywords (``executor``, ``jobs``, ``progress`` and
+    the network's, :meth:`NetworkOptions.run_kwargs`)."""
     from motifs.corpus_run import run_motifs
 
     parts = []
@@ -168,6 +238,8 @@ class ReportContext:
     seed: int
     #: ``executor``, ``jobs``, ``progress`` of the motif runs.
     run_options: dict[str, Any]
+    #: The network and motifs of every run (``cgram motifs``' options).
+    network: NetworkOptions = field(default_factory=NetworkOptions, kw_only=True)
 
 
 @dataclass
@@ -195,7 +267,7 @@ def header_section(page: Page, context: GraphReportContext) -> None:
     page.paragraph(
         f"model {meta.model} · transcoder {meta.transcoder_type} · task {meta.task or '-'} · "
         f"source {meta.source} · {graph.n_nodes} nodes, {graph.n_edges} edges; the motif "
-        f"network keeps embeddings, features and logits: {net.n_nodes} nodes, {net.n_edges} "
+        f"network keeps {context.network.describe()}: {net.n_nodes} nodes, {net.n_edges} "
         f"edges.", cls="meta")
     page.paragraph(f"Prompt: {meta.prompt!r}", cls="meta")
 
@@ -209,7 +281,7 @@ def findings_section(page: Page, context: GraphReportContext) -> None:
 
 
 def profile_section(page: Page, context: GraphReportContext) -> None:
-    """Z and SP per 3-node class and null model, drawn and tabled."""
+    """Z and SP per motif class and null model, drawn and tabled."""
     from reports import figures
 
     profiles, chosen, n_null = context.profiles, context.nulls, context.n_null
@@ -219,10 +291,10 @@ def profile_section(page: Page, context: GraphReportContext) -> None:
     sp = profiles.pivot(index="motif", columns="null_model", values="sp") \
         .reindex(index=pd.unique(profiles["motif"]), columns=chosen)
     page.figure(figures.profile_bars(z, "Z-score", f"Z per null model ({n_null} samples each)",
-                                     threshold=2.0), "z_profile",
-                "Z = (count − null mean) / null sd per 3-node class and null model; dashed: "
-                "|Z| = 2; n/a: the null count never varies (Z undefined). Each class is drawn "
-                "under its bars.")
+                                     threshold=Z_THRESHOLD), "z_profile",
+                f"Z = (count − null mean) / null sd per {context.network.size}-node class and "
+                f"null model; dashed: |Z| = {Z_THRESHOLD:g}; n/a: the null count never varies "
+                "(Z undefined). Each class is drawn under its bars.")
     page.figure(figures.profile_bars(sp, "SP", "Significance profile SP = Z / ||Z||"),
                 "sp_profile", "Significance profile (Milo et al. 2004), normalised over the "
                 "finite Z of each null.")
@@ -245,7 +317,8 @@ def null_distribution_section(page: Page, context: GraphReportContext) -> None:
     null_counts, codes = null_count_samples(context.corpus, context.graph_id, primary, n_null,
                                             context.seed,
                                             executor=context.run_options["executor"],
-                                            jobs=context.run_options["jobs"])
+                                            jobs=context.run_options["jobs"],
+                                            network=context.network)
     profiles = context.profiles
     real = profiles.loc[profiles["null_model"] == primary].set_index("motif")["count"] \
         .reindex(codes).to_numpy()
@@ -289,17 +362,37 @@ def ffl_section(page: Page, context: GraphReportContext, top: int = 10, n_loops:
     page.save_csv(table, "ffl_instances_all")
 
 
+def explorer_section(page: Page, context: GraphReportContext, top: int = 30,
+                     cascades_per_logit: int = 3) -> None:
+    """The graph in the interactive explorer (:mod:`reports.view`), embedded in the
+    page and written beside it as ``view.html``."""
+    from reports.view import LIBRARY, embed_view
+
+    page.heading("Explore the graph")
+    page.paragraph(
+        "The whole graph by token position (x) and layer (y): hover a node or an edge for its "
+        "numbers, click a node for its strongest edges, shift-click to pin and export the pins "
+        f"as Neuronpedia JSON; the motif panel lists the {top} strongest feed-forward loops, "
+        f"then the {cascades_per_logit} strongest cascades to each logit (click one, or press "
+        "n / p). The same view opens alone from view.html beside this page. Drawn with "
+        f"{LIBRARY['name']} {LIBRARY['version']} ({LIBRARY['license']} licence), inlined.")
+    embed_view(page, context.graph, top_ffls=top, cascades_per_logit=cascades_per_logit)
+
+
 def pruning_section(page: Page, context: GraphReportContext, keep_fractions: Sequence[float],
                     sensitivity_n_null: int | None = None) -> None:
     """The profile under the headline null as weak edges are pruned away."""
     from motifs.corpus_run import weight_sensitivity
     from reports import figures
 
-    primary = context.primary
+    primary, network = context.primary, context.network
     page.heading("Does it survive pruning?")
+    if not pruning_applies(page, network):
+        return
     sens = weight_sensitivity(context.graph_id, keep_fractions=keep_fractions, null=primary,
                               n_null=sensitivity_n_null or min(context.n_null, 100),
-                              seed=context.seed, corpus=context.corpus, **context.run_options)
+                              size=network.size, signed=network.signed, seed=context.seed,
+                              corpus=context.corpus, **context.run_options)
     page.figure(figures.sensitivity_plot(sens, "z", motifs=_main_motifs(sens["motif"]),
                                          title=f"Z under {primary} as weak edges are "
                                                "pruned"),
@@ -310,18 +403,36 @@ def pruning_section(page: Page, context: GraphReportContext, keep_fractions: Seq
                shown=sens[["level", "n_edges", "motif", "count", "null_mean", "z", "sp"]])
 
 
+def pruning_applies(page: Page, network: NetworkOptions) -> bool:
+    """Whether the pruning check can run on ``network``; if not, say why on the page.
+
+    Its levels prune the default network (:func:`motifs.corpus_run.weight_sensitivity`),
+    so they would not be the network of a run with ``--keep-errors``,
+    ``--min-weight`` or ``--top-k``.
+    """
+    if network.default_network:
+        return True
+    page.paragraph("Not run: the pruning levels prune the default network (embedding, "
+                   "feature and logit nodes, every edge), not the network of this report "
+                   f"({network.describe()}).", cls="note")
+    return False
+
+
 def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
                        nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200,
                        seed: int = 0, top: int = 10, n_loops: int = 3,
                        keep_fractions: Sequence[float] | None = (1.0, 0.5, 0.25, 0.1),
                        sensitivity_n_null: int | None = None, executor: str = "pool",
                        jobs: int | None = None, progress: bool = False,
-                       name: str = "report.html") -> Path:
+                       name: str = "report.html", cascades: int = 3,
+                       causal: list[dict[str, Any]] | None = None,
+                       network: NetworkOptions | None = None) -> Path:
     """Write the HTML report of one corpus graph (plus CSV tables and PNG figures).
 
     The page is its sections in order (:func:`header_section`,
     :func:`findings_section`, :func:`profile_section`,
     :func:`null_distribution_section`, :func:`ffl_section`,
+    :func:`reports.mechanisms.mechanisms_section`, :func:`explorer_section`,
     :func:`pruning_section`), each given the shared :class:`GraphReportContext`.
 
     Parameters
@@ -342,7 +453,8 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
     n_loops : int
         Loops drawn on the graph.
     keep_fractions : sequence of float or None
-        Edge-pruning levels of the sensitivity section (None: no section).
+        Edge-pruning levels of the sensitivity section (None: no section;
+        with a ``network`` other than the default, a note says why it is not run).
     sensitivity_n_null : int, optional
         Null samples per pruning level (default ``min(n_null, 100)``).
     executor, jobs, progress
@@ -350,36 +462,50 @@ def write_graph_report(corpus: Corpus, key: str, out_dir: str | Path,
         profiles and null samples are cached in the corpus.
     name : str
         File name of the page.
+    cascades : int
+        FFL cascades listed per logit in the Mechanisms section.
+    causal : list of dict, optional
+        Causal-test records of this graph (``cgram cascades --validate --json``,
+        :func:`tracer.causal.validate_cascades`: computed where the model is)
+        for the Mechanisms section's causal tables.
+    network : NetworkOptions, optional
+        The network and motifs of every run, as ``cgram motifs`` takes them
+        (default: embedding, feature and logit nodes, every edge, 3-node motifs).
 
     Returns
     -------
     pathlib.Path
         The HTML file.
     """
-    from motifs.network import Network
     from reports.html import Page
+    from reports.mechanisms import mechanisms_section
 
     started = time.perf_counter()
     chosen = check_nulls(nulls)
+    network = network or NetworkOptions()
     graph_id = corpus.resolve(key)
     graph = corpus.load(graph_id)
-    net = Network.from_graph(graph)
+    net = network.network(graph)
     run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
     if net.n_edges == 0:
-        raise MotifError(f"{graph.name}: no edges between embedding, feature and logit nodes")
+        raise MotifError(f"{graph.name}: no edges in its motif network ({network.describe()})")
     page = Page(f"Motifs of {graph.name}", out_dir)
-    profiles = graph_profiles(corpus, graph_id, chosen, n_null, seed, **run_options)
+    profiles = graph_profiles(corpus, graph_id, chosen, n_null, seed, **network.run_kwargs(),
+                              **run_options)
     context = GraphReportContext(corpus, n_null, seed, run_options, graph_id, graph, net, chosen,
-                                 profiles)
+                                 profiles, network=network)
     header_section(page, context)
     findings_section(page, context)
     profile_section(page, context)
     null_distribution_section(page, context)
     ffl_section(page, context, top=top, n_loops=n_loops)
+    mechanisms_section(page, context, top=cascades, validated=causal)
+    explorer_section(page, context, cascades_per_logit=cascades)
     if keep_fractions:
         pruning_section(page, context, keep_fractions, sensitivity_n_null)
-    page.paragraph(f"Null models: {', '.join(chosen)}; {n_null} samples each; seed {seed}. "
-                   f"Written in {time.perf_counter() - started:.1f} s.", cls="note")
+    page.paragraph(f"Null models: {null_sentence(chosen)} {n_null} samples each; seed {seed}; "
+                   f"Z threshold {Z_THRESHOLD:g}. Written in {time.perf_counter() - started:.1f} "
+                   "s.", cls="note")
     return page.write(name)
 
 

@@ -4,7 +4,8 @@ Imports point one way:
 
 - ``corpus`` imports nothing of ours; only ``corpus/cli.py`` may import the
   leaf ``cgram.options`` (the shared flags, which import nothing of ours);
-- ``tracer`` imports ``corpus`` (and ``cgram.options`` in its ``cli`` modules);
+- ``tracer`` imports ``corpus`` (and ``cgram.options`` in its ``cli`` modules;
+  ``tracer/mechanisms_cli.py``, the ``cascades`` command, also ``motifs``);
 - in ``motifs`` only the adapters ``network.py`` and ``corpus_run.py`` and
   ``cli.py`` import ``corpus``; nothing imports ``tracer`` or ``reports``;
 - ``reports`` imports ``corpus`` and ``motifs`` only (``cgram.options`` in its
@@ -35,12 +36,15 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tracer/cli.py", ("tracer", "corpus", *_CLI)),
     ("tracer/global_cli.py", ("tracer", "corpus", *_CLI)),
     ("tracer/zoo/cli.py", ("tracer", "corpus", *_CLI)),
+    # cgram cascades --validate joins the motif engine's cascades with the tracer's causal tests
+    ("tracer/mechanisms_cli.py", ("tracer", "corpus", "motifs", *_CLI)),
     ("tracer/*", ("tracer", "corpus")),
     ("motifs/cli.py", ("motifs", "corpus", *_CLI)),
     ("motifs/network.py", ("motifs", "corpus")),
     ("motifs/corpus_run.py", ("motifs", "corpus")),
     ("motifs/*", ("motifs",)),
     ("reports/cli.py", ("reports", "corpus", "motifs", *_CLI)),
+    ("reports/view_cli.py", ("reports", "corpus", "motifs", *_CLI)),
     ("reports/*", ("reports", "corpus", "motifs")),
 )
 

@@ -436,54 +436,27 @@ def compute_attribution(
     """
     from tqdm.auto import tqdm
 
-    if batch_size < 1:
-        raise TracerError(f"batch_size must be at least 1, got {batch_size}")
-    if max_feature_nodes is not None and max_feature_nodes < 0:
-        raise TracerError(f"max_feature_nodes must be non-negative, got {max_feature_nodes}")
-    if update_interval < 1:
-        raise TracerError(f"update_interval must be at least 1, got {update_interval}")
+    _check_arguments(batch_size, max_feature_nodes, update_interval)
     model = replacement.model
     targets = select_logit_targets(
         state.logits, model.unembed_weight, model.tokenizer, max_n_logits=max_n_logits,
         desired_logit_prob=desired_logit_prob, target_tokens=target_tokens)
-    features = state.features
     L, T = replacement.n_layers, state.n_pos
-    n_active, n_logits = len(features), len(targets)
+    n_active, n_logits = len(state.features), len(targets)
     n_columns = n_active + L * (T - 1) + T
     n_select = n_active if max_feature_nodes is None else min(max_feature_nodes, n_active)
     batch = max(1, min(batch_size, max(n_logits, n_select)))
-    device = model.device
 
     store = _RowStore(n_columns)
     bar = tqdm(total=n_logits + n_select, desc="attribution rows", unit="row", disable=not progress)
     rows = _PrefixPasses(replacement, state, batch, n_rows=n_logits + n_select)
-    visited = torch.zeros(n_active, dtype=torch.bool)
-    if n_select == n_active:  # every feature gets a row: nothing to rank
-        rows.compute(store, *_all_targets(state, torch.arange(n_active), targets, n_columns, L), bar)
-        visited[:] = True
-    else:
-        rows.compute(store, *_all_targets(state, torch.zeros(0, dtype=torch.long), targets, n_columns, L), bar)
-        done = 0
-        while done < n_select:
-            influence = partial_influences(store.blocks, targets.probabilities, store.row_nodes(), n_columns)
-            rank = torch.from_numpy(np.argsort(-influence[:n_active], kind="stable"))
-            queue = min(update_interval * batch_size, n_select - done)
-            pending = rank[~visited[rank]][:queue]
-            rows.compute(store, features.layer[pending.to(device)].cpu(), features.pos[pending.to(device)].cpu(),
-                         features.encoders[pending.to(device)], pending.numpy(), bar)
-            visited[pending] = True
-            done += len(pending)
+    selected = _compute_rows(rows, store, state, targets, n_select, update_interval * batch_size, bar)
     bar.close()
     del rows
 
-    selected = torch.nonzero(visited).squeeze(1)
-    n_sources = n_select + L * (T - 1) + T
+    column_map, n_sources = _column_map(selected, n_active, n_columns)
     n = n_sources + n_logits
-    column_map = np.full(n_columns, -1, dtype=np.int64)
-    column_map[selected.numpy()] = np.arange(n_select)
-    column_map[n_active:] = np.arange(n_select, n_sources)
     matrix = store.matrix(_row_targets(store.row_nodes(), column_map, n_columns, n_sources), column_map, n)
-
     residual = None
     if split_paths:  # the same rows again, gradients through attention cut
         part = _RowStore(n_columns)
@@ -492,6 +465,57 @@ def compute_attribution(
         residual = part.matrix(_row_targets(part.row_nodes(), column_map, n_columns, n_sources), column_map, n)
     return Attribution(matrix=matrix, residual_matrix=residual, feature_rows=selected, state=state,
                        targets=targets, n_layers=L)
+
+
+def _check_arguments(batch_size: int, max_feature_nodes: int | None, update_interval: int) -> None:
+    """Reject bad arguments of :func:`compute_attribution` (TracerError naming each)."""
+    if batch_size < 1:
+        raise TracerError(f"batch_size must be at least 1, got {batch_size}")
+    if max_feature_nodes is not None and max_feature_nodes < 0:
+        raise TracerError(f"max_feature_nodes must be non-negative, got {max_feature_nodes}")
+    if update_interval < 1:
+        raise TracerError(f"update_interval must be at least 1, got {update_interval}")
+
+
+def _compute_rows(rows: _PrefixPasses, store: _RowStore, state: ReplacementState, targets: LogitTargets,
+                  n_select: int, queue_size: int, bar: Any) -> torch.Tensor:
+    """The logit rows, then the rows of ``n_select`` features; returns their indices, sorted.
+
+    When only some features get rows, they are chosen in order of estimated
+    influence on the logits (:func:`partial_influences`), re-estimated from
+    the rows computed so far after every ``queue_size`` features, as
+    circuit-tracer does.
+    """
+    features, n_columns, L = state.features, store.n_columns, rows.replacement.n_layers
+    n_active = len(features)
+    visited = torch.zeros(n_active, dtype=torch.bool)
+    if n_select == n_active:  # every feature gets a row: nothing to rank
+        rows.compute(store, *_all_targets(state, torch.arange(n_active), targets, n_columns, L), bar)
+        return torch.arange(n_active)
+    rows.compute(store, *_all_targets(state, torch.zeros(0, dtype=torch.long), targets, n_columns, L), bar)
+    device = rows.replacement.model.device
+    done = 0
+    while done < n_select:
+        influence = partial_influences(store.blocks, targets.probabilities, store.row_nodes(), n_columns)
+        rank = torch.from_numpy(np.argsort(-influence[:n_active], kind="stable"))
+        pending = rank[~visited[rank]][:min(queue_size, n_select - done)]
+        on_device = pending.to(device)
+        rows.compute(store, features.layer[on_device].cpu(), features.pos[on_device].cpu(),
+                     features.encoders[on_device], pending.numpy(), bar)
+        visited[pending] = True
+        done += len(pending)
+    return torch.nonzero(visited).squeeze(1)
+
+
+def _column_map(selected: torch.Tensor, n_active: int, n_columns: int) -> tuple[np.ndarray, int]:
+    """Map from the backward passes' columns (every active feature, errors, tokens) to the
+    graph's source nodes (selected features, errors, tokens; -1: dropped), and their count."""
+    n_select = len(selected)
+    n_sources = n_select + n_columns - n_active
+    column_map = np.full(n_columns, -1, dtype=np.int64)
+    column_map[selected.numpy()] = np.arange(n_select)
+    column_map[n_active:] = np.arange(n_select, n_sources)
+    return column_map, n_sources
 
 
 def _all_targets(state: ReplacementState, features: torch.Tensor, targets: LogitTargets, n_columns: int,

@@ -65,6 +65,10 @@ from tracer.errors import TracerError
 from tracer.models import LoadedModel, hook_site
 from tracer.transcoders import Transcoders
 
+#: An edit of layer ``l``'s live feature activations ``(batch, T, n_features)`` -> same
+#: shape (zero features to ablate them, set them to steer).
+FeatureEdit = Callable[[int, torch.Tensor], torch.Tensor]
+
 #: Name under which the tracer's attention function is registered.
 ATTENTION_IMPLEMENTATION = "cgram_frozen_eager"
 
@@ -119,6 +123,27 @@ def _register_attention() -> None:
 
     AttentionInterface.register(ATTENTION_IMPLEMENTATION, _attention)
     AttentionMaskInterface.register(ATTENTION_IMPLEMENTATION, eager_mask)
+
+
+@contextlib.contextmanager
+def hooks_installed(lm: LoadedModel, run: Any, handles: list) -> Iterator[None]:
+    """For one pass: route every attention module of ``lm`` to ``run.attention`` (through
+    the registered attention function) and keep the hook ``handles`` installed; all of it
+    is removed afterwards, also on error."""
+    attn_modules = [lm.part(layer, "attn") for layer in range(lm.n_layers)]
+    for layer, attn in enumerate(attn_modules):
+        _ATTENTION_PASSES[attn] = (run, layer)
+    config = lm.hf_model.config
+    previous = config._attn_implementation
+    config._attn_implementation = ATTENTION_IMPLEMENTATION
+    try:
+        yield
+    finally:
+        config._attn_implementation = previous
+        for handle in handles:
+            handle.remove()
+        for attn in attn_modules:
+            _ATTENTION_PASSES.pop(attn, None)
 
 
 class _Probe(torch.autograd.Function):
@@ -179,6 +204,48 @@ def _scatter_blocks(positions: torch.Tensor, vectors: torch.Tensor, n_pos: int) 
     packed = vectors.new_zeros(n_pos, int(counts.max()) if n else 0, d)
     packed[positions, slot] = vectors
     return packed, slot
+
+
+def decode_features(transcoders: Transcoders, acts: Sequence[torch.Tensor], layer: int) -> torch.Tensor:
+    """The transcoders' output at site ``layer`` from feature activations, skip path excluded.
+
+    ``b_dec[layer]`` plus each source layer's active features times their
+    decoder rows into ``layer``: a PLT's own layer, a CLT's layers ``l <=
+    layer``. Only non-zero activations are gathered, so the cost follows the
+    active features, not the dictionary size.
+
+    Parameters
+    ----------
+    transcoders : Transcoders
+    acts : sequence of (..., n_features), one per layer (at least up to ``layer``)
+    layer : int
+
+    Returns
+    -------
+    (..., d_model)
+
+    Examples
+    --------
+    >>> tc = Transcoders.from_tensors(
+    ...     "clt", W_enc=[torch.eye(2)] * 2, W_dec=[torch.ones(2, 2, 2), torch.ones(2, 1, 2)],
+    ...     b_enc=[torch.zeros(2)] * 2, b_dec=[torch.zeros(2)] * 2,
+    ...     feature_input_hook="mlp.hook_in", feature_output_hook="mlp.hook_out")
+    >>> acts = [torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])]
+    >>> decode_features(tc, acts, 1).tolist()  # layer 0's feature (1) and layer 1's (2)
+    [[3.0, 3.0]]
+    """
+    tc = transcoders
+    shape = acts[layer].shape[:-1]
+    out = tc.decoder_bias(layer).expand(*shape, -1).reshape(-1, tc.d_model).clone()
+    for source in (range(layer + 1) if tc.kind == "clt" else (layer,)):
+        flat = acts[source].reshape(-1, acts[source].shape[-1])
+        row, index = torch.nonzero(flat, as_tuple=True)
+        if row.numel() == 0:
+            continue
+        rows = tc.decoder_rows(source, index)
+        rows = rows[:, layer - source] if tc.kind == "clt" else rows
+        out.index_add_(0, row, flat[row, index, None].to(rows.dtype) * rows)
+    return out.reshape(*shape, tc.d_model)
 
 
 @dataclass
@@ -325,6 +392,10 @@ class _Pass:
         self.injections: dict[Any, torch.Tensor] = {}
         self.readout: torch.Tensor | None = None
         self.live_acts: list[torch.Tensor | None] = [None] * L
+        # replace passes: the error added at each site ((..., T, d), broadcast over the
+        # batch; None: none) and the edit applied to the live activations
+        self.errors: Sequence[torch.Tensor] | None = None
+        self.edit: FeatureEdit | None = None
         # frozen passes: record each layer's attention values, or replay recorded
         # ones so that no perturbation passes through an attention OV path
         self.values: dict[int, torch.Tensor] | None = None
@@ -652,7 +723,10 @@ class ReplacementModel:
                 value = value + delta.to(value.dtype)
             return value
         # replace: the transcoders' reconstruction from the live input, plus the error
-        return (self._reconstruct(run, layer, x) + run.state.errors[layer].to(tc.dtype)).to(output.dtype)
+        value = self._reconstruct(run, layer, x)
+        if run.errors is not None:
+            value = value + run.errors[layer].to(tc.dtype)
+        return value.to(output.dtype)
 
     @staticmethod
     def _mlp_input_hook(run: _Pass, module: nn.Module, args: tuple, kwargs: dict) -> Any:
@@ -680,31 +754,20 @@ class ReplacementModel:
         return args, {**kwargs, "hidden_states": new}
 
     def _live_activations(self, run: _Pass, layer: int) -> None:
+        """Layer ``layer``'s features ``(batch, T, n_features)`` from its live input, edited."""
         tc = self.transcoders
-        acts = tc.activate(layer, tc.pre_activations(layer, run.feature_inputs[layer][0]))
-        acts[0] = 0  # position 0 carries no features
-        run.live_acts[layer] = acts
+        acts = tc.activate(layer, tc.pre_activations(layer, run.feature_inputs[layer]))
+        acts[:, 0] = 0  # position 0 carries no features
+        run.live_acts[layer] = acts if run.edit is None else run.edit(layer, acts)
 
     def _reconstruct(self, run: _Pass, layer: int, x: torch.Tensor) -> torch.Tensor:
-        """Transcoder output at site ``layer`` from the live activations (batch 1)."""
-        tc = self.transcoders
-        recon = tc.decoder_bias(layer).expand(x.shape[1], -1).clone()
-        sources = range(layer + 1) if tc.kind == "clt" else (layer,)
-        for l in sources:
-            acts = run.live_acts[l]
-            pos, idx = torch.nonzero(acts, as_tuple=True)
-            if pos.numel() == 0:
-                continue
-            dec = tc.decoder_rows(l, idx)
-            dec = dec[:, layer - l] if tc.kind == "clt" else dec
-            recon.index_add_(0, pos, acts[pos, idx, None] * dec)
-        return (recon + tc.skip(layer, x[0]))[None]
+        """Transcoder output ``(batch, T, d)`` at site ``layer`` from the live activations."""
+        return decode_features(self.transcoders, run.live_acts, layer) + self.transcoders.skip(layer, x)
 
     @contextlib.contextmanager
     def _hooked(self, run: _Pass) -> Iterator[None]:
         lm = self.model
         handles = [lm.layers[0].register_forward_pre_hook(partial(self._embed_hook, run), with_kwargs=True)]
-        attn_modules = []
         for layer in range(lm.n_layers):
             for role in ("pre_attn_norm", "post_attn_norm", "pre_mlp_norm", "post_mlp_norm"):
                 module = lm.part(layer, role)
@@ -715,27 +778,19 @@ class ReplacementModel:
             handles.append(site.register_forward_hook(partial(self._site_hook, run, layer)))
             handles.append(lm.part(layer, "mlp").register_forward_pre_hook(
                 partial(self._mlp_input_hook, run), with_kwargs=True))
-            attn = lm.part(layer, "attn")
-            _ATTENTION_PASSES[attn] = (run, layer)
-            attn_modules.append(attn)
         handles.append(lm.final_norm.register_forward_pre_hook(partial(self._norm_input_hook, run, "final")))
         handles.append(lm.final_norm.register_forward_hook(partial(self._norm_hook, run, "final")))
-        config = lm.hf_model.config
-        previous = config._attn_implementation
-        config._attn_implementation = ATTENTION_IMPLEMENTATION
-        try:
+        with hooks_installed(lm, run, handles):
             yield
-        finally:
-            config._attn_implementation = previous
-            for handle in handles:
-                handle.remove()
-            for attn in attn_modules:
-                _ATTENTION_PASSES.pop(attn, None)
 
-    def _run(self, run: _Pass, tokens: torch.Tensor, batch: int = 1) -> None:
-        ids = tokens.to(self.model.device)[None].expand(batch, -1)
+    def _run(self, run: _Pass, tokens: torch.Tensor, batch: int = 1,
+             attention_mask: torch.Tensor | None = None) -> None:
+        """One pass on ``batch`` copies of ``tokens (T,)``, or on a batch ``tokens (B, T)``."""
+        ids = tokens.to(self.model.device)
+        ids = ids[None].expand(batch, -1) if ids.dim() == 1 else ids
+        mask = None if attention_mask is None else attention_mask.to(self.model.device)
         with self._hooked(run):
-            self.model.base(input_ids=ids, use_cache=False)
+            self.model.base(input_ids=ids, attention_mask=mask, use_cache=False)
 
     def _logits(self, final: torch.Tensor) -> torch.Tensor:
         """Logits (float32) from final-norm outputs ``(..., d)``, as the HF head computes them."""
@@ -906,5 +961,59 @@ class ReplacementModel:
         equals the original model's logits up to float rounding.
         """
         run = _Pass(self, "replace", state=state)
+        run.errors = state.errors
         self._run(run, state.tokens)
         return self._logits(run.final[0])
+
+    @torch.no_grad()
+    def clean_errors(self, input_ids: torch.Tensor,
+                     attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The error vectors of a batch of sequences: each site's clean output minus its
+        reconstruction, ``(L, B, T, d)``.
+
+        The batched counterpart of :attr:`ReplacementState.errors`: position 0
+        carries no features, so its error is the whole site there.
+        """
+        run = _Pass(self, "record")
+        self._run(run, input_ids, attention_mask=attention_mask)
+        for layer in range(self.n_layers):
+            self._live_activations(run, layer)
+        return torch.stack([run.sites[layer] - self._reconstruct(run, layer, run.feature_inputs[layer])
+                            .to(run.sites[layer].dtype) for layer in range(self.n_layers)])
+
+    @torch.no_grad()
+    def replace(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        errors: torch.Tensor | None = None,
+        edit: FeatureEdit | None = None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Run the replacement model live on a batch of sequences, optionally edited.
+
+        Every MLP output site is the transcoders' reconstruction from the site's
+        live input, plus ``errors`` (held fixed); attention and norms run
+        normally, so an ``edit`` of one layer's features reaches every later
+        feature. With the batch's own :meth:`clean_errors` and no edit, the
+        logits are the model's.
+
+        Parameters
+        ----------
+        input_ids, attention_mask : (B, T)
+            Right-padded sequences whose position 0 is a special token (it
+            carries no features).
+        errors : (L, B, T, d) or (L, T, d), optional
+            Added at each site (None: no error terms anywhere).
+        edit : callable (layer, acts) -> acts, optional
+            Applied to each layer's live activations ``(B, T, n_features)``
+            before they are decoded.
+
+        Returns
+        -------
+        logits : (B, T, vocab) float32
+        activations : list of (B, T, n_features), one per layer, as edited
+        """
+        run = _Pass(self, "replace")
+        run.errors, run.edit = errors, edit
+        self._run(run, input_ids, attention_mask=attention_mask)
+        return self._logits(run.final), list(run.live_acts)

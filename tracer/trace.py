@@ -35,7 +35,7 @@ import sys
 import types
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from tracer.labels import label_graph
 from tracer.models import LoadedModel, load_model, resolve_device, resolve_dtype
 from tracer.replacement import ReplacementModel
 from tracer.transcoders import Transcoders, load_transcoders
+
+if TYPE_CHECKING:
+    from tracer.prune import PruneResult
 
 #: Neuronpedia ``feature_type`` of each node kind (circuit-tracer's strings).
 FEATURE_TYPES: dict[str, str] = {
@@ -222,11 +225,29 @@ def attribution_graph(
     """
     from tracer.prune import prune_graph
 
-    matrix = attribution.matrix
     kinds = attribution.kinds()
     probabilities = attribution.targets.probabilities.detach().cpu().numpy()
-    result = prune_graph(matrix, kinds, probabilities, node_threshold=node_threshold,
+    result = prune_graph(attribution.matrix, kinds, probabilities, node_threshold=node_threshold,
                          edge_threshold=edge_threshold)
+    src, dst, used = _kept_edges(result, kinds)
+    new_index = np.full(len(kinds), -1, dtype=np.int64)
+    new_index[used] = np.arange(int(used.sum()))
+    src, dst, weight, path = _edge_weights(attribution, src, dst)
+    nodes = _node_table(attribution, replacement, _as_numpy(result.cumulative_influence))
+    meta = _graph_meta(attribution, replacement, node_threshold, edge_threshold, result, extra)
+    graph = AttributionGraph.from_arrays(
+        nodes[used].reset_index(drop=True), new_index[src], new_index[dst], weight, meta=meta, path=path)
+    graph.validate()
+    return graph
+
+
+def _kept_edges(result: PruneResult, kinds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(src, dst) of the edges pruning keeps, and the mask of the nodes kept.
+
+    An edge stays when the edge mask and both endpoints' node masks keep it; a
+    feature or error node stays only when a kept edge touches it (tokens and
+    logits always stay), as in circuit-tracer's ``create_graph_files``.
+    """
     node_mask = _as_numpy(result.node_mask).astype(bool)
     dst, src = _nonzero(result.edge_mask)
     keep = node_mask[dst] & node_mask[src]
@@ -235,26 +256,32 @@ def attribution_graph(
     touched[src] = True
     touched[dst] = True
     used = node_mask & (touched | np.isin(kinds, ("embedding", "logit")))
-    new_index = np.full(len(kinds), -1, dtype=np.int64)
-    new_index[used] = np.arange(int(used.sum()))
+    return src, dst, used
 
-    weight = np.asarray(matrix[dst, src], dtype=np.float32).ravel()
-    path = None
-    if attribution.residual_matrix is not None:
-        residual = np.asarray(attribution.residual_matrix[dst, src], dtype=np.float32).ravel()
-        parts = np.stack([residual, weight - residual], axis=1).ravel()
-        codes = np.tile(np.array([0, 1], dtype=np.int8), len(weight))
-        nonzero = parts != 0
-        src = np.repeat(src, 2)[nonzero]
-        dst = np.repeat(dst, 2)[nonzero]
-        weight, path = parts[nonzero], codes[nonzero]
 
-    nodes = _node_table(attribution, replacement, _as_numpy(result.cumulative_influence))
+def _edge_weights(attribution: Attribution, src: np.ndarray,
+                  dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(src, dst, weight, path) of the kept edges; with a residual matrix each edge
+    becomes its residual-direct (path 0) and attention-mediated (path 1) parts,
+    zero parts left out."""
+    weight = np.asarray(attribution.matrix[dst, src], dtype=np.float32).ravel()
+    if attribution.residual_matrix is None:
+        return src, dst, weight, None
+    residual = np.asarray(attribution.residual_matrix[dst, src], dtype=np.float32).ravel()
+    parts = np.stack([residual, weight - residual], axis=1).ravel()
+    codes = np.tile(np.array([0, 1], dtype=np.int8), len(weight))
+    nonzero = parts != 0
+    return np.repeat(src, 2)[nonzero], np.repeat(dst, 2)[nonzero], parts[nonzero], codes[nonzero]
+
+
+def _graph_meta(attribution: Attribution, replacement: ReplacementModel, node_threshold: float,
+                edge_threshold: float, result: PruneResult, extra: dict[str, Any] | None) -> GraphMeta:
+    """The traced graph's metadata: prompt, model, transcoder set, thresholds, scores."""
     lm, tc = replacement.model, replacement.transcoders
     tokenizer = lm.tokenizer
     token_ids = attribution.state.tokens.tolist()
     prompt = tokenizer.decode(token_ids)
-    meta = GraphMeta(
+    return GraphMeta(
         slug=_slug(prompt, lm.name, tc.scan, token_ids, node_threshold, edge_threshold,
                    attribution.n_features, attribution.residual_matrix is not None),
         model=lm.name,
@@ -271,10 +298,6 @@ def attribution_graph(
         completeness_score=float(result.completeness_score),
         extra=dict(extra or {}),
     )
-    graph = AttributionGraph.from_arrays(
-        nodes[used].reset_index(drop=True), new_index[src], new_index[dst], weight, meta=meta, path=path)
-    graph.validate()
-    return graph
 
 
 def _node_table(attribution: Attribution, replacement: ReplacementModel, cumulative: np.ndarray) -> pd.DataFrame:

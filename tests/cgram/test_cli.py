@@ -25,7 +25,7 @@ def test_console_script_entry_point_starts_fast_without_heavy_imports():
                          capture_output=True, text=True, check=True, cwd=REPO)
     elapsed = time.perf_counter() - start
     for command in ("import", "export", "trace", "global", "zoo", "motifs", "compare", "report",
-                    "demo"):
+                    "view", "demo"):
         assert re.search(rf"^\s+{command}\s", out.stdout, re.M), command
     assert elapsed < 3.0  # no torch / pandas import just to print help
     heavy = subprocess.run([sys.executable, "-X", "importtime", "-c",
@@ -69,9 +69,13 @@ KNOWN_ERRORS = {
     "global": (["global", "--transcoders", "t", "--stats", "{tmp}/texts.txt"],
                "--stats needs --model"),
     "zoo": (["zoo", "check", "no-such-checkpoint"], "no-such-checkpoint"),
+    "intervene": (["intervene", "--model", "m", "--transcoders", "t", "--set", "1:2=3", "hi"],
+                  "--set '1:2=3': expected LAYER:POS:FEATURE=VALUE"),
+    "cascades": (["cascades", "x", "--corpus", "{tmp}/none"], "no corpus here"),
     "motifs": (["motifs", "--edges", "{tmp}/missing.txt"], "cannot read the edge list"),
     "compare": (["compare", "--by", "model", "--corpus", "{tmp}/none"], "no corpus here"),
     "report": (["report", "--corpus", "{tmp}/none"], "no corpus here"),
+    "view": (["view", "x", "--corpus", "{tmp}/none", "-o", "{tmp}/x.html"], "no corpus here"),
 }
 
 

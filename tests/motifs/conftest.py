@@ -6,7 +6,7 @@ igraph)."""
 from __future__ import annotations
 
 import functools
-from pathlib import Path
+import json
 
 import igraph
 import networkx as nx
@@ -14,9 +14,14 @@ import numpy as np
 import pytest
 
 from motifs.network import Network
+from tests.conftest import SHARED_GRAPHS, real_graph_files
+from tests.data.make_motif_references import REFERENCE_FILE
 
-DATA_DIR = Path("/work/shared/data/neuronpedia")
-REAL_GRAPHS = sorted(p.name for p in DATA_DIR.glob("*.json")) if DATA_DIR.is_dir() else []
+#: igraph's counts of every shared real graph (tests/data/make_motif_references.py).
+REFERENCES: dict = json.loads(REFERENCE_FILE.read_text())["graphs"]
+#: The real exports: those the references name and any others in the data folder,
+#: so a missing data folder fails each real-graph test instead of collecting none.
+REAL_GRAPHS = sorted(set(REFERENCES) | {p.name for p in real_graph_files()})
 DALLAS = "mkenney2__circuit-motifs__capital-state-dallas.json"
 
 
@@ -25,15 +30,50 @@ def real_graph(name: str):
     """The AttributionGraph of one real export (read once per session)."""
     from corpus.neuronpedia import read_json
 
-    if not (DATA_DIR / name).is_file():
-        pytest.skip(f"real graph {name} is not available")
-    return read_json(DATA_DIR / name)
+    path = SHARED_GRAPHS / name
+    if not path.is_file():
+        pytest.fail(f"real graph {path} is missing: put the shared exports there or point "
+                    "CGRAM_SHARED_GRAPHS at their folder")
+    return read_json(path)
 
 
 @functools.lru_cache(maxsize=None)
 def real_network(name: str, keep_errors: bool = False) -> Network:
     """The Network of one real export, error nodes dropped unless asked."""
     return Network.from_graph(real_graph(name), keep_errors=keep_errors)
+
+
+def stored_reference(name: str, keep_errors: bool, folder=None) -> dict:
+    """igraph's stored counts of one real export, after checking they are its counts.
+
+    Fails (never skips) when the export is missing, when its sha256 is not the
+    one the references were computed from, or when our reader builds another
+    network from it: rerun ``tests/data/make_motif_references.py``.
+    """
+    from tests.data.make_motif_references import edges_sha256, file_sha256
+
+    regenerate = ("regenerate the references: PYTHONPATH=$PWD python "
+                  "tests/data/make_motif_references.py")
+    if name not in REFERENCES:
+        pytest.fail(f"no stored igraph reference for {name}; {regenerate}")
+    path = (SHARED_GRAPHS if folder is None else folder) / name
+    if not path.is_file():
+        pytest.fail(f"real graph {path} is missing (set CGRAM_SHARED_GRAPHS)")
+    entry = REFERENCES[name]
+    if file_sha256(path) != entry["sha256"]:
+        pytest.fail(f"{path} changed since its igraph reference was computed (sha256 "
+                    f"{entry['sha256'][:12]}...); {regenerate}")
+    counted = entry["keep_errors" if keep_errors else "drop_errors"]
+    from corpus.neuronpedia import read_json
+
+    net = real_network(name, keep_errors) if folder is None else \
+        Network.from_graph(read_json(path), keep_errors=keep_errors)
+    if (net.n_nodes, net.n_edges, edges_sha256(net)) != \
+            (counted["n_nodes"], counted["n_edges"], counted["edges_sha256"]):
+        pytest.fail(f"{name}: the network read now ({net.n_nodes} nodes, {net.n_edges} edges) "
+                    f"is not the one the reference counted ({counted['n_nodes']}, "
+                    f"{counted['n_edges']}); {regenerate}")
+    return counted
 
 
 def random_network(n: int, p: float, seed: int, mutual: float = 0.3,

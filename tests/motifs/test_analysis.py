@@ -66,3 +66,31 @@ def test_profile_rejects_bad_arguments(layered_dag):
         motif_profile(Network.from_edges([0, 1], [1, 2]), signed=True, n_null=5)
     with pytest.raises(MotifError, match="size=3"):
         motif_profile(layered_dag, signed=True, size=4, n_null=5)
+
+
+def test_causal_config_profiles_for_signed_and_four_node_censuses():
+    """Issue 17: causal-config serves the signed census (signs travel with their
+    edges) and the 4-node census, and the 4-node triad-preserving null builds
+    on it for a causal graph with positions."""
+    from motifs.nulls import sample_nulls
+
+    rng = np.random.default_rng(3)
+    layer, pos = rng.integers(0, 4, size=24), rng.integers(0, 4, size=24)
+    causal = (layer[:, None] < layer[None, :]) & (pos[:, None] <= pos[None, :])
+    src, dst = np.nonzero(causal & (rng.random((24, 24)) < 0.35))
+    weight = rng.normal(size=src.size)
+    net = Network.from_edges(src, dst, n_nodes=24, weight=weight, sign=np.sign(weight),
+                             layer=layer, pos=pos)
+    signed = motif_profile(net, n_null=20, signed=True, seed=0)
+    assert set(signed["null_model"]) == {"causal-config"}
+    assert signed["count"].tolist() == signed_triad_census(net).tolist()
+    four = motif_profile(net, n_null=10, size=4, seed=0)
+    assert set(four["null_model"]) == {"causal-config"} and len(four) == 199
+    triad = sample_nulls(net, "triad-preserving", 6, seed=0)
+    assert triad.diagnostics["base_model"] == "causal-config"
+    assert (pos[triad.src] <= pos[triad.dst]).all() and (layer[triad.src] < layer[triad.dst]).all()
+    nulls = sample_nulls(net, "causal-config", 8, seed=0)
+    classed = lambda s, d, sg: sorted(zip(layer[s].tolist(), layer[d].tolist(),
+                                           (pos[s] != pos[d]).tolist(), sg.tolist()))
+    real = classed(net.src, net.dst, net.sign)
+    assert all(classed(nulls.src[i], nulls.dst[i], nulls.sign[i]) == real for i in range(8))

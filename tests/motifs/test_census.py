@@ -48,9 +48,11 @@ from motifs.network import Network
 from tests.motifs.conftest import (
     DALLAS,
     REAL_GRAPHS,
+    SHARED_GRAPHS,
     dense,
     random_network,
     real_network,
+    stored_reference,
     to_igraph,
     to_networkx,
 )
@@ -385,8 +387,9 @@ def test_batched_cycles_equal_per_graph(batch):
 
 # ------------------------------------------------------------ real graphs
 @pytest.mark.parametrize("keep_errors", [False, True])
-@pytest.mark.parametrize("name", REAL_GRAPHS)
-def test_triad_and_size3_census_match_igraph_on_real_graphs(name, keep_errors):
+@pytest.mark.parametrize("name", SMALL_REAL)
+def test_triad_and_size3_census_match_igraph_live_on_small_real_graphs(name, keep_errors):
+    # every real graph is checked against igraph's stored counts below; these run it live
     net = real_network(name, keep_errors)
     reference = to_igraph(net)
     assert triad_census(net).tolist() == list(reference.triad_census())
@@ -421,15 +424,27 @@ def test_size4_census_matches_igraph_on_induced_pieces_of_real_graphs(name):
     assert motif4_census(piece)["count"].tolist() == igraph_motifs(piece, 4).tolist()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("keep_errors", [False, True])
-@pytest.mark.parametrize("name", [n for n in REAL_GRAPHS if n not in SMALL_REAL])
-def test_full_census_matches_references_on_large_real_graphs(name, keep_errors):
-    """Minutes of igraph/networkx time: run with ``-m slow``."""
+@pytest.mark.parametrize("name", REAL_GRAPHS)
+def test_census_matches_stored_igraph_references_on_every_real_graph(name, keep_errors):
+    # igraph's size-4 census of the large graphs takes minutes: computed once by
+    # tests/data/make_motif_references.py, keyed by the export's sha256
+    reference = stored_reference(name, keep_errors)
     net = real_network(name, keep_errors)
-    want = nx.triadic_census(to_networkx(net))
-    assert triad_census(net).to_dict() == {k: want[k] for k in TRIAD_CODES}
-    assert motif4_census(net)["count"].tolist() == igraph_motifs(net, 4).tolist()
+    assert triad_census(net).tolist() == reference["triad_census"]
+    assert motif3_census(net)["count"].tolist() == reference["motif3"]
+    assert motif4_census(net)["count"].tolist() == reference["motif4"]
+
+
+def test_stored_references_refuse_an_export_whose_bytes_changed(tmp_path):
+    source = SHARED_GRAPHS / DALLAS
+    stored_reference(DALLAS, False, folder=source.parent)  # the real file passes
+    changed = tmp_path / DALLAS
+    changed.write_bytes(source.read_bytes() + b"\n")
+    with pytest.raises(pytest.fail.Exception, match="changed since its igraph reference"):
+        stored_reference(DALLAS, False, folder=tmp_path)
+    with pytest.raises(pytest.fail.Exception, match="missing"):
+        stored_reference(DALLAS, False, folder=tmp_path / "nowhere")
 
 
 # -------------------------------------------------------------- validation

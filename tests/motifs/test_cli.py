@@ -23,7 +23,7 @@ from tests.motifs.test_corpus_run import random_layered_graph
 
 REPO = Path(__file__).resolve().parents[2]
 CSV_COLUMNS = {"graph", "slug", "motif", "count", "null_mean", "null_sd", "z", "p", "sp",
-               "null_model", "n_null"}
+               "null_model", "n_null", "n_excluded"}
 
 
 def small_corpus(root: Path, n_graphs: int) -> Path:
@@ -57,8 +57,10 @@ def test_table_csv_and_second_run_from_cache(tmp_path, capsys):
     args = ["motifs", "--corpus", str(root), "--n-null", "16", "--executor", "serial"]
     assert main(args + ["--csv", str(csv)]) == 0
     out = capsys.readouterr().out
-    assert out.count("null config-dag (default: the graph is a DAG), 16 samples") == 2
+    assert out.count("null causal-config (default: a causal graph with token positions), "
+                     "16 samples;") == 2
     assert "2 graphs: 2 computed, 0 from cache, 0 failed (serial" in out
+    assert "; null causal-config" in out.splitlines()[-1]
     table = pd.read_csv(csv, keep_default_na=False)
     assert CSV_COLUMNS <= set(table.columns)
     assert len(table) == 2 * 13 and set(table["slug"]) == {"rand-0", "rand-1"}
@@ -119,6 +121,28 @@ def test_edge_list_file_is_profiled_like_any_network(tmp_path, capsys):
     # out to galS, to galE; crp fanning out to lacZ and galS, to lacZ and galE
     assert {m: int(table.loc[m, "count"]) for m in ("030T", "120C", "111U", "021D", "030C")} == \
         {"030T": 1, "120C": 1, "111U": 2, "021D": 2, "030C": 0}
+
+
+@pytest.mark.parametrize("null", [None, "config", "er"])
+def test_cli_edges_and_motif_profile_give_equal_z_for_one_seed(tmp_path, null):
+    """Issue 19: ``cgram motifs --edges FILE --seed S`` and ``motif_profile(net, seed=S)``
+    share one seeding and one profile assembly."""
+    from motifs.analysis import motif_profile
+
+    path = tmp_path / "grn.txt"
+    path.write_text(EDGE_LIST)
+    csv = tmp_path / "grn.csv"
+    extra = [] if null is None else ["--null", null]
+    assert main(["motifs", "--edges", str(path), "--n-null", "30", "--seed", "5", "-q",
+                 "--executor", "serial", "--csv", str(csv)] + extra) == 0
+    cli = pd.read_csv(csv, dtype={"motif": str})
+    api = motif_profile(read_edge_list(path), null=null, n_null=30, seed=5)
+    assert cli["motif"].tolist() == api["motif"].tolist()
+    np.testing.assert_array_equal(cli["z"].to_numpy(dtype=float), api["z"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(cli["null_mean"].to_numpy(dtype=float),
+                                  api["null_mean"].to_numpy(dtype=float))
+    other = motif_profile(read_edge_list(path), null=null, n_null=30, seed=6)
+    assert not np.array_equal(other["null_mean"].to_numpy(), api["null_mean"].to_numpy())
 
 
 def test_edge_list_signs_weights_and_names():

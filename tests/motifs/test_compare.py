@@ -10,12 +10,15 @@ import pytest
 from scipy import stats
 
 from motifs.compare import (
+    SizeOverlapWarning,
+    ancova,
     benjamini_hochberg,
     bootstrap_mean_ci,
     cliffs_delta,
     cluster_profiles,
     compare_groups,
     epsilon_squared,
+    ffl_verdict,
     find_motif,
     group_motif_summary,
     motif_matrix,
@@ -23,7 +26,9 @@ from motifs.compare import (
     profile_table,
     size_regression,
     sp_correlation,
+    triad_profile_is_tied,
     universal_backbone,
+    verdict_sentences,
 )
 from motifs.errors import MotifError
 
@@ -254,10 +259,46 @@ def test_clustering_recovers_two_planted_superfamilies():
     assert result.cophenetic > 0.8
 
 
-def test_sp_correlation_treats_undefined_entries_as_zero():
-    table = pd.DataFrame({"graph": ["a", "b"], "sp:x": [1.0, 1.0], "sp:y": [0.0, np.nan],
-                          "sp:z": [-1.0, -1.0]})
-    assert sp_correlation(table).loc["a", "b"] == pytest.approx(1.0)
+def test_sp_correlation_leaves_undefined_entries_out_instead_of_reading_them_as_zero():
+    # the three classes b defines are exactly a's: r = 1 on them; reading b's NaN
+    # as 0 (before issue #18) gave 0.87
+    table = pd.DataFrame({"graph": ["a", "b", "c"], "sp:x": [1.0, 1.0, 0.3],
+                          "sp:y": [0.9, np.nan, -0.2], "sp:z": [-1.0, -1.0, 0.9],
+                          "sp:w": [0.2, 0.2, np.nan]})
+    corr = sp_correlation(table)
+    assert corr.loc["a", "b"] == pytest.approx(1.0)
+    # a and c share x, y, z (c has w undefined)
+    a, c = np.array([1.0, 0.9, -1.0]), np.array([0.3, -0.2, 0.9])
+    assert corr.loc["a", "c"] == pytest.approx(np.corrcoef(a, c)[0, 1])
+    # b and c share only x and z: two points say nothing
+    assert np.isnan(corr.loc["b", "c"]) and np.isnan(corr.loc["c", "b"])
+    assert sp_correlation(table, min_motifs=2).loc["b", "c"] == pytest.approx(-1.0)
+
+
+def test_sp_correlation_of_a_constant_profile_is_undefined():
+    table = pd.DataFrame({"graph": ["a", "b"], "sp:x": [0.5, 1.0], "sp:y": [0.5, 0.0],
+                          "sp:z": [0.5, -1.0]})
+    corr = sp_correlation(table)
+    assert np.isnan(corr.loc["a", "b"]) and np.isnan(corr.loc["a", "a"])
+    assert corr.loc["b", "b"] == 1.0
+
+
+@pytest.mark.parametrize("null, tied", [("config-dag", True), ("layer-config", True),
+                                         ("config", False), ("layer-er", False)])
+def test_triad_profile_is_tied_exactly_under_acyclic_degree_preserving_nulls(
+        layered_dag, null, tied):
+    # decided from the Z-scores, whatever the null is called: under an acyclic,
+    # degree-preserving null the finite triad Z's are +/-Z(030T)
+    from motifs.analysis import motif_profile
+
+    profile = motif_profile(layered_dag, null=null, n_null=60, seed=3)
+    table = pd.DataFrame({"graph": ["g"], **{f"z:{m}": [z] for m, z in
+                                            zip(profile["motif"], profile["z"])}})
+    assert triad_profile_is_tied(table) is tied
+    z = profile.set_index("motif")["z"]
+    if tied:
+        assert np.allclose(np.abs(z[["021U", "021C", "021D"]]), abs(z["030T"]))
+        assert z.drop(["021U", "021C", "021D", "030T"]).isna().all()
 
 
 # ------------------------------------------------------------ backbone
@@ -283,24 +324,112 @@ def test_universal_backbone_needs_the_same_direction_in_every_group():
 
 
 # ------------------------------------------------------- size confound
-def test_size_regression_removes_a_pure_size_effect_between_groups():
+def confounded_sizes(seed: int, n: int = 12) -> tuple[np.ndarray, list[str]]:
+    """Issue #18's design: n graphs a group, 200-2,000 vs 10,000-40,000 edges (log-uniform)."""
+    rng = np.random.default_rng(seed)
+    edges = np.r_[np.exp(rng.uniform(np.log(200), np.log(2000), n)),
+                  np.exp(rng.uniform(np.log(10000), np.log(40000), n))].round()
+    return edges.astype(int), ["clt"] * n + ["plt"] * n
+
+
+def replicate_table(z: np.ndarray, edges: np.ndarray, groups: list[str]) -> pd.DataFrame:
+    """A profile table whose motif columns are independent replicates of one design."""
+    table = pd.DataFrame({"graph": [f"g{i}" for i in range(len(edges))],
+                          "transcoder_type": groups, "n_edges": edges})
+    return table.join(pd.DataFrame(z, columns=[f"z:r{j}" for j in range(z.shape[1])]))
+
+
+def pooled_residual_test(table: pd.DataFrame, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Today's method before issue #18: group difference and permutation p of the
+    residuals of a pooled regression of Z on log(edges)."""
+    adjusted, _ = size_regression(table)
+    resid = motif_matrix(adjusted, "z_resid").to_numpy()
+    plt = np.array(table["transcoder_type"]) == "plt"
+    _, p = permutation_test(resid, plt, n_perm=2000, seed=seed)
+    return resid[plt].mean(axis=0) - resid[~plt].mean(axis=0), p
+
+
+def test_ancova_keeps_a_pure_group_effect_confounded_with_size():
+    # positive control: +3 for the large group, no size effect, sd 0.5; each of
+    # the 20 columns is an independent replicate of the 24 graphs
+    edges, groups = confounded_sizes(seed=0)
+    rng = np.random.default_rng(1)
+    z = 3.0 * (np.array(groups) == "plt")[:, None] + rng.normal(0, 0.5, (24, 20))
+    table = replicate_table(z, edges, groups)
+    raw = z[12:].mean(axis=0) - z[:12].mean(axis=0)
+    resid_diff, resid_p = pooled_residual_test(table)
+    # the pooled residuals erase the effect (the issue measured 2.55 raw vs 0.20
+    # residual, p = 0.43, on one draw): here raw 2.82-3.34, residual 0.20-0.51,
+    # permutation p 0.13 or more in all 20 replicates
+    assert (np.abs(raw - 3.0) < 0.4).all()
+    assert (np.abs(resid_diff) < 0.55).all()
+    assert (resid_p > 0.1).all()
+    with pytest.warns(SizeOverlapWarning, match=r"clt: 2\d\d-\d,\d{3} edges, plt: \d\d,\d{3}"):
+        result = compare_groups(table, "transcoder_type", value="z_adj", n_perm=2000, seed=0)
+    tests = result.tests
+    assert result.value == "z_adj" and not tests["size_overlap"].any()
+    assert tests["effect_measure"].eq("adjusted_difference").all()
+    assert (tests["p"] < 0.05).all()  # the effect survives in every replicate (largest p 0.013)
+    assert tests["effect"].mean() == pytest.approx(3.0, abs=0.3)
+    assert np.abs(tests["slope"]).mean() < 0.5  # no size effect was planted
+
+
+def test_ancova_removes_a_pure_size_effect_between_groups():
+    # negative control: Z = 3 log(m) + noise, no group effect
     rng = np.random.default_rng(9)
-    n = 12
-    edges = np.r_[rng.integers(200, 2000, n), rng.integers(10000, 40000, n)]
-    groups = ["clt"] * n + ["plt"] * n
-    ids = [f"g{i}" for i in range(2 * n)]
-    z = np.column_stack([3.0 * np.log(edges) + rng.normal(0, 0.5, 2 * n) for _ in MOTIFS])
-    table = profile_table(long_results(z, ids), graphs_table(ids, groups, edges.tolist()))
+    edges, groups = confounded_sizes(seed=9)
+    z = 3.0 * np.log(edges)[:, None] + rng.normal(0, 0.5, (24, 20))
+    table = replicate_table(z, edges, groups)
     by_z = compare_groups(table, "transcoder_type", value="z", n_perm=2000, seed=0).tests
-    by_resid = compare_groups(table, "transcoder_type", value="z_resid", n_perm=2000,
-                              seed=0).tests
     assert by_z["significant"].all()
-    assert not by_resid["significant"].any()
+    with pytest.warns(SizeOverlapWarning):
+        tests = ancova(table, "transcoder_type", n_perm=2000, seed=0).tests
+    assert (tests["p"] < 0.05).sum() <= 2  # a 5% test: about 1 in 20 by chance
+    assert tests["slope"].mean() == pytest.approx(3.0, abs=0.3)
     _, fit = size_regression(table)
     slope, intercept = np.polyfit(np.log(edges), z[:, 0], 1)
     assert fit.loc[0, "slope"] == pytest.approx(slope)
     assert fit.loc[0, "intercept"] == pytest.approx(intercept)
-    assert fit.loc[0, "slope"] == pytest.approx(3.0, abs=0.3)
+
+
+def test_ancova_f_and_adjusted_means_match_least_squares_by_hand():
+    rng = np.random.default_rng(3)
+    edges = rng.integers(300, 30000, 30)
+    groups = np.repeat(["a", "b", "c"], 10).tolist()
+    group_effect = np.repeat([0.0, 0.4, 1.0], 10)
+    z = (group_effect + 0.5 * np.log(edges))[:, None] + rng.normal(0, 1, (30, 2))
+    z[4, 1] = np.nan  # a missing value leaves that graph out of one motif only
+    table = replicate_table(z, edges, groups)
+    result = ancova(table, "transcoder_type", n_perm=4000, seed=2)
+    for j in range(2):
+        keep = np.isfinite(z[:, j])
+        y, x, g = z[keep, j], np.log(edges[keep]), np.array(groups)[keep]
+        full = np.column_stack([(g[:, None] == np.array(["a", "b", "c"])).astype(float), x])
+        reduced = np.column_stack([np.ones(keep.sum()), x])
+        coef, rss_full = np.linalg.lstsq(full, y, rcond=None)[:2]
+        rss_red = np.linalg.lstsq(reduced, y, rcond=None)[1]
+        df = keep.sum() - 4
+        f = ((rss_red[0] - rss_full[0]) / 2) / (rss_full[0] / df)
+        row = result.tests.iloc[j]
+        assert row["statistic"] == pytest.approx(f)
+        assert row["slope"] == pytest.approx(coef[3])
+        assert row["effect"] == pytest.approx(1 - rss_full[0] / rss_red[0])  # partial eta^2
+        # Freedman-Lane p close to the F distribution's under normal errors
+        assert row["p"] == pytest.approx(stats.f.sf(f, 2, df), abs=0.03)
+        means = result.means.loc[result.means["motif"] == f"r{j}"].set_index("group")["mean"]
+        assert means.tolist() == pytest.approx((coef[:3] + coef[3] * x.mean()).tolist())
+    assert result.means.loc[0, "n"] == 10 and result.means.loc[2, "n"] == 10
+
+
+def test_ancova_refuses_size_constant_within_groups_and_single_groups():
+    table = replicate_table(np.arange(6.0)[:, None], np.repeat([100, 5000], 3), list("aaabbb"))
+    with pytest.raises(MotifError, match="constant within every group"), \
+            pytest.warns(SizeOverlapWarning, match="a: 100-100 edges"):
+        ancova(table, "transcoder_type", n_perm=10)
+    with pytest.raises(MotifError, match="at least 2 groups"):
+        ancova(table.assign(transcoder_type="a"), "transcoder_type", n_perm=10)
+    with pytest.raises(MotifError, match="n_edges"):
+        ancova(table.drop(columns="n_edges"), "transcoder_type")
 
 
 # --------------------------------------------------------- summaries
@@ -319,6 +448,33 @@ def test_group_motif_summary_counts_enriched_and_absent_graphs_per_null():
     assert (cyc["n_absent"], cyc["n_undefined"]) == (2, 2)
     plt_er = summary.set_index(["group", "null_model", "motif"]).loc[("plt", "er", "cycle3")]
     assert (plt_er["n_absent"], plt_er["n_depleted"]) == (0, 1)
+
+
+def test_ffl_verdict_counts_enriched_graphs_per_group_under_any_null_names():
+    ids = [f"g{i}" for i in range(5)]
+    z = np.zeros((5, 5))
+    z[:, 3] = [5.0, 1.0, 3.0, np.nan, 2.5]  # 030T
+    results = pd.concat([long_results(z, ids, "config-dag"),
+                         long_results(z - 2, ids, "some-new-null")])
+    graphs = graphs_table(ids, ["clt", "clt", "clt", "plt", "plt"])
+    graphs["task"] = ["recall", "recall", "antonyms", "recall", "recall"]
+    verdict = ffl_verdict(results, graphs, nulls=["some-new-null", "config-dag"])
+    assert verdict.columns.tolist()[:4] == ["model", "transcoder_type", "task", "null_model"]
+    rows = verdict.set_index(["transcoder_type", "task", "null_model"])
+    # clt/recall: Z 5 and 1 under config-dag, 3 and -1 under the other
+    assert rows.loc[("clt", "recall", "config-dag"), ["n_enriched", "median_z"]].tolist() == [1, 3.0]
+    assert rows.loc[("clt", "recall", "some-new-null"), "n_enriched"] == 1
+    # plt/recall: one graph with an undefined Z is counted but not tested
+    plt = rows.loc[("plt", "recall", "config-dag")]
+    assert (plt["n_graphs"], plt["n_tested"], plt["n_enriched"]) == (2, 1, 1)
+    assert verdict["null_model"].tolist()[:2] == ["some-new-null", "config-dag"]
+    sentences = verdict_sentences(verdict)
+    assert len(sentences) == 3
+    assert sentences[-1] == ("model m, transcoder_type plt, task recall (2 graphs): the FFL is "
+                             "enriched (Z > 2) in 0/1 graphs under some-new-null (median Z +0.5) "
+                             "and 1/1 under config-dag (median Z +2.5).")
+    with pytest.raises(MotifError, match="causal-config"):
+        ffl_verdict(results, graphs, nulls=["causal-config"])
 
 
 # --------------------------------------------------- weight sensitivity

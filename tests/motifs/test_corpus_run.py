@@ -69,8 +69,11 @@ def base_corpus(tmp_path_factory) -> Path:
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Block layout for tests: 24 null samples of the ~250-edge graph in 3 blocks."""
-    monkeypatch.setattr(corpus_run, "MIN_BLOCK_SAMPLES", 8)
-    monkeypatch.setattr(corpus_run, "BLOCK_EDGE_SAMPLES", 2400)
+    from motifs import analysis
+
+    # the block layout lives in motifs.analysis (motif_profile and corpus runs share it)
+    monkeypatch.setattr(analysis, "MIN_BLOCK_SAMPLES", 8)
+    monkeypatch.setattr(analysis, "BLOCK_EDGE_SAMPLES", 2400)
 
 
 def fresh_copy(base: Path, dest: Path) -> Corpus:
@@ -91,7 +94,7 @@ def test_serial_pool_and_dask_runs_give_identical_tables(base_corpus, tmp_path, 
     pd.testing.assert_frame_equal(runs["serial"], runs["pool"])
     pd.testing.assert_frame_equal(runs["serial"], runs["dask-local"])
     table = runs["serial"]
-    assert len(table) == 4 * 13 and set(table["null_model"]) == {"config-dag"}
+    assert len(table) == 4 * 13 and set(table["null_model"]) == {"causal-config"}
     assert (table["n_null"] == 24).all()
     # the big graph ran in 3 blocks, whose raw null counts are cached beside its profile
     big = Corpus(tmp_path / "serial").resolve("rand-big")
@@ -100,17 +103,20 @@ def test_serial_pool_and_dask_runs_give_identical_tables(base_corpus, tmp_path, 
     assert len(list((tmp_path / "serial" / "results" / NULL_COUNTS_METHOD).glob("*"))) == 3
 
 
-def test_one_block_is_exactly_motif_profile_with_the_block_seed():
+def test_corpus_blocks_and_motif_profile_share_one_seeding_and_assembly():
+    """Issue 19: a corpus run's blocks of a network, under its network id, give
+    exactly motif_profile's table for the same run seed (one block or three)."""
     from corpus.neuronpedia import read_json
+    from motifs.corpus_run import network_id
 
     net = Network.from_graph(read_json(DALLAS_SMALL))
-    params = MotifParams(None, 40, 3, False, 7)
-    block = compute_null_block(BlockTask("abcd", net, params, 0, 0, 40))
-    merged = profile_from_blocks([block], 3, False)
-    expected = motif_profile(net, null="config-dag", n_null=40,
-                             seed=block_seed(7, "abcd", "config-dag", 0))
-    expected.attrs = {}
-    pd.testing.assert_frame_equal(merged, expected)
+    for null in (None, "config-dag"):
+        params = MotifParams(null, 40, 3, False, 7)
+        block = compute_null_block(BlockTask(network_id(net), net, params, 0, 0, 40))
+        merged = profile_from_blocks([block], 3, False)
+        expected = motif_profile(net, null=null, n_null=40, seed=7)
+        assert set(expected["null_model"]) == {null or "causal-config"}
+        pd.testing.assert_frame_equal(merged, expected)
 
 
 def test_split_blocks_merge_to_the_statistics_of_all_samples():

@@ -72,3 +72,21 @@ def test_weight_filters_and_unsigned_networks():
     assert unsigned.topology().weight is None and unsigned.topology().n_edges == 5
     with pytest.raises(MotifError, match="top_k"):
         Network.from_graph(graph(), top_k=-1)
+
+
+def test_from_edges_maps_any_hashable_node_ids_to_rows_and_keeps_them_as_names():
+    """Issue 12: string ids used to fail with "invalid literal for int()"."""
+    net = Network.from_edges(["crp", "crp", "lacI", "crp"], ["lacZ", "lacI", "lacZ", "lacZ"],
+                             weight=[1.0, -2.0, 0.5, 1.0])
+    assert net.n_nodes == 3 and net.names.tolist() == ["crp", "lacI", "lacZ"]
+    named = {(net.names[s], net.names[d]): float(w)
+             for s, d, w in zip(net.src, net.dst, net.weight)}
+    assert named == {("crp", "lacZ"): 2.0, ("crp", "lacI"): -2.0, ("lacI", "lacZ"): 0.5}
+    # tuples are ids too, and given names fix the rows (an unused name is a node)
+    pairs = Network.from_edges([("L0", 1)], [("L1", 2)], names=[("L1", 2), "x", ("L0", 1)])
+    assert (pairs.n_nodes, pairs.src.tolist(), pairs.dst.tolist()) == (3, [2], [0])
+    with pytest.raises(MotifError, match="'nope' is not one of the given names"):
+        Network.from_edges(["a"], ["nope"], names=["a", "b"])
+    # integers stay node numbers, also as an object array
+    ints = Network.from_edges(np.array([0, 2], dtype=object), [1, 0])
+    assert ints.names is None and ints.n_nodes == 3 and ints.src.tolist() == [0, 2]

@@ -23,17 +23,23 @@ ENGINES = ("dense", "sequential", "compiled")
 
 # ------------------------------------------------------------------ helpers
 def random_digraph(n: int, p: float, seed: int, mutual: float = 0.0,
-                   layers: int | None = None, dag: bool = False) -> Network:
+                   layers: int | None = None, dag: bool = False,
+                   positions: int | None = None) -> Network:
     """Seeded random digraph with weights (signs from weights) and optional layers.
 
     ``dag``: edges only from a lower to a higher layer (or node number).
     ``mutual``: share of linked pairs that get the reverse edge too.
+    ``positions``: token positions drawn from ``range(positions)``; with
+    ``dag``, edges never go back in position (a causal graph).
     """
     rng = np.random.default_rng(seed)
     layer = rng.integers(0, layers, size=n) if layers else np.arange(n)
+    pos = rng.integers(0, positions, size=n) if positions else None
     linked = rng.random((n, n)) < p
     if dag:
         linked &= layer[:, None] < layer[None, :]
+        if pos is not None:
+            linked &= pos[:, None] <= pos[None, :]
     else:
         linked = np.triu(linked, 1)
         flip = rng.random((n, n)) < 0.5
@@ -44,7 +50,7 @@ def random_digraph(n: int, p: float, seed: int, mutual: float = 0.0,
     src, dst = np.nonzero(linked)
     weight = rng.normal(size=src.size)
     return Network.from_edges(src, dst, n_nodes=n, sign=np.sign(weight), weight=weight,
-                              layer=layer if layers else None)
+                              layer=layer if layers else None, pos=pos)
 
 
 def dense(net: Network) -> np.ndarray:
@@ -354,8 +360,7 @@ def test_triad_preserving_null_matches_the_real_triad_census_on_every_sample(dag
 
 def test_triad_preserving_reports_the_residual_when_the_budget_is_too_small():
     net = random_digraph(14, 0.3, seed=15)
-    with pytest.warns(UserWarning, match="did not reach the real triad census"):
-        nulls = sample_nulls(net, "triad-preserving", 8, seed=1, anneal_switches_per_edge=0)
+    nulls = sample_nulls(net, "triad-preserving", 8, seed=1, anneal_switches_per_edge=0)
     real = triad_census_many(dense(net)[None])[0]
     distance = np.abs(triad_census_many(nulls.adjacency_dense()) - real).sum(axis=1)
     assert (nulls.diagnostics["census_distance"] == distance).all()
@@ -365,7 +370,7 @@ def test_triad_preserving_reports_the_residual_when_the_budget_is_too_small():
 # ----------------------------------------------------------- seeds and the API
 @pytest.mark.parametrize("model", sorted(NULL_MODELS))
 def test_same_seed_gives_identical_samples_and_another_seed_differs(model):
-    net = random_digraph(14, 0.3, seed=16, layers=3, dag=True)
+    net = random_digraph(14, 0.3, seed=16, layers=3, dag=True, positions=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         one = sample_nulls(net, model, 6, seed=11)
@@ -376,8 +381,13 @@ def test_same_seed_gives_identical_samples_and_another_seed_differs(model):
     assert not (np.array_equal(one.dst, other.dst) and np.array_equal(one.sign, other.sign))
 
 
-def test_default_null_is_config_dag_for_acyclic_networks_only():
+def test_default_null_is_causal_config_with_positions_config_dag_for_other_dags():
     assert default_null(random_digraph(10, 0.3, seed=17, dag=True)) == "config-dag"
+    causal = random_digraph(10, 0.3, seed=17, layers=3, dag=True, positions=3)
+    assert default_null(causal) == "causal-config"
+    # an edge back in position: positions are there but the graph is not causal
+    backwards = Network.from_edges([0], [1], layer=[0, 1], pos=[1, 0])
+    assert default_null(backwards) == "config-dag"
     assert default_null(Network.from_edges([0, 1, 2], [1, 2, 0])) == "config"
 
 
@@ -413,3 +423,184 @@ def test_bad_arguments_raise_motif_error_naming_the_problem(call, message):
                                 sign=[1, -1, 1, 1])
     with pytest.raises(MotifError, match=message):
         call(cyclic)
+
+
+# ------------------------------------------------------------------ causal-config
+SERIAL_ENGINES = ("sequential", "compiled")
+
+
+def edge_classes(net: Network, src: np.ndarray, dst: np.ndarray) -> collections.Counter:
+    """Edges per (source layer, target layer, crosses positions) class."""
+    return collections.Counter(zip(net.layer[src].tolist(), net.layer[dst].tolist(),
+                                   (net.pos[src] != net.pos[dst]).tolist()))
+
+
+def node_class_degrees(net: Network, src: np.ndarray, dst: np.ndarray) -> collections.Counter:
+    """Out- and in-degree of every node within every class."""
+    cls = list(zip(net.layer[src].tolist(), net.layer[dst].tolist(),
+                   (net.pos[src] != net.pos[dst]).tolist()))
+    return collections.Counter([("out", int(u), c) for u, c in zip(src, cls)]
+                               + [("in", int(v), c) for v, c in zip(dst, cls)])
+
+
+def causal_cells(net: Network) -> np.ndarray:
+    """(n, n) class id of every causal cell (-1 where no causal edge may go)."""
+    layer, pos = net.layer.astype(int), net.pos.astype(int)
+    causal = (layer[:, None] < layer[None, :]) & (pos[:, None] <= pos[None, :])
+    cls = (layer[:, None] * 100 + layer[None, :]) * 2 + (pos[:, None] != pos[None, :])
+    return np.where(causal, cls, -1)
+
+
+def all_causal_graphs(net: Network) -> list[np.ndarray]:
+    """Brute force: every graph on causal cells with each node's per-class in/out degrees."""
+    cls, n, real = causal_cells(net), net.n_nodes, dense(net)
+    keys = np.unique(cls[cls >= 0])
+    rows = []
+    for u in range(n):
+        per_class = [itertools.combinations(np.flatnonzero(cls[u] == k),
+                                            int((real[u] & (cls[u] == k)).sum())) for k in keys]
+        rows.append([sum(map(list, c), []) for c in itertools.product(*per_class)])
+    in_degree = {k: (real & (cls == k)).sum(axis=0) for k in keys}
+    graphs = []
+    for choice in itertools.product(*rows):
+        adj = np.zeros((n, n), dtype=bool)
+        for u, cols in enumerate(choice):
+            adj[u, cols] = True
+        if all(((adj & (cls == k)).sum(axis=0) == in_degree[k]).all() for k in keys):
+            graphs.append(adj)
+    return graphs
+
+
+@pytest.mark.parametrize("engine", SERIAL_ENGINES)
+def test_causal_config_keeps_degrees_classes_acyclicity_and_positions_on_every_sample(engine):
+    net = random_digraph(40, 0.3, seed=21, layers=5, dag=True, positions=6)
+    same_position = net.pos[net.src] == net.pos[net.dst]
+    assert same_position.any() and not same_position.all()
+    nulls = sample_nulls(net, "causal-config", 32, seed=3, engine=engine)
+    assert_simple_and_degree_preserving(nulls, net)
+    assert (net.layer[nulls.src] < net.layer[nulls.dst]).all()      # every edge rises a layer
+    assert (net.pos[nulls.src] <= net.pos[nulls.dst]).all()         # 0 edges back in position
+    real_classes, real_degrees = edge_classes(net, net.src, net.dst), \
+        node_class_degrees(net, net.src, net.dst)
+    for i in range(nulls.n_samples):
+        assert edge_classes(net, nulls.src[i], nulls.dst[i]) == real_classes
+        assert node_class_degrees(net, nulls.src[i], nulls.dst[i]) == real_degrees
+        assert nulls.network(i).is_acyclic()
+    # the samples moved: every one differs from the real graph
+    assert (dense(net)[None] != nulls.adjacency_dense()).any(axis=(1, 2)).all()
+    # signs and weights travel with their edges: each source keeps its out-edge weights
+    for i in range(4):
+        for u in range(net.n_nodes):
+            assert sorted(nulls.weight[i][nulls.src[i] == u].tolist()) == \
+                sorted(net.weight[net.src == u].tolist())
+    assert (np.sign(nulls.weight) == nulls.sign).all()
+
+
+@pytest.mark.parametrize("engine", SERIAL_ENGINES)
+def test_causal_config_samples_all_48_graphs_of_a_small_causal_graph_uniformly(engine):
+    """Brute force: 48 graphs keep this 10-node graph's causal cells and each
+    node's per-class degrees; 960 samples hit each about 20 times."""
+    rng = np.random.default_rng(29)
+    layer, pos = rng.integers(0, 2, size=10), rng.integers(0, 2, size=10)
+    causal = (layer[:, None] < layer[None, :]) & (pos[:, None] <= pos[None, :])
+    src, dst = np.nonzero(causal & (rng.random((10, 10)) < 0.4))
+    net = Network.from_edges(src, dst, n_nodes=10, layer=layer, pos=pos)
+    graphs = all_causal_graphs(net)
+    assert len(graphs) == 48
+    nulls = sample_nulls(net, "causal-config", 960, seed=8, engine=engine)
+    assert chi2_uniform_pvalue(nulls, graphs) > 1e-3
+
+
+def test_compiled_and_numpy_engines_give_identical_samples_for_one_seed():
+    """Issue 19: samples depend on (graph, null, seed, options), not on whether
+    the C extension was built: both serial engines run the same streams."""
+    cases = [("config", random_digraph(20, 0.3, seed=4, mutual=0.3)),
+             ("config-dag", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
+             ("layer-config", random_digraph(20, 0.3, seed=4, layers=3, mutual=0.2)),
+             ("causal-config", random_digraph(30, 0.3, seed=4, layers=4, dag=True, positions=5)),
+             ("triad-preserving", random_digraph(12, 0.3, seed=4, mutual=0.3))]
+    for model, net in cases:
+        compiled = sample_nulls(net, model, 12, seed=3, engine="compiled", switches_per_edge=20)
+        numpy_ = sample_nulls(net, model, 12, seed=3, engine="sequential", switches_per_edge=20)
+        assert np.array_equal(compiled.dst, numpy_.dst) and np.array_equal(compiled.src, numpy_.src)
+        assert np.array_equal(compiled.weight, numpy_.weight)
+        assert compiled.diagnostics["acceptance"] == numpy_.diagnostics["acceptance"]
+
+
+def test_auto_engine_choice_does_not_depend_on_the_compiled_kernel(monkeypatch):
+    import motifs.nulls as nulls_module
+
+    net = random_digraph(30, 0.3, seed=5, layers=4, dag=True, positions=5)
+    for model in ("config-dag", "causal-config"):
+        built = sample_nulls(net, model, 8, seed=2)
+        monkeypatch.setattr(nulls_module, "_kernel", None)
+        bare = sample_nulls(net, model, 8, seed=2)
+        monkeypatch.undo()
+        assert np.array_equal(built.dst, bare.dst)
+
+
+@pytest.mark.parametrize("net, message", [
+    (Network.from_edges([0, 1], [1, 2], layer=[0, 1, 2]), "needs token positions"),
+    (Network.from_edges([0, 1], [1, 2], pos=[0, 0, 1]), "needs node layers"),
+    (Network.from_edges([0, 1], [1, 2], layer=[0, 1, 2], pos=[0, 2, 1]), "never back in position"),
+    (Network.from_edges([0, 1], [1, 2], layer=[0, 1, 1], pos=[0, 0, 1]), "to a higher one"),
+])
+def test_causal_config_refuses_networks_without_positions_or_not_causal(net, message):
+    with pytest.raises(MotifError, match=message):
+        sample_nulls(net, "causal-config", 4, seed=0)
+
+
+def test_causal_config_refuses_the_dense_engine():
+    net = random_digraph(20, 0.3, seed=6, layers=4, dag=True, positions=4)
+    with pytest.raises(MotifError, match="dense"):
+        sample_nulls(net, "causal-config", 4, seed=0, engine="dense")
+
+
+def test_causal_config_keeps_every_real_graphs_classes_and_positions():
+    """On every shared real graph, 0 edges back in position and the real
+    per-class edge counts in every sample. 16 samples per graph here;
+    ``benchmarks/bench_causal_null.py --check`` runs 1,000 per graph."""
+    from tests.motifs.conftest import REAL_GRAPHS, real_network
+
+    assert len(REAL_GRAPHS) == 17, "the 17 shared real graphs are missing"
+    for name in REAL_GRAPHS:
+        net = real_network(name).topology()
+        nulls = sample_nulls(net, "causal-config", 16, seed=0)
+        assert (net.pos[nulls.src] <= net.pos[nulls.dst]).all(), name
+        assert (net.layer[nulls.src] < net.layer[nulls.dst]).all(), name
+        real = edge_classes(net, net.src, net.dst)
+        assert all(edge_classes(net, nulls.src[i], nulls.dst[i]) == real
+                   for i in range(nulls.n_samples)), name
+
+
+# ---------------------------------------------- triad-preserving: exclusion, settling
+def test_triad_preserving_profile_excludes_samples_off_the_census_and_counts_them():
+    """Issue 18: a sample that never reached the real triad census is left out
+    of the Z-scores and counted in n_excluded, so every sample used has the
+    real census: the null mean of every 3-node class equals the real count."""
+    from motifs.analysis import motif_profile
+
+    net = random_digraph(14, 0.3, seed=15, mutual=0.3)
+    profile = motif_profile(net, null="triad-preserving", n_null=16, seed=1,
+                            anneal_switches_per_edge=20)
+    excluded = int(profile["n_excluded"].iloc[0])
+    distance = profile.attrs["null_diagnostics"][0]["census_distance"]
+    assert 0 < excluded < 15 and excluded == int((distance > 0).sum())
+    assert int(profile["n_null"].iloc[0]) == 16 - excluded
+    np.testing.assert_array_equal(profile["null_mean"].to_numpy(), profile["count"].to_numpy())
+    assert (profile["null_sd"] == 0).all()
+    with pytest.raises(MotifError, match="reached the real triad census"):
+        motif_profile(net, null="triad-preserving", n_null=8, seed=1, anneal_switches_per_edge=0)
+
+
+def test_triad_preserving_settles_with_census_keeping_switches_after_the_first_match():
+    net = random_digraph(16, 0.25, seed=14, mutual=0.3)
+    real = triad_census_many(dense(net)[None])[0]
+    first_hit = sample_nulls(net, "triad-preserving", 12, seed=2, settle_switches_per_edge=0)
+    settled = sample_nulls(net, "triad-preserving", 12, seed=2)
+    for nulls in (first_hit, settled):
+        assert (triad_census_many(nulls.adjacency_dense()) == real).all()
+    assert first_hit.diagnostics["settle_acceptance"] == 0
+    assert settled.diagnostics["settle_acceptance"] > 0
+    # the settled samples moved on from their first match
+    assert (first_hit.adjacency_dense() != settled.adjacency_dense()).any(axis=(1, 2)).mean() > 0.5

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from reports import figures
 from reports.findings import graph_findings, group_findings, verdict
@@ -152,14 +153,15 @@ def test_cgram_compare_prints_the_comparison_and_writes_csvs(toy_corpus, tmp_pat
     assert code == 0
     assert "6 graphs; nulls config-dag, config" in printed
     assert "transcoder_type = clt (3 graphs): FFLs enriched (Z > 2) in" in printed
-    assert "Groups by transcoder_type under config, on significance profile" in printed
+    assert "Groups by transcoder_type under config-dag, on significance profile" in printed
+    assert "SP compared on the 4-node census under config-dag" in printed
     assert "Universal backbone by transcoder_type under config-dag:" in printed
     # the toy graphs are DAGs: under config-dag fan-in, chain and fan-out are tied to the FFL
     assert ("note: 021U, 021C, 021D = ±030T in every graph under config-dag (dependent "
             "classes): one finding, not 4") in printed
     written = {p.name for p in out.glob("*.csv")}
     assert {"results.csv", "profiles_config-dag.csv", "profiles_config.csv",
-            "group_tests_transcoder_type_sp.csv", "group_tests_transcoder_type_z_resid.csv",
+            "group_tests_transcoder_type_sp.csv", "group_tests_transcoder_type_z_adj.csv",
             "backbone_transcoder_type_config-dag.csv", "motif_summary.csv", "clusters.csv",
             "sp_correlation.csv", "size_regression.csv"} <= written
     results = pd.read_csv(out / "results.csv")
@@ -179,6 +181,38 @@ def test_cgram_compare_refuses_an_unknown_null_and_a_single_group(toy_corpus, tm
     assert "cannot group by ['colour']" in capsys.readouterr().err
 
 
+def test_cgram_compare_nulls_prints_the_ffl_verdict_per_group(toy_corpus, tmp_path, capsys):
+    from cgram.cli import main
+    from motifs.compare import ffl_verdict
+    from reports.corpus_report import corpus_results
+
+    out = tmp_path / "verdict"
+    nulls = ["config-dag", "layer-config"]
+    code = main(["compare", "--nulls", ",".join(nulls), "--corpus", str(toy_corpus.root),
+                 "--n-null", str(FAST["n_null"]), "--executor", "serial", "--out", str(out),
+                 "-q"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    table = pd.read_csv(out / "ffl_verdict.csv", keep_default_na=False)
+    # groups: (m?, clt, antonyms), (clt, recall), (plt, recall), each under both nulls
+    assert len(table) == 3 * 2 and table["null_model"].tolist()[:2] == nulls
+    results, _ = corpus_results(toy_corpus, nulls, FAST["n_null"], executor="serial")
+    graphs = toy_corpus.list()
+    direct = ffl_verdict(results, graphs, nulls=nulls)
+    assert table["n_enriched"].tolist() == direct["n_enriched"].tolist()
+    plt = direct.loc[(direct["transcoder_type"] == "plt")].iloc[0]
+    z = results.loc[(results["null_model"] == "config-dag") & (results["motif"] == "030T")
+                    & results["graph"].isin(graphs.loc[graphs["transcoder_type"] == "plt",
+                                                       "graph_id"]), "z"]
+    assert plt["median_z"] == pytest.approx(float(np.median(z)))
+    assert plt["n_enriched"] == int((z > 2).sum()) and plt["n_graphs"] == 3
+    assert (f"transcoder_type plt, task recall (3 graphs): the FFL is enriched (Z > 2) in "
+            f"{int(plt['n_enriched'])}/3 graphs under config-dag") in printed
+    assert "Groups by" not in printed  # no --by: the verdict alone
+    assert main(["compare", "--corpus", str(toy_corpus.root), "--out", str(out)]) == 1
+    assert "give --by COLUMN" in capsys.readouterr().err
+
+
 def test_cgram_report_prints_the_page_path(toy_corpus, tmp_path, capsys):
     from cgram.cli import main
 
@@ -190,3 +224,19 @@ def test_cgram_report_prints_the_page_path(toy_corpus, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == str(out / "report.html")
     assert not (out / "figures" / "weight_sensitivity.png").exists()
     assert (out / "tables" / "ffl_instances.csv").exists()
+
+
+# ---------------------------------------------------------------- browser
+def test_missing_chromium_fails_under_ci_and_skips_only_outside(monkeypatch):
+    from tests.reports import browser
+
+    monkeypatch.setattr(browser, "find_chromium", lambda: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: no chromium binary"):
+        browser.require_chromium()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="CI is not true"):
+        browser.require_chromium()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        browser.require_chromium()

@@ -99,7 +99,7 @@ def test_graph_report_lists_the_strongest_loops_with_their_feature_labels(graph_
 
 def test_graph_report_writes_figures_and_tables_beside_the_page(graph_report):
     figures = sorted(p.name for p in (graph_report.parent / "figures").glob("*.png"))
-    assert figures == ["ffl_on_graph.png", "null_distributions.png", "sp_profile.png",
+    assert figures == ["cascades.png", "ffl_on_graph.png", "null_distributions.png", "sp_profile.png",
                        "weight_sensitivity.png", "z_profile.png"]
     sens = pd.read_csv(graph_report.parent / "tables" / "weight_sensitivity.csv")
     assert list(pd.unique(sens["level"])) == ["top 100%", "top 50%"]
@@ -107,8 +107,18 @@ def test_graph_report_writes_figures_and_tables_beside_the_page(graph_report):
     assert half == round(full / 2)
 
 
+def test_graph_report_embeds_the_explorer_and_writes_it_beside_the_page(graph_report):
+    import html
+
+    text = graph_report.read_text()
+    (srcdoc,) = re.findall(r'<iframe class="cgram-view"[^>]*\ssrcdoc="([^"]*)"', text)
+    beside = (graph_report.parent / "view.html").read_text()
+    assert html.unescape(srcdoc) == beside and "window.cgramView" in beside
+    assert "Explore the graph" in _text(graph_report)
+
+
 def test_graph_report_renders_in_headless_chromium(graph_report, tmp_path):
-    page = assert_renders_cleanly(graph_report, tmp_path, n_figures=5)
+    page = assert_renders_cleanly(graph_report, tmp_path, n_figures=6)
     assert page.height > 2000
 
 
@@ -129,9 +139,9 @@ def test_corpus_report_states_per_group_findings_from_the_summary(corpus_report)
 
 def test_corpus_report_compares_groups_on_size_normalised_values(corpus_report, toy_corpus):
     tables = corpus_report.parent / "tables"
-    for value in ("sp", "z_resid"):
+    for value, measure in (("sp", "cliffs_delta"), ("z_adj", "adjusted_difference")):
         tests = pd.read_csv(tables / f"group_tests_transcoder_type_{value}.csv")
-        assert set(tests["effect_measure"]) == {"cliffs_delta"}
+        assert set(tests["effect_measure"]) == {measure}
         assert (tests["q"] >= tests["p"] - 1e-12).all()
         means = pd.read_csv(tables / f"group_means_transcoder_type_{value}.csv")
         assert set(means["group"]) == {"clt", "plt"}
@@ -139,24 +149,30 @@ def test_corpus_report_compares_groups_on_size_normalised_values(corpus_report, 
     assert set(tasks["contrast"]) == {"recall vs antonyms"}
     text = _text(corpus_report)
     assert "raw Z is not compared" in text
-    assert "transcoder_type: z_resid under config-dag" in text
+    assert "transcoder_type: z_adj under config-dag" in text
+    assert "ANCOVA: Z ~ group + log(edges), Freedman-Lane" in text
     fit = pd.read_csv(tables / "size_regression.csv")
     assert set(fit["motif"]) >= {"030T", "021C"}
 
 
-def test_corpus_report_explains_which_null_its_profiles_are_clustered_under(corpus_report):
-    from reports.corpus_report import profile_rank
+def test_corpus_report_compares_sp_on_the_4_node_census_under_a_dag_null(corpus_report):
+    from motifs.compare import triad_profile_is_tied
 
     tables = corpus_report.parent / "tables"
     dag = pd.read_csv(tables / "profiles_config-dag.csv")
     # keeping degrees and acyclicity ties 021U, 021C, 021D and 030T together
-    assert profile_rank(dag) == 1
+    assert triad_profile_is_tied(dag)
     z = dag[[f"z:{m}" for m in ("021U", "021C", "021D", "030T")]].to_numpy()
     assert np.allclose(np.abs(z), np.abs(z[:, :1]))
     text = _text(corpus_report)
-    assert "Profiles are therefore correlated, clustered and compared under config" in text
+    # never a fall back to config: the 4-node census under the headline null
+    assert "SP compared on the 4-node census under config-dag" in text
+    sp_tests = pd.read_csv(tables / "group_tests_transcoder_type_sp.csv")
+    assert sp_tests["motif"].str.startswith(("m4_", "bifan", "biparallel")).any()
+    assert not sp_tests["motif"].isin(["021U", "030T"]).any()
     corr = pd.read_csv(tables / "sp_correlation.csv").set_index("graph")
     assert corr.shape == (6, 6) and np.allclose(np.diag(corr), 1.0)
+    assert not np.allclose(np.abs(corr.to_numpy()), 1.0)  # shapes differ, not just signs
 
 
 def test_corpus_report_checks_that_findings_survive_pruning(corpus_report, toy_corpus):
@@ -172,6 +188,16 @@ def test_corpus_report_checks_that_findings_survive_pruning(corpus_report, toy_c
     main = pd.read_csv(corpus_report.parent / "tables" / "profiles_config-dag.csv")
     full = ffl.loc[ffl["level"] == "top 100%"].set_index("slug")["z"]
     assert np.allclose(full.loc[main["slug"]].to_numpy(), main["z:030T"].to_numpy())
+
+
+def test_corpus_report_writes_the_corpus_browser_beside_it(corpus_report, toy_corpus):
+    index = corpus_report.parent / "index.html"
+    assert '<a href="index.html">index.html</a>' in corpus_report.read_text()
+    text = index.read_text()
+    assert text.count("<tr data-graph=") == len(toy_corpus.list())
+    links = re.findall(r'<a href="(views/[^"]+)"', text)
+    assert len(links) == len(toy_corpus.list())
+    assert all((corpus_report.parent / link).exists() for link in links)
 
 
 def test_corpus_report_renders_in_headless_chromium(corpus_report, tmp_path):

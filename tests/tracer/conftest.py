@@ -42,6 +42,12 @@ class Case:
     input_hook: str
     output_hook: str
     npz: bool = False
+    n_layers: int = 2
+
+    @property
+    def model_key(self) -> str:
+        """The tiny model this set sits on: the family, or ``<family>-<n>l`` when deeper."""
+        return self.family if self.n_layers == 2 else f"{self.family}-{self.n_layers}l"
 
     @property
     def prompt(self) -> str | list[int]:
@@ -65,11 +71,25 @@ CASES: dict[str, Case] = {
 }
 
 
-def tiny_config(family: str):
-    """A 2-layer, d_model-32, vocab-100 config of ``family``."""
+#: 4-layer sets (traced only by the attribution tests): CLT decoders span up to 4
+#: layers, and feature-to-feature paths cross intermediate layers.
+DEEP_CASES: dict[str, Case] = {
+    "llama4-clt": Case("llama", "clt", "jumprelu", None, False, "hook_resid_mid", "hook_mlp_out",
+                       n_layers=4),
+    "llama4-clt-topk": Case("llama", "clt", "topk", 8, False, "mlp.hook_in", "mlp.hook_out",
+                            n_layers=4),
+}
+
+#: Every published set.
+ALL_CASES: dict[str, Case] = {**CASES, **DEEP_CASES}
+
+
+def tiny_config(family: str, n_layers: int = 2):
+    """An ``n_layers``-layer, d_model-32, vocab-100 config of ``family``."""
     import transformers as tf
 
-    common = dict(vocab_size=VOCAB, hidden_size=D_MODEL, intermediate_size=64, num_hidden_layers=2,
+    common = dict(vocab_size=VOCAB, hidden_size=D_MODEL, intermediate_size=64,
+                  num_hidden_layers=n_layers,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
                   initializer_range=0.3, bos_token_id=1, eos_token_id=2, pad_token_id=0)
     if family == "llama":
@@ -86,7 +106,8 @@ def tiny_config(family: str):
         return tf.Gemma3TextConfig(**common, head_dim=8, query_pre_attn_scalar=8, sliding_window=4,
                                    layer_types=["sliding_attention", "full_attention"])
     if family == "gpt2":
-        return tf.GPT2Config(vocab_size=VOCAB, n_embd=D_MODEL, n_layer=2, n_head=4, n_positions=64,
+        return tf.GPT2Config(vocab_size=VOCAB, n_embd=D_MODEL, n_layer=n_layers, n_head=4,
+                             n_positions=64,
                              initializer_range=0.3, bos_token_id=1, eos_token_id=2)
     raise ValueError(family)
 
@@ -203,26 +224,31 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
         mp.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
         mp.setattr(hf_constants, "HF_HUB_OFFLINE", True)
         mp.setenv("HF_HUB_OFFLINE", "1")
-        for i, family in enumerate(sorted({c.family for c in CASES.values()})):
+        # the 2-layer families first, in the order (and so with the seeds) they always had
+        models = {c.model_key: c for c in sorted(CASES.values(), key=lambda c: c.family)}
+        models.update({c.model_key: c for c in DEEP_CASES.values()})
+        for i, key in enumerate(models):
             torch.manual_seed(100 + i)
-            model = AutoModelForCausalLM.from_config(tiny_config(family))
+            model = AutoModelForCausalLM.from_config(tiny_config(models[key].family,
+                                                                 models[key].n_layers))
             with torch.no_grad():  # non-trivial norm weights, so weighted and unweighted sites differ
                 for name, param in model.named_parameters():
                     if "norm" in name or "ln_" in name:
                         param.add_(0.3 * torch.randn_like(param))
-            folder = repo_dir(cache, f"{ORG}/{family}")
+            folder = repo_dir(cache, f"{ORG}/{key}")
             model.save_pretrained(folder)
             tokenizer.save_pretrained(folder)
         hub = Hub(cache=cache, _models={}, _references={})
-        for seed, (name, case) in enumerate(CASES.items()):
-            model = hub.model(case.family)
+        for seed, (name, case) in enumerate(ALL_CASES.items()):
+            model = hub.model(case.model_key)
             tc = _random_sets(model, case, seed)
             tc.scan = hub.transcoder_id(name)
             hub._references[name] = tc
             if case.npz:
                 _write_gemmascope(cache, tc, f"{ORG}/{name}-weights", hub.transcoder_id(name))
             else:
-                save_transcoders(tc, repo_dir(cache, hub.transcoder_id(name)), model_name=hub.model_id(case.family))
+                save_transcoders(tc, repo_dir(cache, hub.transcoder_id(name)),
+                                 model_name=hub.model_id(case.model_key))
         yield hub
 
 
@@ -242,8 +268,9 @@ def traced(hub: Hub) -> Callable:
     def get(case: str, split_paths: bool = False):
         key = (case, split_paths)
         if key not in memo:
-            spec = CASES[case]
-            rm = ReplacementModel(hub.model(spec.family), load_transcoders(hub.transcoder_id(case), device="cpu"))
+            spec = ALL_CASES[case]
+            rm = ReplacementModel(hub.model(spec.model_key),
+                                  load_transcoders(hub.transcoder_id(case), device="cpu"))
             state = rm.setup(rm.tokenize(spec.prompt))
             attribution = compute_attribution(rm, state, max_feature_nodes=None, batch_size=128,
                                               split_paths=split_paths)

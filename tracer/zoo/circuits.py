@@ -7,14 +7,16 @@ query). With that ground truth:
 - :func:`concept_selectivity` finds, for every transcoder feature, the
   concept it prefers and how selectively (its share of the per-concept mean
   activation: 1 = fires for one concept only, 1 / n_concepts = indifferent);
-- :func:`intervene` runs the replacement model (transcoder features live,
-  error terms fixed, so an unedited run is exactly the model) with chosen
-  features set to chosen values at chosen positions, and returns the
-  next-token probabilities: zero a state's features to ablate it, put
-  another state's features in to steer the answer (:func:`steer_concept`);
+- :func:`steer_concept` swaps a state's features for another state's with
+  :mod:`tracer.interventions` (circuit-tracer's feature-intervention
+  semantics: the model's own MLPs run, attention frozen to the clean run,
+  downstream features respond); zeroing features ablates them;
 - :func:`concept_features_in_graph` reads a traced graph against that ground
   truth, and :func:`circuit_report` (``cgram zoo check``) measures all of it
-  over a checkpoint's held-out prompts.
+  over a checkpoint's held-out prompts;
+- :func:`cascade_check` asks whether the strongest FFL cascade to the answer
+  (:mod:`motifs.cascades`) runs through a state feature and whether ablating
+  it matters more than ablating matched random features (:mod:`tracer.causal`).
 
 References
 ----------
@@ -27,7 +29,7 @@ and swapping in "California" ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
     from corpus.graph import AttributionGraph
+    from tracer.interventions import Intervener
     from tracer.transcoders import Transcoders
     from tracer.zoo.checkpoint import Checkpoint
     from tracer.zoo.world import Example
@@ -119,46 +122,6 @@ def concept_selectivity(model: PreTrainedModel, transcoders: Transcoders,
     return Selectivity(concepts, torch.stack(preferred).numpy(), torch.stack(share).numpy())
 
 
-def intervene(model: PreTrainedModel, transcoders: Transcoders, tokenizer: PreTrainedTokenizerFast,
-              prompt: str, layer: Sequence[int], pos: Sequence[int], feature: Sequence[int],
-              value: Sequence[float]) -> torch.Tensor:
-    """Next-token probabilities after setting features in the replacement model.
-
-    Parameters
-    ----------
-    model, transcoders, tokenizer
-    prompt : str
-    layer, pos, feature, value : equal-length sequences
-        Feature ``feature[i]`` of ``layer[i]`` at position ``pos[i]`` (0 = BOS)
-        is set to ``value[i]`` (0 ablates it); downstream features respond.
-
-    Returns
-    -------
-    (vocab,) float32
-        Softmax of the last position's logits.
-    """
-    lengths = {len(layer), len(pos), len(feature), len(value)}
-    if len(lengths) != 1:
-        raise TracerError(f"layer, pos, feature and value must have equal lengths, got {lengths}")
-    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
-    layer_t, pos_t, feature_t = (torch.as_tensor(list(v), dtype=torch.long)
-                                 for v in (layer, pos, feature))
-    value_t = torch.as_tensor(list(value), dtype=torch.float32)
-    if len(pos_t) and int(pos_t.max()) >= ids.shape[1]:
-        raise TracerError(f"position {int(pos_t.max())} is beyond the prompt's {ids.shape[1]} tokens")
-
-    def edit(at_layer: int, acts: torch.Tensor) -> torch.Tensor:
-        here = layer_t == at_layer
-        if not here.any():
-            return acts
-        acts = acts.clone()
-        acts[0, pos_t[here], feature_t[here]] = value_t[here].to(acts.dtype)
-        return acts
-
-    logits = replacement_logits(model, transcoders, ids, add_errors=True, edit=edit)
-    return torch.softmax(logits[0, -1].float(), dim=-1)
-
-
 def concept_features_in_graph(graph: AttributionGraph, selectivity: Selectivity, concept: str,
                               source_positions: Sequence[int], answer: str,
                               share: float) -> pd.DataFrame:
@@ -216,38 +179,37 @@ def concept_features_in_graph(graph: AttributionGraph, selectivity: Selectivity,
     return table.sort_values("influence", kind="stable").reset_index(drop=True)
 
 
-def active_concept_features(model: PreTrainedModel, transcoders: Transcoders,
-                            tokenizer: PreTrainedTokenizerFast, prompt: str,
-                            selectivity: Selectivity, concept: str,
+def active_concept_features(intervener: Intervener, prompt: str, selectivity: Selectivity, concept: str,
                             share: float) -> tuple[list[int], list[int], list[int], list[float]]:
     """(layer, pos, feature, activation) of every feature selective for
-    ``concept`` that is active on ``prompt`` (in the replacement model)."""
-    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
-    _, acts = replacement_logits(model, transcoders, ids, add_errors=True, return_activations=True)
+    ``concept`` that is active on ``prompt`` (position 0 excluded)."""
+    _, acts = intervener.run(intervener.tokenize(prompt), return_activations=True)
     wanted = torch.from_numpy(selectivity.selective_for(concept, share))
     found: tuple[list, list, list, list] = ([], [], [], [])
     for layer, a in enumerate(acts):
-        pos, feature = torch.nonzero((a[0] != 0) & wanted[layer][None, :], as_tuple=True)
+        a = a.clone()
+        a[0] = 0  # position 0 carries no features
+        pos, feature = torch.nonzero((a != 0) & wanted[layer][None, :], as_tuple=True)
         found[0].extend([layer] * len(pos))
         found[1].extend(pos.tolist())
         found[2].extend(feature.tolist())
-        found[3].extend(a[0, pos, feature].tolist())
+        found[3].extend(a[pos, feature].tolist())
     return found
 
 
-def steer_concept(model: PreTrainedModel, transcoders: Transcoders,
-                  tokenizer: PreTrainedTokenizerFast, prompt: str, concept: str, donor_prompt: str,
+def steer_concept(intervener: Intervener, prompt: str, concept: str, donor_prompt: str,
                   donor_concept: str, selectivity: Selectivity, share: float) -> torch.Tensor:
     """Next-token probabilities of ``prompt`` with its ``concept`` features
     swapped for ``donor_concept``'s: every active feature selective for
     ``concept`` is zeroed, and the features selective for ``donor_concept``
     that are active on ``donor_prompt`` are written in at their positions and
-    activations (the prompts must align token by token)."""
-    own = active_concept_features(model, transcoders, tokenizer, prompt, selectivity, concept, share)
-    donor = active_concept_features(model, transcoders, tokenizer, donor_prompt, selectivity,
-                                    donor_concept, share)
-    return intervene(model, transcoders, tokenizer, prompt, own[0] + donor[0], own[1] + donor[1],
-                     own[2] + donor[2], [0.0] * len(own[0]) + donor[3])
+    activations (the prompts must align token by token), through
+    :func:`tracer.interventions.intervene` (attention frozen)."""
+    own = active_concept_features(intervener, prompt, selectivity, concept, share)
+    donor = active_concept_features(intervener, donor_prompt, selectivity, donor_concept, share)
+    edits = list(zip(own[0] + donor[0], own[1] + donor[1], own[2] + donor[2],
+                     [0.0] * len(own[0]) + donor[3]))
+    return torch.softmax(intervener.intervene(prompt, edits).logits.double(), -1)
 
 
 def _positions_of(tokenizer: PreTrainedTokenizerFast, prompt: str, words: str) -> list[int]:
@@ -258,6 +220,34 @@ def _positions_of(tokenizer: PreTrainedTokenizerFast, prompt: str, words: str) -
         if ids[start:start + len(part)] == part:
             return list(range(start, start + len(part)))
     raise TracerError(f"{words!r} does not occur in prompt {prompt!r}")
+
+
+def _load(checkpoint: Checkpoint, kind: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast,
+                                                     Transcoders, Intervener]:
+    """The checkpoint's LM, tokenizer, ``kind`` transcoders and an Intervener over them."""
+    from tracer.interventions import Intervener
+    from tracer.models import wrap_model
+    from tracer.transcoders import load_transcoders
+
+    model, tokenizer = checkpoint.load_model()
+    transcoders = load_transcoders(checkpoint.transcoder_dir(kind), device="cpu", lazy=False)
+    return model, tokenizer, transcoders, Intervener(wrap_model(model, tokenizer, str(checkpoint.model_dir)),
+                                                     transcoders)
+
+
+def _heldout_and_selectivity(checkpoint: Checkpoint, model: PreTrainedModel, transcoders: Transcoders,
+                             tokenizer: PreTrainedTokenizerFast, n_prompts: int | None, concept_key: str,
+                             source_key: str) -> tuple[list[Example], Selectivity]:
+    """The first ``n_prompts`` held-out prompts naming both keys, and the features'
+    concept selectivity on the training prompts of their kind."""
+    world = checkpoint.world()
+    prompts = [ex for ex in world.heldout if concept_key in ex.info and source_key in ex.info]
+    prompts = prompts[:n_prompts] if n_prompts else prompts
+    if not prompts:
+        raise TracerError(f"{checkpoint.path}: no held-out example has info {concept_key!r} "
+                          f"and {source_key!r}")
+    trained = [ex for ex in world.train if ex.kind == prompts[0].kind]
+    return prompts, concept_selectivity(model, transcoders, tokenizer, trained, concept_key)
 
 
 def circuit_report(checkpoint: Checkpoint, kind: str, n_prompts: int | None = None,
@@ -283,23 +273,16 @@ def circuit_report(checkpoint: Checkpoint, kind: str, n_prompts: int | None = No
         (the donor's answer became the top answer).
     """
     import tracer
-    from tracer.transcoders import load_transcoders
 
-    model, tokenizer = checkpoint.load_model()
-    transcoders = load_transcoders(checkpoint.transcoder_dir(kind), device="cpu", lazy=False)
-    world = checkpoint.world()
-    prompts = [ex for ex in world.heldout if concept_key in ex.info and source_key in ex.info]
-    prompts = prompts[:n_prompts] if n_prompts else prompts
-    if not prompts:
-        raise TracerError(f"{checkpoint.path}: no held-out example has info {concept_key!r} "
-                          f"and {source_key!r}")
-    trained = [ex for ex in world.train if ex.kind == prompts[0].kind]
-    selectivity = concept_selectivity(model, transcoders, tokenizer, trained, concept_key)
+    model, tokenizer, transcoders, intervener = _load(checkpoint, kind)
+    prompts, selectivity = _heldout_and_selectivity(checkpoint, model, transcoders, tokenizer, n_prompts,
+                                                    concept_key, source_key)
+    trained = [ex for ex in checkpoint.world().train if ex.kind == prompts[0].kind]
     on_path, true_selective, selective = [], 0, 0
     p_clean, p_ablated, flips, steered = [], [], 0, 0
     for i, ex in enumerate(prompts):
         concept = str(ex.info[concept_key])
-        graph = tracer.trace(checkpoint.model_dir, transcoders, ex.prompt, device="cpu")
+        graph = tracer.trace(intervener.model, transcoders, ex.prompt, device="cpu")
         table = concept_features_in_graph(graph, selectivity, concept,
                                           _positions_of(tokenizer, ex.prompt, ex.info[source_key]),
                                           ex.answer, share)
@@ -309,16 +292,16 @@ def circuit_report(checkpoint: Checkpoint, kind: str, n_prompts: int | None = No
         selective += int(table["selective"].sum())
         answer = tokenizer.convert_tokens_to_ids(ex.answer)
         top = circuit.head(n_ablate)
-        clean = intervene(model, transcoders, tokenizer, ex.prompt, [], [], [], [])
-        ablated = intervene(model, transcoders, tokenizer, ex.prompt, top["layer"].tolist(),
-                            top["pos"].tolist(), top["feature"].tolist(), [0.0] * len(top))
-        p_clean.append(float(clean[answer]))
-        p_ablated.append(float(ablated[answer]))
-        flips += int(ablated.argmax()) != answer
+        result = intervener.intervene(ex.prompt, [(int(r.layer), int(r.pos), int(r.feature), 0.0)
+                                                  for r in top.itertuples()])
+        clean, ablated = result.probability(answer)
+        p_clean.append(clean)
+        p_ablated.append(ablated)
+        flips += int(result.logits.argmax()) != answer
         donor = next(d for d in trained[37 * i % len(trained):] + trained
                      if str(d.info[concept_key]) != concept)
-        probs = steer_concept(model, transcoders, tokenizer, ex.prompt, concept, donor.prompt,
-                              str(donor.info[concept_key]), selectivity, share)
+        probs = steer_concept(intervener, ex.prompt, concept, donor.prompt, str(donor.info[concept_key]),
+                              selectivity, share)
         steered += tokenizer.convert_ids_to_tokens(int(probs.argmax())) == donor.answer
     n = len(prompts)
     return {
@@ -332,3 +315,57 @@ def circuit_report(checkpoint: Checkpoint, kind: str, n_prompts: int | None = No
         "ablation_flip_rate": flips / n,
         "steer_rate": steered / n,
     }
+
+
+def cascade_check(checkpoint: Checkpoint, kind: str,
+                  find_cascades: Callable[[AttributionGraph, int], list[dict[str, Any]]],
+                  n_prompts: int | None = 8, concept_key: str = "state", source_key: str = "city",
+                  share: float = 0.15, top_k: int = 3, n_random: int = 20, seed: int = 0) -> pd.DataFrame:
+    """Do the strongest FFL cascades to the answer run through the known circuit, causally?
+
+    For each held-out prompt: trace its pruned graph, find its top cascade to
+    the answer's logit with ``find_cascades`` (``graph, top_k -> records``:
+    the third value of :func:`motifs.cascades.cascades_for_graph`; the tracer
+    does not import the motif engine), mark whether a node on its path is a
+    feature selective for the prompt's true concept (the
+    :func:`concept_features_in_graph` test of ``circuit_report``), and ablate
+    the cascade's features against ``n_random`` matched random feature sets
+    (:func:`tracer.causal.ablate_cascades`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per prompt: ``prompt``, ``concept``, ``path`` (node ids),
+        ``n_ffls``, ``coherent``, ``through_concept``, ``p_clean``,
+        ``ablation_drop``, ``random_drop_mean``, ``random_drop_sd``, ``ratio``
+        and ``passes`` (through the concept and ``ratio >= 3``).
+    """
+    import tracer
+    from tracer.causal import CausalProbe, ablate_cascades
+
+    model, tokenizer, transcoders, intervener = _load(checkpoint, kind)
+    prompts, selectivity = _heldout_and_selectivity(checkpoint, model, transcoders, tokenizer, n_prompts,
+                                                    concept_key, source_key)
+    rows = []
+    for ex in prompts:
+        concept = str(ex.info[concept_key])
+        graph = tracer.trace(intervener.model, transcoders, ex.prompt, device="cpu")
+        table = concept_features_in_graph(graph, selectivity, concept,
+                                          _positions_of(tokenizer, ex.prompt, ex.info[source_key]),
+                                          ex.answer, share)
+        records = find_cascades(graph, top_k)
+        node_ids = pd.Series(graph.node_keys())  # the records' names
+        answer_ids = set(node_ids[graph.kind_mask("logit")
+                                  & (graph.nodes["token"].str.strip() == ex.answer).fillna(False).to_numpy()])
+        top = next((r for r in records if r["logit"] in answer_ids), None)
+        if top is None:
+            raise TracerError(f"{ex.prompt!r}: no FFL cascade reaches the answer {ex.answer!r}")
+        concept_ids = set(node_ids.iloc[table.loc[table["concept"], "row"].to_numpy()])
+        through = any(n in concept_ids for n in top["nodes"])
+        causal = ablate_cascades(CausalProbe(intervener, graph), [top], n_random, seed).iloc[0]
+        rows.append({"prompt": ex.prompt, "concept": concept, "path": top["nodes"], "n_ffls": len(top["ffls"]),
+                     "coherent": top["coherent"], "through_concept": through,
+                     **{k: float(causal[k]) for k in ("p_clean", "ablation_drop", "random_drop_mean",
+                                                       "random_drop_sd", "ratio")}})
+        rows[-1]["passes"] = through and rows[-1]["ratio"] >= 3.0
+    return pd.DataFrame(rows)

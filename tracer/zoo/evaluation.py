@@ -1,17 +1,19 @@
 """How good are a tiny LM's transcoders? Reconstruction and replacement.
 
-Everything here computes transcoder outputs through the tracer's loader class
-:class:`tracer.transcoders.Transcoders` (``pre_activations``, ``activate``,
-``decoder_rows``, ``decoder_bias``), so the zoo measures exactly what the
-tracer will use:
+The zoo has no replacement model of its own: everything here runs through the
+tracer's, :class:`tracer.replacement.ReplacementModel`, and its transcoder
+loader :class:`tracer.transcoders.Transcoders`, so the zoo measures exactly
+what the tracer traces:
 
 - :func:`reconstruction_metrics`: per layer, normalised MSE, explained
   variance, L0 and the dead-feature fraction on stored MLP activations;
 - :func:`replacement_logits`: the model with every MLP replaced by its
-  transcoders, the features computed live from each MLP's actual input;
-  optionally with the clean run's reconstruction errors added back (then an
-  unedited run reproduces the model) and with feature activations edited
-  (ablation, steering) before they are decoded;
+  transcoders, the features computed live from each MLP's actual input
+  (:meth:`ReplacementModel.replace`); optionally with the clean run's
+  reconstruction errors added back (then an unedited run reproduces the
+  model) and with feature activations edited (ablation, steering) before
+  they are decoded. As in the tracer, position 0 (the BOS token) carries no
+  features and keeps its error, so it is the model's own there;
 - :func:`replacement_accuracy`: answer accuracy of that replacement model.
 
 References
@@ -22,20 +24,18 @@ replacement model, its error nodes, and interventions on features.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 
-from tracer.zoo.transcoder_recipe import MLPActivations, mlp_modules
+from tracer.replacement import FeatureEdit, ReplacementModel, decode_features
+from tracer.zoo.transcoder_recipe import MLPActivations
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
     from tracer.transcoders import Transcoders
     from tracer.zoo.lm_recipe import EncodedExamples
-
-#: An edit of layer ``l``'s feature activations ``(..., n_features)`` -> same shape.
-FeatureEdit = Callable[[int, torch.Tensor], torch.Tensor]
 
 
 def feature_activations(transcoders: Transcoders, layer: int, x: torch.Tensor) -> torch.Tensor:
@@ -55,19 +55,10 @@ def decode(transcoders: Transcoders, acts: list[torch.Tensor]) -> list[torch.Ten
     -------
     list of (..., d_model)
         PLT: layer ``l`` decodes its own features; CLT: layer ``j`` sums the
-        decoders of features of layers ``l <= j`` (plus ``b_dec_j``).
+        decoders of features of layers ``l <= j`` (plus ``b_dec_j``);
+        :func:`tracer.replacement.decode_features` per layer.
     """
-    every = torch.arange(transcoders.d_transcoder)
-    outputs = [transcoders.decoder_bias(j).expand(*acts[j].shape[:-1], -1).clone()
-               for j in range(transcoders.n_layers)]
-    for layer, a in enumerate(acts):
-        rows = transcoders.decoder_rows(layer, every)
-        if transcoders.kind == "plt":
-            outputs[layer] += a @ rows
-        else:
-            for offset in range(rows.shape[1]):
-                outputs[layer + offset] += a @ rows[:, offset]
-    return outputs
+    return [decode_features(transcoders, acts, j) for j in range(transcoders.n_layers)]
 
 
 def reconstruction_metrics(transcoders: Transcoders, acts: MLPActivations) -> list[dict[str, float]]:
@@ -114,6 +105,18 @@ def reconstruction_metrics(transcoders: Transcoders, acts: MLPActivations) -> li
     return metrics
 
 
+def replacement_model(model: PreTrainedModel, transcoders: Transcoders) -> ReplacementModel:
+    """The tracer's replacement model of a zoo LM (put in eval mode) and its transcoders."""
+    from tracer.models import LoadedModel, family_for_config
+
+    model.eval()
+    # built directly rather than with wrap_model, which would also freeze the
+    # parameters of a model the caller may still train
+    loaded = LoadedModel(hf_model=model, tokenizer=None, family=family_for_config(model.config),
+                         name=str(getattr(model.config, "name_or_path", "") or "zoo"))
+    return ReplacementModel(loaded, transcoders)
+
+
 def replacement_logits(
     model: PreTrainedModel,
     transcoders: Transcoders,
@@ -126,12 +129,16 @@ def replacement_logits(
 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
     """Logits of ``model`` with every MLP output replaced by the transcoders'.
 
+    A thin call into :meth:`tracer.replacement.ReplacementModel.replace`.
+
     Parameters
     ----------
     model : PreTrainedModel
     transcoders : Transcoders
         Reading each ``mlp`` module's input, writing its output.
     input_ids, attention_mask : (batch, seq)
+        Position 0 is the BOS token: it carries no features and keeps its
+        error (the tracer's convention), with or without ``add_errors``.
     add_errors : bool
         Add each site's reconstruction error from a clean run of the model
         (the replacement model's error nodes, held fixed), so that with no
@@ -148,56 +155,12 @@ def replacement_logits(
     logits : (batch, seq, vocab)
     activations : list of (batch, seq, n_features), when asked for
     """
-    modules = mlp_modules(model)
-    n_layers = len(modules)
-    errors: list[torch.Tensor | None] = [None] * n_layers
-    acts: list[torch.Tensor | None] = [None] * n_layers
-    if add_errors:
-        inputs: list[torch.Tensor] = [None] * n_layers  # type: ignore[list-item]
-        outputs: list[torch.Tensor] = [None] * n_layers  # type: ignore[list-item]
-
-        def record(layer: int) -> Callable[..., None]:
-            def hook(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> None:
-                inputs[layer], outputs[layer] = args[0], output
-            return hook
-
-        _run(model, input_ids, attention_mask, [m.register_forward_hook(record(i))
-                                                for i, m in enumerate(modules)])
-        with torch.no_grad():
-            clean = [feature_activations(transcoders, i, inputs[i]) for i in range(n_layers)]
-            errors = [y - y_hat for y, y_hat in zip(outputs, decode(transcoders, clean))]
-
-    every = torch.arange(transcoders.d_transcoder)
-
-    def replace(layer: int) -> Callable[..., torch.Tensor]:
-        def hook(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-            a = feature_activations(transcoders, layer, args[0])
-            acts[layer] = edit(layer, a) if edit is not None else a
-            out = transcoders.decoder_bias(layer).expand_as(output).clone()
-            sources = range(layer + 1) if transcoders.kind == "clt" else (layer,)
-            for src in sources:
-                rows = transcoders.decoder_rows(src, every)
-                out += acts[src] @ (rows[:, layer - src] if transcoders.kind == "clt" else rows)
-            if errors[layer] is not None:
-                out += errors[layer]
-            return out.to(output.dtype)
-        return hook
-
-    logits = _run(model, input_ids, attention_mask,
-                  [m.register_forward_hook(replace(i)) for i, m in enumerate(modules)])
+    rm = replacement_model(model, transcoders)
+    errors = rm.clean_errors(input_ids, attention_mask)
+    if not add_errors:
+        errors[:, :, 1:] = 0
+    logits, acts = rm.replace(input_ids, attention_mask, errors=errors, edit=edit)
     return (logits, acts) if return_activations else logits
-
-
-def _run(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-         handles: list) -> torch.Tensor:
-    """One no-grad forward pass with ``handles`` installed, removed after."""
-    try:
-        model.eval()
-        with torch.no_grad():
-            return model(input_ids=input_ids, attention_mask=attention_mask).logits
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def replacement_accuracy(model: PreTrainedModel, transcoders: Transcoders,

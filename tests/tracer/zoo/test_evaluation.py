@@ -51,14 +51,15 @@ def test_replacement_mlp_outputs_are_the_transcoder_reconstructions(model_and_ba
     logits, acts = replacement_logits(model, tc, batch.input_ids, batch.attention_mask,
                                       return_activations=True)
     # forcing each MLP to output the decoding of those activations gives the same logits,
-    # and the activations are the features of the inputs the MLPs then see
+    # and the activations are the features of the inputs the MLPs then see; position 0
+    # (BOS) carries no features and keeps the model's own output
     written = decode(tc, acts)
     seen = []
 
     def force(layer):
         def hook(module, args, output):
             seen.append(args[0])
-            return written[layer]
+            return torch.cat([output[:, :1], written[layer][:, 1:]], dim=1)
         return hook
 
     handles = [m.register_forward_hook(force(i)) for i, m in enumerate(mlp_modules(model))]
@@ -70,7 +71,9 @@ def test_replacement_mlp_outputs_are_the_transcoder_reconstructions(model_and_ba
             h.remove()
     assert torch.allclose(forced, logits, atol=1e-5)
     for layer, x in enumerate(seen):
-        assert torch.allclose(feature_activations(tc, layer, x), acts[layer], atol=1e-5)
+        assert not acts[layer][:, 0].any()
+        assert torch.allclose(feature_activations(tc, layer, x)[:, 1:], acts[layer][:, 1:],
+                              atol=1e-5)
     if kind == "clt":  # layer 1's output holds layer 0's features too
         plt_like = acts[1] @ tc.decoder_rows(1, torch.arange(24))[:, 0] + tc.decoder_bias(1)
         assert not torch.allclose(written[1], plt_like, atol=1e-6)
@@ -89,3 +92,29 @@ def test_an_edit_reaches_only_later_layers(model_and_batch):
                                         add_errors=True, edit=ablate_layer1, return_activations=True)
     assert torch.equal(edited[0], base[0])  # layer 0 reads inputs the edit cannot reach
     assert not edited[1].any()
+
+
+@pytest.mark.parametrize("kind", ["plt", "clt"])
+def test_the_zoo_numbers_are_the_tracers_replacement_model(model_and_batch, kind):
+    from tracer.models import wrap_model
+    from tracer.replacement import ReplacementModel
+
+    model, batch = model_and_batch
+    tc = _transcoders(kind, model.config.hidden_size)
+    logits, acts = replacement_logits(model, tc, batch.input_ids, batch.attention_mask,
+                                      add_errors=True, return_activations=True)
+    # the tracer, one prompt at a time (its setup(), as trace() runs it): the same logits
+    # and the same active features at every real (unpadded) position
+    rm = ReplacementModel(wrap_model(model, None), tc)
+    for row in range(3):
+        n = int(batch.attention_mask[row].sum())
+        state = rm.setup(batch.input_ids[row, :n])
+        assert torch.allclose(rm.replacement_logits(state), logits[row, :n], atol=1e-5)
+        features = state.features
+        ours = torch.stack([a[row, :n] for a in acts])  # (L, T, F)
+        layer, pos, index = torch.nonzero(ours, as_tuple=True)
+        assert torch.equal(layer, features.layer) and torch.equal(pos, features.pos)
+        assert torch.equal(index, features.index)
+        assert torch.allclose(ours[layer, pos, index], features.activation, atol=1e-6)
+        assert torch.allclose(rm.clean_errors(batch.input_ids[row:row + 1, :n])[:, 0],
+                              state.errors, atol=1e-5)
