@@ -284,8 +284,8 @@ def _train_transcoder(kind: str, recipe: Recipe, world: World, model: PreTrained
     """Train, save and label one transcoder kind, and measure what was saved:
     per-layer reconstruction on held-out tokens and the replacement accuracy."""
     from tracer.transcoders import load_transcoders
-    from tracer.zoo.evaluation import describe_metrics
-    from tracer.zoo.quality import layer_metrics, replacement_accuracy_of
+    from tracer.zoo.evaluation import describe_metrics, replacement_accuracy
+    from tracer.zoo.quality import layer_metrics
     from tracer.labels import write_labels
     from tracer.zoo.labels import feature_labels
     from tracer.zoo.transcoder_recipe import save_trained, train_transcoders
@@ -301,7 +301,7 @@ def _train_transcoder(kind: str, recipe: Recipe, world: World, model: PreTrained
     for layer, everywhere in zip(layers, layer_metrics(loaded, acts.everything)):
         layer["dead_fraction"] = everywhere["dead_fraction"]
     write_labels(feature_labels(loaded, acts.everything, tokenizer, world.train + world.heldout), tc_dir)
-    accuracy = replacement_accuracy_of(model, loaded, heldout)
+    accuracy = replacement_accuracy(model, loaded, heldout)
     say(f"  {kind} on held-out tokens:\n{describe_metrics(layers)}\n"
         f"  {kind} replacement accuracy {accuracy:.3f}")
     return {

@@ -3,29 +3,26 @@
 :mod:`tracer.zoo.evaluation` decodes features only; a skip transcoder
 (Paulo, Shabalin & Belrose 2025, "Transcoders beat sparse autoencoders for
 interpretability", arXiv:2501.18823) predicts ``W_dec^T a + b_dec + W_skip x``.
-These two functions give the zoo's per-layer reconstruction metrics and
-replacement accuracy for every kind: PLT and CLT sets go straight to
-:mod:`tracer.zoo.evaluation`; a skip set gets its linear path
-(:meth:`tracer.transcoders.Transcoders.skip`, the tracer's own) added to the
-same feature decoding.
+:func:`layer_metrics` gives the zoo's per-layer reconstruction metrics for
+every kind: PLT and CLT sets go straight to
+:func:`tracer.zoo.evaluation.reconstruction_metrics`; a skip set gets its
+linear path (:meth:`tracer.transcoders.Transcoders.skip`, the tracer's own)
+added to the same feature decoding. (Replacement accuracy needs nothing of
+the kind: :func:`tracer.zoo.evaluation.replacement_accuracy` runs the
+tracer's replacement model, which includes the skip path.)
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 
-from tracer.zoo.evaluation import (
-    decode, feature_activations, reconstruction_metrics, replacement_accuracy,
-)
-from tracer.zoo.transcoder_recipe import MLPActivations, mlp_modules
+from tracer.zoo.evaluation import decode, feature_activations, reconstruction_metrics
+from tracer.zoo.transcoder_recipe import MLPActivations
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedModel
-
     from tracer.transcoders import Transcoders
-    from tracer.zoo.lm_recipe import EncodedExamples
 
 
 def layer_metrics(transcoders: Transcoders, acts: MLPActivations) -> list[dict[str, float]]:
@@ -60,36 +57,3 @@ def layer_metrics(transcoders: Transcoders, acts: MLPActivations) -> list[dict[s
             m["nmse"] = error / total if total > 0 else float("inf")
             m["explained_variance"] = 1.0 - error / centred if centred > 0 else float("nan")
     return metrics
-
-
-def replacement_accuracy_of(model: PreTrainedModel, transcoders: Transcoders,
-                            batch: EncodedExamples) -> float:
-    """:func:`tracer.zoo.evaluation.replacement_accuracy` (every MLP replaced,
-    no error terms) with a skip set's linear path in each MLP's replacement."""
-    from tracer.zoo.lm_recipe import answer_correct
-
-    if not transcoders.has_skip:
-        return replacement_accuracy(model, transcoders, batch)
-
-    every = torch.arange(transcoders.d_transcoder)
-
-    def replace(layer: int) -> Callable[..., torch.Tensor]:
-        # a skip set is per-layer: layer l's output reads layer l's features only
-        def hook(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
-            x = args[0]
-            out = (transcoders.decoder_bias(layer)
-                   + feature_activations(transcoders, layer, x) @ transcoders.decoder_rows(layer, every)
-                   + transcoders.skip(layer, x))
-            return out.to(output.dtype)
-        return hook
-
-    handles = [m.register_forward_hook(replace(i)) for i, m in enumerate(mlp_modules(model))]
-    try:
-        model.eval()
-        with torch.no_grad():
-            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-    finally:
-        for handle in handles:
-            handle.remove()
-    return float(answer_correct(logits, batch).float().mean())
-

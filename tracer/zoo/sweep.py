@@ -231,7 +231,8 @@ def train_cell(payload: dict[str, Any]) -> dict[str, Any]:
     from tracer.transcoders import load_transcoders
     from tracer.zoo.checkpoint import Recipe
     from tracer.zoo.lm_recipe import encode_examples
-    from tracer.zoo.quality import layer_metrics, replacement_accuracy_of
+    from tracer.zoo.evaluation import replacement_accuracy
+    from tracer.zoo.quality import layer_metrics
     from tracer.zoo.transcoder_recipe import collect_mlp_activations, save_trained, train_transcoders
     from tracer.zoo.world import build_world
 
@@ -264,7 +265,7 @@ def train_cell(payload: dict[str, Any]) -> dict[str, Any]:
         "l0": float(np.mean([m["l0"] for m in layers])),
         "explained_variance": float(np.mean([m["explained_variance"] for m in layers])),
         **{f"ev_layer_{i}": m["explained_variance"] for i, m in enumerate(layers)},
-        "replacement_accuracy": replacement_accuracy_of(model, transcoders, heldout),
+        "replacement_accuracy": replacement_accuracy(model, transcoders, heldout),
         "replacement_score": float(np.mean(scores)), "replacement_score_std": float(np.std(scores)),
         "completeness_score": float(np.mean(completeness)),
         "completeness_score_std": float(np.std(completeness)),

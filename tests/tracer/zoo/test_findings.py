@@ -83,6 +83,10 @@ def test_the_shipped_skip_transcoders_reconstruct_at_least_as_well_as_the_plt():
     plt = [m["explained_variance"] for m in ckpt.metrics["plt"]["layers"]]
     assert all(s >= p for s, p in zip(shipped, plt)) and min(shipped) > 0.96
     assert ckpt.metrics["skip"]["replacement_accuracy"] == 1.0
+    # the tracer's replacement model (skip path included) agrees
+    from tracer.zoo.evaluation import replacement_accuracy
+
+    assert replacement_accuracy(model, skip, encode_examples(ckpt.world().heldout, tok)) == 1.0
     with torch.no_grad():
         skip_part = skip.skip(0, acts.inputs[0])
     assert float(skip_part.norm()) > 0.05 * float(acts.outputs[0].norm())  # the path is used
