@@ -76,3 +76,14 @@ def test_the_cli_rejects_bad_lists(tmp_path):
         run_zoo_cli("zoo", "sweep", "two_hop", "--transcoders", "plt,sae", "--out", str(tmp_path))
     with pytest.raises(TracerError, match="--k"):
         run_zoo_cli("zoo", "sweep", "two_hop", "--k", "2,x", "--out", str(tmp_path))
+
+
+def test_the_cli_prints_the_table_and_copies_it_into_a_corpus(tmp_path, capsys):
+    assert run_zoo_cli("zoo", "sweep", "two_hop", "--arch", "llama", "--transcoders", "plt",
+                       "--k", "2", "--steps", "50", "--prompts", "1", "--executor", "serial",
+                       "--out", str(tmp_path / "sweep"), "--corpus", str(tmp_path / "corpus"),
+                       "--quiet") == 0
+    out = capsys.readouterr().out
+    assert "replacement_score" in out and "k=2: plt leads" in out and "CPU" in out
+    copied = pd.read_csv(tmp_path / "corpus" / "transcoders" / "two_hop-llama.csv")
+    assert copied.equals(pd.read_csv(tmp_path / "sweep" / "sweep.csv")) and len(copied) == 1
