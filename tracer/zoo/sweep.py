@@ -312,6 +312,14 @@ def dominance_statement(table: pd.DataFrame) -> str:
     order = sorted(wins, key=lambda kind: -wins[kind])
     summary = f"{order[0]} leads at {wins[order[0]]} of {len(parts)} sparsities" + "".join(
         f", {kind} at {wins[kind]}" for kind in order[1:]) + "."
+    if "replacement_score_std" in table:
+        # a lead smaller than the spread over prompts is not a finding
+        gaps = table.groupby("k")["replacement_score"].agg(lambda v: v.max() - v.min())
+        spread = table.groupby("k")["replacement_score_std"].min()
+        within = [str(k) for k in gaps.index if gaps[k] < spread[k]]
+        if within:
+            summary += (f" At k = {', '.join(within)} the kinds differ by less than the spread "
+                        "of the score over prompts.")
     return "; ".join(parts) + ".\n" + summary
 
 
