@@ -15,6 +15,8 @@ Biology of a Large Language Model", multilingual circuits; Ameisen et al.
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 import numpy as np
 
 from tracer.errors import TracerError
@@ -85,22 +87,50 @@ def build_world(seed: int, n_pairs: int = 24, heldout_fraction: float = 0.25) ->
     >>> world.facts["antonym"][ex.info["word"]] == ex.answer
     True
     """
-    if not 2 <= n_pairs <= len(PAIRS):
-        raise TracerError(f"n_pairs must be in [2, {len(PAIRS)}], got {n_pairs}")
+    return antonym_world(NAME, PAIRS, TEMPLATES, TRANSLATE, seed, n_pairs, heldout_fraction)
+
+
+def antonym_world(name: str, pairs: Sequence[tuple[str, str, str, str]],
+                  templates: Mapping[str, tuple[str, str]], translate: Mapping[str, str],
+                  seed: int, n_pairs: int, heldout_fraction: float) -> World:
+    """The bilingual antonym world over any two languages.
+
+    Parameters
+    ----------
+    name : str
+        The world's NAME.
+    pairs : sequence of (a, b, a', b')
+        One concept pair per row: its two poles in the first language, then
+        in the second; the first language's word names the concept.
+    templates : mapping language -> (held-out-able form, always-trained form)
+        Two entries, first language first, each with a ``{w}`` slot.
+    translate : mapping language -> template
+        The translation prompt out of each language.
+    seed, n_pairs, heldout_fraction
+        As in :func:`build_world`.
+
+    Returns
+    -------
+    World
+    """
+    if not 2 <= n_pairs <= len(pairs):
+        raise TracerError(f"n_pairs must be in [2, {len(pairs)}], got {n_pairs}")
     if not 0.0 < heldout_fraction < 1.0:
         raise TracerError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
+    first_lang, second_lang = templates
     rng = np.random.default_rng(seed)
-    chosen = [PAIRS[i] for i in sorted(rng.choice(len(PAIRS), size=n_pairs, replace=False).tolist())]
+    chosen = [pairs[i] for i in sorted(rng.choice(len(pairs), size=n_pairs, replace=False).tolist())]
     antonym: dict[str, str] = {}
     concept: dict[str, str] = {}
     language: dict[str, str] = {}
     translation: dict[str, str] = {}
     for en_a, en_b, fr_a, fr_b in chosen:
-        for word, opposite, lang, name, other in (
-            (en_a, en_b, "en", en_a, fr_a), (en_b, en_a, "en", en_b, fr_b),
-            (fr_a, fr_b, "fr", en_a, en_a), (fr_b, fr_a, "fr", en_b, en_b),
+        for word, opposite, lang, concept_name, other in (
+            (en_a, en_b, first_lang, en_a, fr_a), (en_b, en_a, first_lang, en_b, fr_b),
+            (fr_a, fr_b, second_lang, en_a, en_a), (fr_b, fr_a, second_lang, en_b, en_b),
         ):
-            antonym[word], concept[word], language[word], translation[word] = opposite, name, lang, other
+            antonym[word], concept[word], language[word], translation[word] = (
+                opposite, concept_name, lang, other)
 
     queries = list(antonym)
     n_out = max(1, int(round(heldout_fraction * len(queries))))
@@ -111,13 +141,13 @@ def build_world(seed: int, n_pairs: int = 24, heldout_fraction: float = 0.25) ->
         lang = language[word]
         info = {"word": word, "language": lang, "concept": concept[word],
                 "answer_concept": concept[antonym[word]]}
-        first, second = TEMPLATES[lang]
+        first, second = templates[lang]
         query = Example(first.format(w=word), antonym[word], "antonym", info)
         (heldout if i in held else train).append(query)
         train.append(Example(second.format(w=word), antonym[word], "antonym", info))
-        train.append(Example(TRANSLATE[lang].format(w=word), translation[word], "translation", info))
+        train.append(Example(translate[lang].format(w=word), translation[word], "translation", info))
     return World(
-        name=NAME,
+        name=name,
         seed=seed,
         params={"n_pairs": n_pairs, "heldout_fraction": heldout_fraction},
         train=tuple(train),

@@ -5,6 +5,7 @@ A checkpoint directory holds everything the tracer and the demo need::
     <out>/
       model/         save_pretrained of the LM and its tokenizer
       plt/           per-layer transcoders (config.yaml, layer_{i}.safetensors, labels.json)
+      skip/          skip transcoders (a PLT layout with W_skip), when trained
       clt/           cross-layer transcoder (config.yaml, W_enc_{i}/W_dec_{i}.safetensors, labels.json)
       recipe.json    world spec, seed and every hyper-parameter: regenerates the rest
       metrics.json   accuracies and per-layer transcoder quality measured after training
@@ -45,6 +46,7 @@ _PRESET_TABLE: dict[str, dict[str, dict[str, Any]]] = {
                                                lr=3e-3, dead_after=2_000)},
         "two_hop": {"world_params": {"n_cities": 100, "n_states": 5}},
         "antonyms": {"world_params": {"n_pairs": 8}},
+        "multilingual": {"world_params": {"n_pairs": 8}},
         "addition": {"world_params": {"n_numbers": 8}},
     },
     "demo": {
@@ -56,6 +58,8 @@ _PRESET_TABLE: dict[str, dict[str, dict[str, Any]]] = {
                     "lm": LMTraining(steps=1200, batch_size=64, lr=3e-3, warmup=50)},
         "antonyms": {"shape": LMShape(3, 64, 4, 256),
                      "lm": LMTraining(steps=800, batch_size=64, lr=3e-3, warmup=50)},
+        "multilingual": {"shape": LMShape(3, 64, 4, 256),
+                         "lm": LMTraining(steps=800, batch_size=64, lr=3e-3, warmup=50)},
         # Sums must come out exact: TopK(8) reaches explained variance 0.99 but
         # only 66% (PLT) / 82% (CLT) replacement accuracy; TopK(32) keeps it.
         "addition": {"shape": LMShape(3, 64, 4, 256),
@@ -83,7 +87,7 @@ class Recipe:
     shape : LMShape
     lm : LMTraining
     transcoder : TranscoderTraining
-    transcoders : tuple of {"plt", "clt"}
+    transcoders : tuple of {"plt", "skip", "clt"}
     threads : int
         torch CPU threads while training (floating-point sums, hence the
         exact weights, can depend on it).
@@ -210,6 +214,34 @@ def train_checkpoint(recipe: Recipe, out: str | Path,
     return metrics
 
 
+def train_lm_checkpoint(recipe: Recipe, out: str | Path,
+                        log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Only the LM step of :func:`train_checkpoint`: ``out/model`` and
+    ``out/recipe.json`` (no transcoders; what ``cgram zoo sweep`` shares between
+    its cells). Returns ``{"lm": accuracies}``, also written to ``out/metrics.json``."""
+    import torch
+
+    from tracer.zoo.lm_recipe import encode_examples
+    from tracer.zoo.tokenizer import build_tokenizer
+    from tracer.zoo.world import build_world
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(recipe.threads)
+    try:
+        world = build_world(recipe.world, recipe.seed, recipe.world_params)
+        tokenizer = build_tokenizer(world.vocabulary())
+        _, metrics = _train_lm(recipe, world, tokenizer, encode_examples(world.train, tokenizer),
+                               encode_examples(world.heldout, tokenizer), out / "model",
+                               log or (lambda line: None))
+    finally:
+        torch.set_num_threads(threads)
+    (out / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
 def _train_lm(recipe: Recipe, world: World, tokenizer: PreTrainedTokenizerFast, train: Any,
               heldout: Any, model_dir: Path, say: Callable[[str], None]
               ) -> tuple[PreTrainedModel, dict[str, Any]]:
@@ -252,7 +284,8 @@ def _train_transcoder(kind: str, recipe: Recipe, world: World, model: PreTrained
     """Train, save and label one transcoder kind, and measure what was saved:
     per-layer reconstruction on held-out tokens and the replacement accuracy."""
     from tracer.transcoders import load_transcoders
-    from tracer.zoo.evaluation import describe_metrics, reconstruction_metrics, replacement_accuracy
+    from tracer.zoo.evaluation import describe_metrics, replacement_accuracy
+    from tracer.zoo.quality import layer_metrics
     from tracer.labels import write_labels
     from tracer.zoo.labels import feature_labels
     from tracer.zoo.transcoder_recipe import save_trained, train_transcoders
@@ -263,9 +296,9 @@ def _train_transcoder(kind: str, recipe: Recipe, world: World, model: PreTrained
     tc_dir = save_trained(trained, tc_dir, scan=f"{world.name}-{recipe.arch}-{kind}", model_name="../model")
     # Evaluate what was saved, through the tracer's loader.
     loaded = load_transcoders(tc_dir, device="cpu", lazy=False)
-    layers = reconstruction_metrics(loaded, acts.heldout)
+    layers = layer_metrics(loaded, acts.heldout)
     # "dead" means silent on every text of the world, not only on the held-out few
-    for layer, everywhere in zip(layers, reconstruction_metrics(loaded, acts.everything)):
+    for layer, everywhere in zip(layers, layer_metrics(loaded, acts.everything)):
         layer["dead_fraction"] = everywhere["dead_fraction"]
     write_labels(feature_labels(loaded, acts.everything, tokenizer, world.train + world.heldout), tc_dir)
     accuracy = replacement_accuracy(model, loaded, heldout)
@@ -307,7 +340,7 @@ class Checkpoint:
         return self.path / "model"
 
     def transcoder_dir(self, kind: str) -> Path:
-        """The ``plt`` or ``clt`` directory (raises if absent)."""
+        """The ``plt``, ``skip`` or ``clt`` directory (raises if absent)."""
         found = self.path / kind
         if not (found / "config.yaml").is_file():
             raise TracerError(f"checkpoint {self.path} has no {kind!r} transcoders")

@@ -1,9 +1,11 @@
 """``cgram zoo``: train a tiny world's LM and transcoders, list the zoo.
 
-    cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|clt|both [--out DIR]
+    cgram zoo train WORLD --arch llama|gemma2|gpt2 --transcoder plt|skip|clt|both|all [--out DIR]
                     [--seed S] [--preset test|demo]
+    cgram zoo sweep WORLD --arch ARCH --transcoders plt,skip,clt --k 2,4,8,16 [--out DIR]
+                    [--prompts N] [--steps S] [--executor KIND] [-j N] [--corpus DIR]
     cgram zoo list
-    cgram zoo check CHECKPOINT [--transcoder plt|clt|both] [--prompts N]
+    cgram zoo check [CHECKPOINT] [--transcoder plt|skip|clt|both|all] [--prompts N]
 
 WORLD is a built-in world (``two_hop``, ``antonyms``, ``addition``), an
 importable module or a ``.py`` file defining ``NAME`` and ``build_world(seed,
@@ -14,6 +16,14 @@ torch and transformers load when a command runs.
 from __future__ import annotations
 
 import argparse
+
+
+#: ``--transcoder`` values: one kind, ``both`` (PLT and CLT) or ``all``.
+TRANSCODER_CHOICES: tuple[str, ...] = ("plt", "skip", "clt", "both", "all")
+
+
+def _kinds(choice: str) -> tuple[str, ...]:
+    return {"both": ("plt", "clt"), "all": ("plt", "skip", "clt")}.get(choice, (choice,))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a world's LM and transcoders into a checkpoint")
     train.add_argument("world", help="built-in world name, module path or .py file")
     train.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
-    train.add_argument("--transcoder", choices=("plt", "clt", "both"), default="both",
-                       help="which transcoders to train (default both)")
+    train.add_argument("--transcoder", choices=TRANSCODER_CHOICES, default="both",
+                       help="which transcoders to train (both = plt+clt, all = plt+skip+clt; "
+                            "default both)")
     train.add_argument("--out", default=None,
                        help="checkpoint directory to write (default zoo-checkpoints/WORLD-ARCH)")
     train.add_argument("--seed", type=int, default=0, help="seed of world, LM and transcoders")
@@ -41,13 +52,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(func=_train)
 
+    sweep = commands.add_parser(
+        "sweep", help="train transcoder kinds x sparsities on one LM; replacement score vs L0")
+    sweep.add_argument("world", help="built-in world name, module path or .py file")
+    sweep.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
+    sweep.add_argument("--transcoders", default="plt,skip,clt",
+                       help="comma-separated kinds among plt, skip, clt (default all three)")
+    sweep.add_argument("--k", default="2,4,8,16", help="comma-separated TopK sparsities")
+    sweep.add_argument("--out", default=None,
+                       help="sweep directory (default zoo-sweeps/WORLD-ARCH); cells are cached there")
+    sweep.add_argument("--prompts", type=int, default=8,
+                       help="held-out prompts traced per cell (default 8)")
+    sweep.add_argument("--steps", type=int, default=None,
+                       help="transcoder training steps per cell (default 600)")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--preset", choices=PRESETS, default="demo",
+                       help="LM sizes when no shipped checkpoint has this world and arch")
+    sweep.add_argument("--executor", default="pool",
+                       help="serial, pool, dask-local or dask://HOST:PORT (default pool)")
+    sweep.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: all cores)")
+    sweep.add_argument("--corpus", default=None,
+                       help="also copy the table to CORPUS/transcoders/WORLD-ARCH.csv "
+                            "(the corpus report's transcoders page)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress lines")
+    sweep.set_defaults(func=_sweep)
+
     listing = commands.add_parser("list", help="built-in worlds and shipped checkpoints")
     listing.set_defaults(func=_list)
 
     check = commands.add_parser(
-        "check", help="measure the known circuit (concept features, ablation, steering)")
-    check.add_argument("checkpoint", help="shipped checkpoint name or checkpoint directory")
-    check.add_argument("--transcoder", choices=("plt", "clt", "both"), default="both")
+        "check", help="the three findings (trade-off, two-hop, multilingual), or one "
+                      "checkpoint's known circuit")
+    check.add_argument("checkpoint", nargs="?", default=None,
+                       help="shipped checkpoint name or directory: measure its known circuit "
+                            "(concept features, ablation, steering); without it, the three findings")
+    check.add_argument("--sweep", default=None,
+                       help="sweep.csv of the trade-off finding (default: the shipped two_hop-llama one)")
+    check.add_argument("--transcoder", choices=TRANSCODER_CHOICES, default="both")
     check.add_argument("--prompts", type=int, default=None,
                        help="held-out prompts to trace (default: all)")
     check.add_argument("--concept", default="state", help="Example.info key of the concept")
@@ -61,7 +102,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from tracer.zoo.checkpoint import preset_recipe, train_checkpoint
 
-    kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    kinds = _kinds(args.transcoder)
     if args.world.endswith(".py") and Path(args.world).is_file():
         # the recipe keeps the world's path: make it absolute, so the checkpoint reopens
         # from any directory
@@ -78,6 +119,39 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    import dataclasses
+    import resource
+    import shutil
+    import time
+    from pathlib import Path
+
+    from tracer.zoo.sweep import SWEEP_TRAINING, parse_list, run_sweep
+
+    started, cpu = time.perf_counter(), time.process_time()
+    training = SWEEP_TRAINING if args.steps is None else dataclasses.replace(SWEEP_TRAINING,
+                                                                             steps=args.steps)
+    out = args.out or str(Path("zoo-sweeps") / f"{Path(args.world).stem}-{args.arch}")
+    result = run_sweep(args.world, args.arch, parse_list(args.transcoders, str, "--transcoders"),
+                       parse_list(args.k, int, "--k"), out, preset=args.preset, seed=args.seed,
+                       n_prompts=args.prompts, training=training, executor=args.executor,
+                       jobs=args.jobs, log=None if args.quiet else print)
+    shown = ["kind", "k", "l0", "explained_variance", "replacement_accuracy", "replacement_score",
+             "completeness_score", "graph_nodes"]
+    print(result.table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(result.statement)
+    if args.corpus:
+        target = Path(args.corpus) / "transcoders" / f"{Path(args.world).stem}-{args.arch}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result.csv, target)
+        print(f"copied the table to {target}")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"wrote {result.csv} and {result.figure}; {len(result.computed)} cells trained, "
+          f"{len(result.table) - len(result.computed)} cached; wall {time.perf_counter() - started:.0f} s, "
+          f"CPU {time.process_time() - cpu + children.ru_utime + children.ru_stime:.0f} s")
+    return 0
+
+
 def _list(args: argparse.Namespace) -> int:
     from tracer.zoo.checkpoint import open_checkpoint, shipped_checkpoints
     from tracer.zoo.world import BUILTIN_WORLDS
@@ -86,7 +160,7 @@ def _list(args: argparse.Namespace) -> int:
     for name in shipped_checkpoints():
         ckpt = open_checkpoint(name)
         lm = ckpt.metrics.get("lm", {})
-        kinds = [k for k in ("plt", "clt") if (ckpt.path / k / "config.yaml").is_file()]
+        kinds = [k for k in ("plt", "skip", "clt") if (ckpt.path / k / "config.yaml").is_file()]
         print(f"{name}: {ckpt.recipe.shape.n_layers} layers, d_model {ckpt.recipe.shape.d_model}, "
               f"held-out accuracy {lm.get('heldout_accuracy', float('nan')):.3f}, "
               f"transcoders {'+'.join(kinds)}  ({ckpt.path})")
@@ -99,10 +173,38 @@ def _check(args: argparse.Namespace) -> int:
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import circuit_report
 
-    kinds = ("plt", "clt") if args.transcoder == "both" else (args.transcoder,)
+    if args.checkpoint is None:
+        return _findings(args)
+    kinds = _kinds(args.transcoder)
     checkpoint = open_checkpoint(args.checkpoint)
     for kind in kinds:
         report = circuit_report(checkpoint, kind, n_prompts=args.prompts,
                                 concept_key=args.concept, source_key=args.source)
         print(json.dumps({"checkpoint": str(args.checkpoint), "transcoder": kind, **report}))
+    return 0
+
+
+def _findings(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from tracer.zoo.checkpoint import CHECKPOINT_DIR, open_checkpoint
+    from tracer.zoo.circuits import circuit_report
+    from tracer.zoo.study import (
+        language_sharing, multilingual_finding, tradeoff_finding, two_hop_finding,
+    )
+
+    def show(kind: str, finding: dict) -> None:
+        print(f"{finding['finding']} [{kind}]: {finding['reading']}")
+        print(json.dumps({"transcoder": kind, **finding}))
+
+    sweep = args.sweep or str(CHECKPOINT_DIR / "two_hop-llama" / "sweep.csv")
+    show("all", tradeoff_finding(pd.read_csv(sweep)))
+    for kind in ("plt", "clt"):
+        show(kind, two_hop_finding(circuit_report(open_checkpoint("two_hop-llama"), kind,
+                                                  n_prompts=args.prompts or 8)))
+    for kind in ("plt", "skip", "clt"):
+        show(kind, multilingual_finding(language_sharing(open_checkpoint("multilingual-gemma2"),
+                                                         kind)))
     return 0

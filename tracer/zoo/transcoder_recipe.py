@@ -1,4 +1,4 @@
-"""Train TopK transcoders (per-layer and cross-layer) on a tiny LM's MLPs.
+"""Train TopK transcoders (per-layer, skip and cross-layer) on a tiny LM's MLPs.
 
 A transcoder reads the input of a layer's HF ``mlp`` module (after the
 pre-MLP norm) and predicts the module's output (before Gemma-2's
@@ -6,11 +6,14 @@ post-feed-forward norm) through a wide, sparse feature layer:
 
     a_l   = TopK_k(W_enc_l x_l + b_enc_l)                            (n_features,)
     PLT:  y_l ~ W_dec_l^T a_l + b_dec_l
+    skip: y_l ~ W_dec_l^T a_l + b_dec_l + W_skip_l x_l
     CLT:  y_j ~ sum_{l <= j} W_dec_l[:, j - l]^T a_l + b_dec_j
 
 (Dunefsky et al. 2024, "Transcoders find interpretable LLM feature circuits";
 Ameisen et al. 2025, "Circuit Tracing", cross-layer transcoders; Gao et al.
-2024, "Scaling and evaluating sparse autoencoders", TopK; Bricken et al.
+2024, "Scaling and evaluating sparse autoencoders", TopK; Paulo, Shabalin &
+Belrose 2025, "Transcoders beat sparse autoencoders for interpretability",
+arXiv:2501.18823, skip transcoders; Bricken et al.
 2023, "Towards Monosemanticity", resampling of dead features.) All layers
 train at once as batched tensors.
 
@@ -40,7 +43,8 @@ if TYPE_CHECKING:
     from tracer.zoo.lm_recipe import EncodedExamples
 
 #: Transcoder kinds and their ``model_kind`` in config.yaml.
-MODEL_KINDS: dict[str, str] = {"plt": "transcoder_set", "clt": "cross_layer_transcoder"}
+MODEL_KINDS: dict[str, str] = {"plt": "transcoder_set", "skip": "transcoder_set",
+                               "clt": "cross_layer_transcoder"}
 
 
 @dataclass(frozen=True)
@@ -147,11 +151,11 @@ def collect_mlp_activations(model: PreTrainedModel, batch: EncodedExamples) -> M
 
 
 class TopKTranscoders:
-    """Training parameters of a PLT set or a CLT over ``n_layers`` layers.
+    """Training parameters of a PLT set, a skip transcoder set or a CLT over ``n_layers`` layers.
 
     Parameters
     ----------
-    kind : {"plt", "clt"}
+    kind : {"plt", "skip", "clt"}
     n_layers, d_model, n_features, k : int
     seed : int
         Seeds the initial weights.
@@ -178,17 +182,20 @@ class TopKTranscoders:
         # Scaled for inputs and outputs of unit variance per dimension.
         self.W_enc = directions.clone().requires_grad_()
         self.b_enc = torch.zeros(n_layers, n_features, requires_grad=True)
-        if kind == "plt":
+        if kind != "clt":
             dec = directions * (d_model ** 0.5 / k)
         else:
             dec = directions[:, :, None, :].repeat(1, 1, n_layers, 1) * (d_model ** 0.5 / k / n_layers)
         self.W_dec = dec.requires_grad_()
         self.b_dec = torch.zeros(n_layers, d_model, requires_grad=True)
+        self.W_skip = (torch.zeros(n_layers, d_model, d_model, requires_grad=True)
+                       if kind == "skip" else None)
         # CLT: feature of layer l writes only to layers j >= l.
         self.write_mask = torch.triu(torch.ones(n_layers, n_layers))[:, None, :, None]
 
     def parameters(self) -> list[torch.Tensor]:
-        return [self.W_enc, self.b_enc, self.W_dec, self.b_dec]
+        skip = [] if self.W_skip is None else [self.W_skip]
+        return [self.W_enc, self.b_enc, self.W_dec, self.b_dec, *skip]
 
     def preactivations(self, x: torch.Tensor) -> torch.Tensor:
         """(n_layers, n, d_model) MLP inputs -> (n_layers, n, n_features)."""
@@ -205,16 +212,26 @@ class TopKTranscoders:
         gate = torch.zeros_like(pre).scatter(-1, pre.topk(self.k, dim=-1).indices, 1.0)
         return pre * gate
 
-    def decode(self, acts: torch.Tensor, bias: bool = True) -> torch.Tensor:
+    def decode(self, acts: torch.Tensor, x: torch.Tensor | None = None,
+               bias: bool = True) -> torch.Tensor:
         """(n_layers, n, n_features) activations -> (n_layers, n, d_model)
-        predicted MLP outputs."""
+        predicted MLP outputs; a skip set also needs the MLP inputs ``x``
+        (n_layers, n, d_model) for its linear path."""
         import torch
 
-        if self.kind == "plt":
-            out = torch.einsum("lnf,lfd->lnd", acts, self.W_dec)
-        else:
+        if self.kind == "clt":
             out = torch.einsum("lnf,lfjd->jnd", acts, self.W_dec * self.write_mask)
+        else:
+            out = torch.einsum("lnf,lfd->lnd", acts, self.W_dec)
+        if self.W_skip is not None:
+            if x is None:
+                raise TracerError("a skip transcoder set decodes from its inputs too: pass x")
+            out = out + torch.einsum("lnd,led->lne", x, self.W_skip)
         return out + self.b_dec[:, None, :] if bias else out
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """(n_layers, n, d_model) MLP inputs -> predicted MLP outputs."""
+        return self.decode(self.encode(x), x)
 
     def fold_normalisation(self, in_mean: torch.Tensor, in_scale: torch.Tensor,
                            out_mean: torch.Tensor, out_scale: torch.Tensor) -> None:
@@ -229,24 +246,30 @@ class TopKTranscoders:
         with torch.no_grad():
             self.W_enc /= in_scale[:, None, None]
             self.b_enc -= torch.einsum("lfd,ld->lf", self.W_enc, in_mean)
-            if self.kind == "plt":
-                self.W_dec *= out_scale[:, None, None]
-            else:
+            if self.kind == "clt":
                 self.W_dec *= out_scale[None, None, :, None]
+            else:
+                self.W_dec *= out_scale[:, None, None]
             self.b_dec.mul_(out_scale[:, None]).add_(out_mean)
+            if self.W_skip is not None:
+                # out_scale * ((x - in_mean) / in_scale) @ W^T = x @ W'^T - in_mean @ W'^T
+                self.W_skip *= (out_scale / in_scale)[:, None, None]
+                self.b_dec -= torch.einsum("ld,led->le", in_mean, self.W_skip)
 
     def to_transcoders(self, scan: str = "") -> Transcoders:
         """The trained weights as the tracer's :class:`tracer.transcoders.Transcoders`
-        (PLT ``W_dec (d_tc, d_model)`` per layer; CLT ``W_dec_i (d_tc,
-        n_layers - i, d_model)``), reading ``mlp.hook_in`` and writing
-        ``mlp.hook_out``."""
+        (PLT ``W_dec (d_tc, d_model)`` per layer, a skip set's plus ``W_skip
+        (d_model, d_model)``; CLT ``W_dec_i (d_tc, n_layers - i, d_model)``),
+        reading ``mlp.hook_in`` and writing ``mlp.hook_out``."""
         from tracer.transcoders import Transcoders
 
         n = self.n_layers
-        W_enc, b_enc, W_dec, b_dec = (t.detach() for t in self.parameters())
-        decoders = [W_dec[i] if self.kind == "plt" else W_dec[i, :, i:] for i in range(n)]
+        W_enc, b_enc, W_dec, b_dec = (t.detach() for t in self.parameters()[:4])
+        decoders = [W_dec[i, :, i:] if self.kind == "clt" else W_dec[i] for i in range(n)]
+        skip = None if self.W_skip is None else [self.W_skip[i].detach().contiguous() for i in range(n)]
         return Transcoders.from_tensors(
-            self.kind,
+            "clt" if self.kind == "clt" else "plt",
+            W_skip=skip,
             W_enc=[W_enc[i].contiguous() for i in range(n)],
             W_dec=[d.contiguous() for d in decoders],
             b_enc=[b_enc[i].contiguous() for i in range(n)],
@@ -264,7 +287,7 @@ def train_transcoders(
     on_eval: Callable[[int, float], None] | None = None,
     eval_every: int = 250,
 ) -> TopKTranscoders:
-    """Fit a PLT set or a CLT to stored MLP activations.
+    """Fit a PLT set, a skip transcoder set or a CLT to stored MLP activations.
 
     Inputs and outputs are standardised per layer (zero mean, unit variance
     per dimension; folded back into the weights at the end), so the loss,
@@ -277,7 +300,7 @@ def train_transcoders(
     Parameters
     ----------
     acts : MLPActivations
-    kind : {"plt", "clt"}
+    kind : {"plt", "skip", "clt"}
     training : TranscoderTraining
     seed : int
         Seeds the initial weights and the mini-batch order.
@@ -321,7 +344,7 @@ def train_transcoders(
             rows = torch.randint(n_tokens, (training.batch_size,), generator=generator)
             x, y = normalised.inputs[:, rows], normalised.outputs[:, rows]
             feats = tc.encode(x)
-            loss = ((y - tc.decode(feats)) ** 2).mean()
+            loss = ((y - tc.decode(feats, x)) ** 2).mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -348,7 +371,7 @@ def _resample_dead(tc: TopKTranscoders, optimiser: torch.optim.Optimizer, acts: 
     with torch.no_grad():
         rows = torch.randint(acts.inputs.shape[1], (n_sample,), generator=generator)
         x = acts.inputs[:, rows]
-        error = acts.outputs[:, rows] - tc.decode(tc.encode(x))
+        error = acts.outputs[:, rows] - tc.predict(x)
         for layer in torch.nonzero(dead.any(dim=1)).flatten().tolist():
             index = torch.nonzero(dead[layer]).flatten()
             pick = torch.multinomial((error[layer] ** 2).sum(-1) + 1e-12, index.numel(),
@@ -362,11 +385,11 @@ def _resample_dead(tc: TopKTranscoders, optimiser: torch.optim.Optimizer, acts: 
             tc.b_enc[layer, index] = -(direction * enc_norm * x[layer].mean(dim=0)).sum(-1)
             activation = (centred * direction).sum(-1, keepdim=True) * enc_norm
             target = error[layer, pick] / activation.clamp_min(1e-3)
-            if tc.kind == "plt":
-                tc.W_dec[layer, index] = target
-            else:
+            if tc.kind == "clt":
                 tc.W_dec[layer, index] = 0.0
                 tc.W_dec[layer, index, layer] = target
+            else:
+                tc.W_dec[layer, index] = target
             for param in (tc.W_enc, tc.b_enc, tc.W_dec):  # the per-feature tensors
                 for moment in optimiser.state.get(param, {}).values():
                     if moment.shape == param.shape:

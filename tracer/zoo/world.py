@@ -33,6 +33,7 @@ BUILTIN_WORLDS: dict[str, str] = {
     "two_hop": "tracer.zoo.two_hop",
     "antonyms": "tracer.zoo.antonyms",
     "addition": "tracer.zoo.addition",
+    "multilingual": "tracer.zoo.multilingual",
 }
 
 _WORD_RE = re.compile(r"\w+|[^\w\s]")

@@ -87,10 +87,12 @@ def test_cli_rejects_an_unknown_world_with_the_exit_code_of_every_known_error(ca
 def test_cli_lists_the_worlds_and_shipped_checkpoints(capsys):
     assert run_zoo_cli("zoo", "list") == 0
     out = capsys.readouterr().out
-    assert "worlds: addition, antonyms, two_hop" in out
+    assert "worlds: addition, antonyms, multilingual, two_hop" in out
+    assert "multilingual-gemma2: 3 layers" in out and "transcoders plt+skip+clt" in out
 
 
-@pytest.mark.parametrize("name", ["two_hop-llama", "antonyms-gemma2", "addition-gpt2"])
+@pytest.mark.parametrize("name", ["two_hop-llama", "antonyms-gemma2", "addition-gpt2",
+                                  "multilingual-gemma2"])
 def test_shipped_checkpoints_meet_their_accuracy_thresholds(name):
     """Recomputed from the shipped files: held-out accuracy >= 0.95; with every MLP
     replaced by the PLT or the CLT (read by tracer.transcoders, no error terms)
@@ -105,7 +107,7 @@ def test_shipped_checkpoints_fit_in_the_package_budget():
     from tracer.zoo.checkpoint import CHECKPOINT_DIR
 
     total = sum(p.stat().st_size for p in CHECKPOINT_DIR.rglob("*") if p.is_file())
-    assert total < 20 * 2**20
+    assert total < 30 * 2**20  # issue #16's budget for the whole zoo
 
 
 USER_WORLD = '''\
