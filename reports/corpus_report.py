@@ -516,6 +516,21 @@ def browser_section(page: Page, context: CorpusReportContext,
     return path
 
 
+def transcoders_section(page: Page, context: CorpusReportContext) -> Path | None:
+    """The transcoders page (issue #16) beside the report when the corpus holds
+    ``cgram zoo sweep`` results (``transcoders/*.csv``), linked from the page;
+    returns its path, or None when there are no sweeps."""
+    from reports.transcoders_page import sweep_tables, write_transcoders_page
+
+    table = sweep_tables(context.corpus.root)
+    if table is None:
+        return None
+    path = write_transcoders_page(table, page.out_dir)
+    page.raw(f'<p class="meta">Transcoder kinds compared by replacement score against '
+             f'sparsity (cgram zoo sweep): <a href="{path.name}">{path.name}</a>.</p>')
+    return path
+
+
 def findings_section(page: Page, context: CorpusReportContext) -> None:
     """Per group and null: FFLs enriched, 3-cycles absent, in sentences and a grid."""
     from reports.findings import group_findings
@@ -718,7 +733,7 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     """Write the corpus report: one self-contained HTML page, CSV tables, PNG figures.
 
     The page is its sections in order (:func:`header_section`,
-    :func:`browser_section`,
+    :func:`browser_section`, :func:`transcoders_section`,
     :func:`findings_section`, :func:`profiles_section`,
     :func:`superfamilies_section`, :func:`group_comparisons_section`,
     :func:`size_confound_section`, :func:`backbone_section`,
@@ -766,6 +781,7 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     header_section(page, context)
     if browser:
         browser_section(page, context, keys)
+    transcoders_section(page, context)
     findings_section(page, context)
     profiles_section(page, context)
     superfamilies_section(page, context)

@@ -37,3 +37,22 @@ def test_no_sweep_means_no_page_and_a_bad_table_is_refused(tmp_path):
     assert sweep_tables(tmp_path) is None
     with pytest.raises(CorpusError, match="replacement_score"):
         write_transcoders_page(_table().drop(columns="replacement_score"), tmp_path)
+
+
+def test_the_corpus_report_links_the_page_only_when_the_corpus_holds_sweeps(tmp_path):
+    from types import SimpleNamespace
+
+    from reports.corpus_report import transcoders_section
+    from reports.html import Page
+
+    context = SimpleNamespace(corpus=SimpleNamespace(root=tmp_path / "corpus"))
+    (tmp_path / "corpus").mkdir()
+    page = Page("corpus", tmp_path / "report")
+    assert transcoders_section(page, context) is None
+    assert "transcoders.html" not in page.write("empty.html").read_text()
+    (tmp_path / "corpus" / "transcoders").mkdir()
+    _table().to_csv(tmp_path / "corpus" / "transcoders" / "two_hop-llama.csv", index=False)
+    page = Page("corpus", tmp_path / "report")
+    path = transcoders_section(page, context)
+    assert path == tmp_path / "report" / "transcoders.html" and path.exists()
+    assert '<a href="transcoders.html">' in page.write("report.html").read_text()
