@@ -28,17 +28,28 @@ def _kinds(choice: str) -> tuple[str, ...]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``zoo`` command to the ``cgram`` dispatcher's sub-parsers."""
-    from tracer.zoo.checkpoint import PRESETS
-    from tracer.zoo.lm_recipe import ARCHS
-
     zoo = subparsers.add_parser("zoo", help="tiny synthetic worlds, their LMs and transcoders",
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = zoo.add_subparsers(dest="zoo_command", metavar="COMMAND", required=True)
+    _add_train(commands)
+    _add_sweep(commands)
+    commands.add_parser("list", help="built-in worlds and shipped checkpoints").set_defaults(func=_list)
+    _add_check(commands)
+
+
+def _add_world_and_arch(parser: argparse.ArgumentParser) -> None:
+    from tracer.zoo.lm_recipe import ARCHS
+
+    parser.add_argument("world", help="built-in world name, module path or .py file")
+    parser.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    from tracer.zoo.checkpoint import PRESETS
 
     train = commands.add_parser("train", help="train a world's LM and transcoders into a checkpoint")
-    train.add_argument("world", help="built-in world name, module path or .py file")
-    train.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
+    _add_world_and_arch(train)
     train.add_argument("--transcoder", choices=TRANSCODER_CHOICES, default="both",
                        help="which transcoders to train (both = plt+clt, all = plt+skip+clt; "
                             "default both)")
@@ -52,34 +63,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     train.set_defaults(func=_train)
 
+
+def _add_sweep(commands: argparse._SubParsersAction) -> None:
+    from cgram.options import add_executor, add_jobs, positive_int
+    from tracer.zoo.checkpoint import PRESETS
+
     sweep = commands.add_parser(
         "sweep", help="train transcoder kinds x sparsities on one LM; replacement score vs L0")
-    sweep.add_argument("world", help="built-in world name, module path or .py file")
-    sweep.add_argument("--arch", choices=ARCHS, default="llama", help="model family (default llama)")
+    _add_world_and_arch(sweep)
     sweep.add_argument("--transcoders", default="plt,skip,clt",
                        help="comma-separated kinds among plt, skip, clt (default all three)")
     sweep.add_argument("--k", default="2,4,8,16", help="comma-separated TopK sparsities")
     sweep.add_argument("--out", default=None,
                        help="sweep directory (default zoo-sweeps/WORLD-ARCH); cells are cached there")
-    sweep.add_argument("--prompts", type=int, default=8,
+    sweep.add_argument("--prompts", type=positive_int, default=8,
                        help="held-out prompts traced per cell (default 8)")
-    sweep.add_argument("--steps", type=int, default=None,
+    sweep.add_argument("--steps", type=positive_int, default=None,
                        help="transcoder training steps per cell (default 600)")
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--preset", choices=PRESETS, default="demo",
                        help="LM sizes when no shipped checkpoint has this world and arch")
-    sweep.add_argument("--executor", default="pool",
-                       help="serial, pool, dask-local or dask://HOST:PORT (default pool)")
-    sweep.add_argument("-j", "--jobs", type=int, default=None, help="workers (default: all cores)")
+    add_executor(sweep)
+    add_jobs(sweep)
     sweep.add_argument("--corpus", default=None,
                        help="also copy the table to CORPUS/transcoders/WORLD-ARCH.csv "
                             "(the corpus report's transcoders page)")
     sweep.add_argument("--quiet", action="store_true", help="no progress lines")
     sweep.set_defaults(func=_sweep)
 
-    listing = commands.add_parser("list", help="built-in worlds and shipped checkpoints")
-    listing.set_defaults(func=_list)
 
+def _add_check(commands: argparse._SubParsersAction) -> None:
     check = commands.add_parser(
         "check", help="the three findings (trade-off, two-hop, multilingual), or one "
                       "checkpoint's known circuit")
