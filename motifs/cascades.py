@@ -453,6 +453,30 @@ def find_cascades(net: Network, inputs: Sequence[int] | np.ndarray, outputs: Seq
     >>> round(c.strength, 4)   # every edge carries half of the output's input: loops 0.5 and 0.5
     0.25
     """
+    inputs, outputs, w_out, k = _checked_cascade_arguments(net, inputs, outputs, top_k,
+                                                           output_weights)
+    weight = np.zeros(net.n_nodes)
+    weight[outputs] = w_out
+    table = ffl_table(net, edge_relevance(net, weight))
+    stage, rel = node_stages(net, inputs, outputs, tiers, depth)
+    log_s = np.log(np.maximum(table.strength, 1e-300))
+    start_s, start_i, start_r = _best_chain_starts(net, inputs, table, log_s, k)
+    cascades: list[Cascade] = []
+    final = np.flatnonzero(np.isin(table.z, outputs))
+    t, score, f, r = _pull(table.z[final], final, table.x, log_s, start_s, k)
+    for out in outputs.tolist():
+        for c in np.flatnonzero(t == out).tolist():
+            chain = _unwind(int(f[c]), int(r[c]), table, start_i, start_r)
+            cascades.append(Cascade(out, chain, _path(chain, table), float(np.exp(score[c])),
+                                    bool(table.coherent[chain].all())))
+    return CascadeResult(table, cascades, rel, stage, outputs)
+
+
+def _checked_cascade_arguments(net: Network, inputs: Sequence[int] | np.ndarray,
+                               outputs: Sequence[int] | np.ndarray, top_k: int,
+                               output_weights: Sequence[float] | np.ndarray | None
+                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Validated (unique inputs, outputs, output weights, k) of :func:`find_cascades`."""
     if not isinstance(net, Network):
         raise MotifError(f"net must be a motifs.Network, got {type(net).__name__}")
     if not isinstance(top_k, (int, np.integer)) or top_k < 1:
@@ -462,18 +486,19 @@ def find_cascades(net: Network, inputs: Sequence[int] | np.ndarray, outputs: Seq
     for label, arr in (("inputs", inputs), ("outputs", outputs)):
         if arr.size and (arr.min() < 0 or arr.max() >= net.n_nodes):
             raise MotifError(f"{label} must be node numbers in 0..{net.n_nodes - 1}")
-    k = int(top_k)
-    gen = topological_depth(net)
     w_out = np.full(outputs.size, 1.0 / max(outputs.size, 1)) if output_weights is None else \
         np.asarray(output_weights, dtype=np.float64)
     if w_out.shape != outputs.shape:
         raise MotifError(f"output_weights has {w_out.size} entries for {outputs.size} outputs")
-    weight = np.zeros(net.n_nodes)
-    weight[outputs] = w_out
-    table = ffl_table(net, edge_relevance(net, weight))
-    stage, rel = node_stages(net, inputs, outputs, tiers, depth)
+    return inputs, outputs, w_out, int(top_k)
+
+
+def _best_chain_starts(net: Network, inputs: np.ndarray, table: FFLTable, log_s: np.ndarray,
+                       k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The DP over topological generations: per node, the k best chains that may
+    continue from it, as (n, k) log-scores, last loops and their source ranks."""
+    gen = topological_depth(net)
     n, n_loops = net.n_nodes, len(table)
-    log_s = np.log(np.maximum(table.strength, 1e-300))
     # start[v]: the k best chains that may continue from v (score, last loop, its source rank);
     # the empty chain of an input has loop -1
     start_s = np.full((n, k), -np.inf)
@@ -505,15 +530,7 @@ def find_cascades(net: Network, inputs: Sequence[int] | np.ndarray, outputs: Seq
             t, score, f, r = t[chosen], score[chosen], f[chosen], r[chosen]
         slot = _slots(t)
         start_s[t, slot], start_i[t, slot], start_r[t, slot] = score, f, r
-    cascades: list[Cascade] = []
-    final = np.flatnonzero(np.isin(table.z, outputs))
-    t, score, f, r = _pull(table.z[final], final, table.x, log_s, start_s, k)
-    for out in outputs.tolist():
-        for c in np.flatnonzero(t == out).tolist():
-            chain = _unwind(int(f[c]), int(r[c]), table, start_i, start_r)
-            cascades.append(Cascade(out, chain, _path(chain, table), float(np.exp(score[c])),
-                                    bool(table.coherent[chain].all())))
-    return CascadeResult(table, cascades, rel, stage, outputs)
+    return start_s, start_i, start_r
 
 
 def _unwind(last: int, rank: int, table: FFLTable, start_i: np.ndarray, start_r: np.ndarray) -> np.ndarray:

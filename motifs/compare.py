@@ -1008,6 +1008,32 @@ def size_ranges(edges: Any, labels: Any) -> tuple[bool, str]:
     return bool(low.max() <= high.min()), text
 
 
+def _ancova_by_missing_pattern(x: np.ndarray, codes: np.ndarray, log_m: np.ndarray,
+                               n_groups: int, n_perm: int, rng: np.random.Generator
+                               ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """:func:`_ancova_block` on each set of motifs defined in the same graphs:
+    per-motif statistics, and (n_groups, n_motifs) adjusted means and their
+    standard errors (NaN where a group has no graph or no residual df is left)."""
+    k = x.shape[1]
+    out = {name: np.full(k, np.nan) for name in ("statistic", "p", "slope", "difference",
+                                                 "partial_eta2", "df_resid")}
+    adjusted_mean = np.full((n_groups, k), np.nan)
+    adjusted_se = np.full((n_groups, k), np.nan)
+    patterns, inverse = np.unique(np.isfinite(x).T, axis=0, return_inverse=True)
+    for index, rows in enumerate(patterns):
+        cols = np.flatnonzero(inverse.ravel() == index)
+        present = np.unique(codes[rows])
+        # every group needs a graph, and the residual a degree of freedom
+        if present.size < n_groups or rows.sum() <= n_groups + 1:
+            continue
+        block = _ancova_block(x[rows][:, cols], codes[rows], log_m[rows], n_groups, n_perm, rng)
+        for name in out:
+            out[name][cols] = block[name]
+        adjusted_mean[:, cols] = block["adjusted_mean"]
+        adjusted_se[:, cols] = block["adjusted_se"]
+    return out, adjusted_mean, adjusted_se
+
+
 def _ancova_block(y: np.ndarray, codes: np.ndarray, log_m: np.ndarray, n_groups: int,
                   n_perm: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """ANCOVA of the (n, k) block ``y`` (no NaN) on group + log m, Freedman-Lane p-values."""
@@ -1153,25 +1179,10 @@ def ancova(profiles: pd.DataFrame, by: str, value: str = "z", n_perm: int = 5000
                       "log(edges)", SizeOverlapWarning, stacklevel=2)
     x = matrix.to_numpy()
     motifs = list(matrix.columns)
-    k, n_groups = x.shape[1], len(groups)
-    out = {name: np.full(k, np.nan) for name in ("statistic", "p", "slope", "difference",
-                                                 "partial_eta2", "df_resid")}
-    adjusted_mean = np.full((n_groups, k), np.nan)
-    adjusted_se = np.full((n_groups, k), np.nan)
-    rng = np.random.default_rng(seed)
+    n_groups = len(groups)
     finite = np.isfinite(x)
-    patterns, inverse = np.unique(finite.T, axis=0, return_inverse=True)
-    for index, rows in enumerate(patterns):
-        cols = np.flatnonzero(inverse.ravel() == index)
-        present = np.unique(codes[rows])
-        # every group needs a graph, and the residual a degree of freedom
-        if present.size < n_groups or rows.sum() <= n_groups + 1:
-            continue
-        block = _ancova_block(x[rows][:, cols], codes[rows], log_m[rows], n_groups, n_perm, rng)
-        for name in out:
-            out[name][cols] = block[name]
-        adjusted_mean[:, cols] = block["adjusted_mean"]
-        adjusted_se[:, cols] = block["adjusted_se"]
+    out, adjusted_mean, adjusted_se = _ancova_by_missing_pattern(
+        x, codes, log_m, n_groups, n_perm, np.random.default_rng(seed))
     spread = np.where(finite, x, -np.inf).max(axis=0) > np.where(finite, x, np.inf).min(axis=0)
     out["statistic"][~spread] = np.nan
     out["p"][~spread] = np.nan
