@@ -285,7 +285,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--n-null", type=int, default=1000, help="null samples per graph (default 1000)")
     p.add_argument("--null", default=None,
                    help="null model (default: each graph's own, as cgram motifs chooses it)")
-    p.add_argument("--report-nulls", default="config-dag,layer-config",
+    p.add_argument("--report-nulls", default="causal-config,config-dag,layer-config",
                    help="null models compared in the report (comma-separated)")
     p.add_argument("--report-n-null", type=int, default=1000)
     p.add_argument("--verdict-nulls", default="config-dag,layer-config,causal-config",

@@ -10,7 +10,7 @@ from typing import Any
 
 #: Report null models by default (mirrors reports.graph_report.DEFAULT_NULLS,
 #: kept here so ``--help`` does not import numpy).
-DEFAULT_NULLS = "config-dag,layer-config,config,er"
+DEFAULT_NULLS = "causal-config,config-dag,layer-config,config,er"
 
 #: Columns a corpus can be grouped by (reports.corpus_report.GROUP_COLUMNS).
 GROUP_CHOICES = ("transcoder_type", "model", "task", "scan", "source")

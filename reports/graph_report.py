@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from reports.html import Page
 
 #: Null models a report runs by default, the first being the headline one:
-#: ``config-dag`` keeps degrees and acyclicity (an attribution graph is a
-#: DAG); ``layer-config`` also keeps which layers edges join; ``config``
+#: ``causal-config`` keeps degrees and only admits graphs a causal transformer
+#: could produce (layers rise, positions never go back, each edge keeps its
+#: layer pair and residual/attention class: the default null of ``cgram motifs``
+#: for attribution graphs); ``config-dag`` keeps degrees and acyclicity; ``layer-config`` also keeps which layers edges join; ``config``
 #: allows cycles (comparable with mfinder); ``er`` keeps only n and m.
-DEFAULT_NULLS: tuple[str, ...] = ("config-dag", "layer-config", "config", "er")
+DEFAULT_NULLS: tuple[str, ...] = ("causal-config", "config-dag", "layer-config", "config", "er")
 
 
 @dataclass(frozen=True)

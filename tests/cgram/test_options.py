@@ -14,8 +14,8 @@ SHARED = {"corpus": None, "seed": 0, "jobs": None, "executor": "pool", "quiet": 
 
 @pytest.mark.parametrize("argv, n_null, null", [
     (["motifs"], 1000, None),
-    (["compare", "--by", "model"], 200, ["config-dag", "layer-config", "config", "er"]),
-    (["report"], 200, ["config-dag", "layer-config", "config", "er"]),
+    (["compare", "--by", "model"], 200, ["causal-config", "config-dag", "layer-config", "config", "er"]),
+    (["report"], 200, ["causal-config", "config-dag", "layer-config", "config", "er"]),
 ])
 def test_motifs_compare_and_report_share_their_run_options(argv, n_null, null):
     parser = build_parser()
