@@ -195,21 +195,13 @@ def motif_census(corpus: Any, args: argparse.Namespace, table: Path) -> list[dic
 
 def ffl_verdict_stage(corpus: Any, args: argparse.Namespace, table: Path) -> list[dict[str, Any]]:
     """Stage 5: in how many graphs of each group the FFL is enriched under each
-    verdict null (issue #17), printed as a table and one sentence per group and
+    verdict null (issue #17), printed as one sentence per group and a table and
     written to ``table``; the report's null runs are cached, so only nulls it
     did not run are sampled here. Returns the graphs the engine failed on."""
-    from reports.corpus_report import corpus_verdict
+    from reports.corpus_report import write_verdict
 
-    verdict, sentences, failures = corpus_verdict(
-        corpus, args.verdict_nulls.split(","), args.report_n_null, args.seed,
-        executor=args.executor, jobs=args.jobs, progress=True)
-    verdict.to_csv(table, index=False)
-    print(verdict.to_string(index=False, float_format=lambda v: f"{v:+.2f}"))
-    for sentence in sentences:
-        print(f"- {sentence}")
-    for failure in failures:
-        error(f"graph {failure['graph']} ({failure['slug']}): {failure['error']}")
-    return failures
+    return write_verdict(corpus, args.verdict_nulls.split(","), args.report_n_null, table,
+                         seed=args.seed, executor=args.executor, jobs=args.jobs, progress=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -71,21 +71,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _print_verdict(corpus: Any, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from corpus.atomic import atomic_write
-    from reports.corpus_report import corpus_verdict
+    from reports.corpus_report import write_verdict
 
-    table, sentences, failures = corpus_verdict(corpus, args.nulls, args.n_null, args.seed,
-                                                **_run_options(args))
-    print(f"FFL verdict under {', '.join(args.nulls)} ({args.n_null} samples each, seed "
-          f"{args.seed}), per model, transcoder type and task:")
-    print("\n".join("  " + line for line in sentences))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    for failure in failures:
-        print(f"failed: {failure['slug']} ({failure['null_model']}): {failure['error']}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "ffl_verdict.csv", lambda tmp: table.to_csv(tmp, index=False))
-    print(f"wrote {out / 'ffl_verdict.csv'}")
+    failures = write_verdict(corpus, args.nulls, args.n_null, Path(args.out) / "ffl_verdict.csv",
+                             seed=args.seed, **_run_options(args))
     return 1 if failures else 0
 
 

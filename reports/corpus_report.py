@@ -158,6 +158,27 @@ def corpus_verdict(corpus: Corpus, nulls: Sequence[str], n_null: int, seed: int 
     return table, verdict_sentences(table), failures
 
 
+def write_verdict(corpus: Corpus, nulls: Sequence[str], n_null: int, out_csv: str | Path,
+                  seed: int = 0, **run_options: Any) -> list[dict[str, Any]]:
+    """Compute the FFL verdict (:func:`corpus_verdict`), print its sentences and
+    table, write the table to ``out_csv`` atomically; returns the failures
+    (printed too). Shared by ``cgram compare --nulls`` and the demo."""
+    from corpus.atomic import atomic_write
+
+    table, sentences, failures = corpus_verdict(corpus, nulls, n_null, seed, **run_options)
+    print(f"FFL verdict under {', '.join(nulls)} ({n_null} samples each, seed {seed}), per "
+          "model, transcoder type and task:")
+    print("\n".join("  " + line for line in sentences))
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    for failure in failures:
+        print(f"failed: {failure['slug']} ({failure['null_model']}): {failure['error']}")
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_csv, lambda tmp: table.to_csv(tmp, index=False))
+    print(f"wrote {out_csv}")
+    return failures
+
+
 def compare_corpus(corpus: Corpus, by: str | Sequence[str] = ("transcoder_type", "model", "task"),
                    nulls: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200, seed: int = 0,
                    keys: Sequence[str] | None = None, n_boot: int = 2000, n_perm: int = 5000,

@@ -94,7 +94,7 @@ def test_the_demo_prints_the_ffl_verdict_under_each_null(tmp_path, monkeypatch, 
     assert list(verdict["null_model"][:3]) == ["config-dag", "layer-config", "causal-config"]
     assert (verdict["n_graphs"] == 1).all() and (verdict["n_tested"] <= 1).all()
     # each group's sentence names every null
-    sentences = [line for line in out.splitlines() if line.startswith("- ") and "FFL is enriched" in line]
+    sentences = [line for line in out.splitlines() if line.startswith("  model ") and "FFL is enriched" in line]
     assert len(sentences) == 2
     assert all(all(null in s for null in ("config-dag", "layer-config", "causal-config"))
                for s in sentences)
