@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import os
 import random
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -68,8 +67,7 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
     """
     import numpy as np
     import torch
-    from tqdm import tqdm
-
+    from corpus.progress import progress_bar
     from tracer.errors import TracerError
     from tracer.models import wrap_model
     from tracer.trace import trace
@@ -95,8 +93,7 @@ def trace_zoo(corpus: Any, prompts_per_world: int, seed: int) -> list[dict[str, 
                 continue
             transcoders = load_transcoders(directory)  # with its labels.json: trace labels nodes
             sizes = []
-            for example in tqdm(examples, desc=f"trace {name} {kind}", unit="prompt",
-                                file=sys.stdout):
+            for example in progress_bar(examples, desc=f"trace {name} {kind}", unit="prompt"):
                 graph = trace(model, transcoders, example.prompt)
                 graph.meta.model = f"zoo-{name}"
                 graph.meta.task = world.name

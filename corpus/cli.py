@@ -143,10 +143,9 @@ def import_sources(corpus: Any, items: Sequence[str], task: str | None = None,
     -------
     ImportTally
     """
-    from tqdm import tqdm
-
     from corpus.download import is_url
     from corpus.executor import open_executor
+    from corpus.progress import progress_bar
 
     tally = ImportTally()
     sources = _graph_sources(items)
@@ -154,8 +153,8 @@ def import_sources(corpus: Any, items: Sequence[str], task: str | None = None,
     # a pool pays off on many files; a few parse faster than workers start
     spec = executor or ("serial" if len(sources) < 8 else "pool")
     # an index URL expands into many graphs: then the bar just counts
-    bar = tqdm(total=None if any(is_url(s) for s in sources) else len(sources), unit="graph",
-               disable=len(sources) < 3 or quiet, file=sys.stderr)
+    bar = progress_bar(total=None if any(is_url(s) for s in sources) else len(sources),
+                       unit="graph", progress=len(sources) >= 3 and not quiet)
     with bar, open_executor(spec, jobs=jobs) as pool:
         for outcome in pool.run(parse_source, tasks):
             bar.update(1)

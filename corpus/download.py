@@ -58,7 +58,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit, urlunsplit
 
-from tqdm.auto import tqdm
+from corpus.progress import progress_bar
 
 from corpus.atomic import atomic_write_bytes
 from corpus.errors import CorpusError
@@ -402,9 +402,9 @@ class _Client:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
         chunks = []
-        with tqdm(total=total, unit="B", unit_scale=True, leave=False,
-                  desc=posixpath.basename(urlsplit(url).path) or url,
-                  disable=not self.progress) as bar:
+        with progress_bar(total=total, unit="B", unit_scale=True, leave=False,
+                          desc=posixpath.basename(urlsplit(url).path) or url,
+                          progress=self.progress) as bar:
             while chunk := response.read(_CHUNK):
                 chunks.append(chunk)
                 bar.update(len(chunk))
@@ -580,8 +580,8 @@ def fetch(
     client = _client(cache_dir, timeout, retries, backoff, offline, progress)
     plan = _plan(url, client)
     fetched = []
-    for graph_url, overrides in tqdm(plan, unit="graph", desc="download",
-                                     disable=not progress or len(plan) < 2):
+    for graph_url, overrides in progress_bar(plan, unit="graph", desc="download",
+                                             progress=progress and len(plan) >= 2):
         slug = overrides.get("slug")
         what = f"graph {slug!r} listed by {url}" if slug and len(plan) > 1 else "the graph JSON"
         final_url, data = client.get(graph_url, what)

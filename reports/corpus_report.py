@@ -13,7 +13,6 @@ figures, prose and the pruning check in one self-contained HTML page
 from __future__ import annotations
 
 import functools
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -460,11 +459,11 @@ def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_nu
     progress = run_options.pop("progress", False)
     with open_executor(spec, jobs=run_options.pop("jobs", None),
                        dask_processes=run_options.pop("dask_processes", True)) as pool:
-        from tqdm import tqdm
+        from corpus.progress import progress_bar
 
         # one cached run_motifs call per graph and level
-        for graph_id in tqdm(graph_ids, desc="pruning levels", unit="graph",
-                             disable=not progress, file=sys.stderr):
+        for graph_id in progress_bar(graph_ids, desc="pruning levels", unit="graph",
+                                     progress=progress):
             table = weight_sensitivity(graph_id, keep_fractions=keep_fractions, null=null,
                                        n_null=n_null, seed=seed, corpus=corpus, executor=pool,
                                        **run_options)

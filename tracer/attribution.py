@@ -434,7 +434,7 @@ def compute_attribution(
     TracerError
         For invalid arguments.
     """
-    from tqdm.auto import tqdm
+    from corpus.progress import progress_bar
 
     _check_arguments(batch_size, max_feature_nodes, update_interval)
     model = replacement.model
@@ -448,7 +448,8 @@ def compute_attribution(
     batch = max(1, min(batch_size, max(n_logits, n_select)))
 
     store = _RowStore(n_columns)
-    bar = tqdm(total=n_logits + n_select, desc="attribution rows", unit="row", disable=not progress)
+    bar = progress_bar(total=n_logits + n_select, desc="attribution rows", unit="row",
+                       progress=progress)
     rows = _PrefixPasses(replacement, state, batch, n_rows=n_logits + n_select)
     selected = _compute_rows(rows, store, state, targets, n_select, update_interval * batch_size, bar)
     bar.close()

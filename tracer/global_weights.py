@@ -780,10 +780,10 @@ def global_weights(
                           f"({sorted(tgt_sel)})")
     bar = None
     if progress:
-        from tqdm import tqdm
+        from corpus.progress import progress_bar
 
-        bar = tqdm(total=sum(-(-src_sel[ls].numel() // block_size) for _, ls in pairs), unit="block",
-                   desc="global weights")
+        bar = progress_bar(total=sum(-(-src_sel[ls].numel() // block_size) for _, ls in pairs),
+                           unit="block", desc="global weights")
     edges: list[tuple[np.ndarray, ...]] = []
     with torch.no_grad():
         for target_layer in sorted(tgt_sel):
@@ -1064,9 +1064,9 @@ def collect_stats(
     handles = _capture_hooks(model, tc.n_layers, site, model.family.norm_kind == "layernorm", captured)
     batches = range(0, len(contexts), batch_size)
     if progress:
-        from tqdm import tqdm
+        from corpus.progress import progress_bar
 
-        batches = tqdm(batches, unit="batch", desc="activation statistics")
+        batches = progress_bar(batches, unit="batch", desc="activation statistics")
     try:
         with torch.no_grad():
             for first in batches:
