@@ -751,8 +751,12 @@ def _paths_through_links(work: _QuadWork, x_mat: np.ndarray, out: np.ndarray) ->
                 a_rows = work.ind[x][sample][rows.anchors["a"][r0:r1]]
                 for y in basis.nz:
                     members = a_rows * b_rows[y]  # (rows, n): the type-(x, y) nodes of each row
+                    l = basis.pos[x] * n_nz + basis.pos[y]
+                    if not members.any():  # a type a DAG never forms (c -> a -> b -> c)
+                        out[l, inside] = 0
+                        continue
                     paths = members @ x_t  # [r, c] = sum_d X[c, d] members[r, d]
-                    out[basis.pos[x] * n_nz + basis.pos[y], inside] = np.take(paths.ravel(), at)
+                    out[l, inside] = np.take(paths.ravel(), at)
 
 
 def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.ndarray]
