@@ -190,6 +190,17 @@ def motif_census(corpus: Any, args: argparse.Namespace, table: Path) -> list[dic
     return failures
 
 
+def report_stage(corpus: Any, args: argparse.Namespace, out: Path) -> Path:
+    """Stage 4: the corpus report under ``--report-nulls`` (``benchmarks/bench_demo.py``
+    times it alone); returns the page."""
+    from reports.corpus_report import write_corpus_report
+
+    return write_corpus_report(corpus, out, by=("transcoder_type", "model", "task"),
+                               null=args.report_nulls.split(","), n_null=args.report_n_null,
+                               seed=args.seed, executor=args.executor, jobs=args.jobs,
+                               progress=True)
+
+
 def ffl_verdict_stage(corpus: Any, args: argparse.Namespace, table: Path) -> list[dict[str, Any]]:
     """Stage 5: in how many graphs of each group the FFL is enriched under each
     verdict null (issue #17), printed as one sentence per group and a table and
@@ -233,12 +244,7 @@ def run(args: argparse.Namespace) -> int:
                      "per graph"):
         motif_failures = motif_census(corpus, args, out / "motifs.csv")
     with clock.stage("4. compare groups and write the corpus report"):
-        from reports.corpus_report import write_corpus_report
-
-        report = write_corpus_report(corpus, out / "report", by=("transcoder_type", "model", "task"),
-                                     null=args.report_nulls.split(","), n_null=args.report_n_null,
-                                     seed=args.seed, executor=args.executor, jobs=args.jobs,
-                                     progress=True)
+        report = report_stage(corpus, args, out / "report")
     with clock.stage(f"5. FFL verdict under {args.verdict_nulls.replace(',', ', ')}"):
         verdict_failures = ffl_verdict_stage(corpus, args, out / "ffl_verdict.csv")
     print("\nstage times:\n" + clock.summary())

@@ -323,19 +323,24 @@ def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool)
     """
     codes, display = motif_names(size, signed)
     frame = pd.concat(blocks, ignore_index=True)
-    real_rows = frame[frame["sample"] < 0]
+    # numpy from here: pandas column selections and nunique over the 199 columns of a
+    # 4-node census cost more than the Z-scores
+    counts = frame[codes].to_numpy(dtype=np.int64)
+    sample = frame["sample"].to_numpy(dtype=np.int64)
+    is_real = sample < 0
+    real_rows = counts[is_real]
     models = frame["null_model"].unique()
-    if len(models) != 1 or (real_rows[codes].nunique() > 1).any():
+    if len(models) != 1 or (real_rows != real_rows[:1]).any():
         raise MotifError("null blocks of one graph disagree (null model or real counts): "
                          "delete its cached motif_null_counts and run again")
-    samples = frame[frame["sample"] >= 0].sort_values("sample")
-    excluded = samples["excluded"].to_numpy(dtype=bool)
-    used = samples[~excluded]
+    order = np.argsort(sample[~is_real], kind="stable")
+    excluded = frame["excluded"].to_numpy(dtype=bool)[~is_real][order]
+    used = counts[~is_real][order][~excluded]
     if len(used) < 2:
-        raise MotifError(f"only {len(used)} of {len(samples)} {models[0]} null samples reached "
+        raise MotifError(f"only {len(used)} of {len(excluded)} {models[0]} null samples reached "
                          f"the real triad census; raise anneal_switches_per_edge or n_null")
-    real = real_rows[codes].iloc[0].to_numpy(dtype=np.int64)
-    table = zscores(real, used[codes].to_numpy(dtype=np.int64), names=codes)
+    real = real_rows[0]
+    table = zscores(real, used, names=codes)
     table.insert(1, "name", display)
     table["count"] = real
     table["null_model"] = str(models[0])
