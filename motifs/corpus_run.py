@@ -530,7 +530,8 @@ def profile_network(net: Network, name: str, null: str | None = None, n_null: in
 def weight_sensitivity(graph: Any, keep_fractions: Sequence[float] | None = None,
                        min_abs_weights: Sequence[float] | None = None, null: str | None = None,
                        n_null: int = 200, size: int = 3, signed: bool = False, seed: int = 0,
-                       corpus: Any = None, **run_options: Any) -> pd.DataFrame:
+                       corpus: Any = None, unpruned_n_null: int | None = None,
+                       **run_options: Any) -> pd.DataFrame:
     """A graph's motif profile as its edges are pruned by |weight|.
 
     Parameters
@@ -548,6 +549,11 @@ def weight_sensitivity(graph: Any, keep_fractions: Sequence[float] | None = None
         cached: a level computed once is read back); ``graph`` may then be a
         key. Without it each level is one :func:`motifs.analysis.motif_profile`
         call.
+    unpruned_n_null : int, optional
+        Null samples of the unpruned level (fraction 1, no threshold; default
+        ``n_null``). A report passes its main run's ``n_null``, so that level
+        is the main profile, read from the corpus cache, instead of a second
+        sample of the same null on the same network.
     **run_options
         ``executor``, ``jobs`` for ``run_motifs``.
 
@@ -576,8 +582,10 @@ def weight_sensitivity(graph: Any, keep_fractions: Sequence[float] | None = None
     parts = []
     for label, top_k, threshold in levels:  # a handful of levels, each a full vectorised run
         net = Network.from_graph(graph, min_abs_weight=threshold, top_k=top_k)
+        unpruned = top_k is None and threshold is None
+        level_n = unpruned_n_null if unpruned and unpruned_n_null else n_null
         if corpus is not None:
-            profile = run_motifs(corpus, keys=[graph_id], null=null, n_null=n_null, size=size,
+            profile = run_motifs(corpus, keys=[graph_id], null=null, n_null=level_n, size=size,
                                  signed=signed, seed=seed, min_abs_weight=threshold, top_k=top_k,
                                  **run_options)
             failures = profile.attrs.get("failures") or []
@@ -587,7 +595,7 @@ def weight_sensitivity(graph: Any, keep_fractions: Sequence[float] | None = None
         else:
             from motifs.analysis import motif_profile
 
-            profile = motif_profile(net, null=null, n_null=n_null, size=size, signed=signed,
+            profile = motif_profile(net, null=null, n_null=level_n, size=size, signed=signed,
                                     seed=seed)
         profile.insert(0, "n_edges", net.n_edges)
         profile.insert(0, "min_abs_weight", threshold)

@@ -720,7 +720,8 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
     sens_n = sensitivity_n_null or min(context.n_null, 50)
     sens = corpus_sensitivity(context.corpus, head["graph"].tolist(), primary, sens_n,
                               context.seed, keep_fractions, size=network.size,
-                              signed=network.signed, **context.run_options)
+                              signed=network.signed, unpruned_n_null=context.n_null,
+                              **context.run_options)
     meta = head[["graph", *columns]]
     sens = sens.merge(meta, on="graph", how="left")
     sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
@@ -729,8 +730,8 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
                                           title=f"FFL Z under {primary} as weak edges "
                                                 "are pruned"), "ffl_pruning",
                 "One line per graph: FFL Z when only the strongest fraction of edges "
-                f"(by |weight|) is kept, each level against its own null ({sens_n} "
-                "samples).")
+                f"(by |weight|) is kept, each pruned level against its own null ({sens_n} "
+                f"samples); the unpruned level is the main run ({context.n_null} samples).")
     survive = ffl_rows.groupby("level", sort=False)["z"].agg(
         enriched=lambda z: int((z > Z_THRESHOLD).sum()), graphs="size")
     page.bullets(f"{level}: FFLs enriched (Z > {Z_THRESHOLD:g}) in {int(r.enriched)}/{int(r.graphs)} "

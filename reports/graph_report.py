@@ -394,13 +394,14 @@ def pruning_section(page: Page, context: GraphReportContext, keep_fractions: Seq
     sens = weight_sensitivity(context.graph_id, keep_fractions=keep_fractions, null=primary,
                               n_null=sensitivity_n_null or min(context.n_null, 100),
                               size=network.size, signed=network.signed, seed=context.seed,
-                              corpus=context.corpus, **context.run_options)
+                              corpus=context.corpus, unpruned_n_null=context.n_null,
+                              **context.run_options)
     page.figure(figures.sensitivity_plot(sens, "z", motifs=_main_motifs(sens["motif"]),
                                          title=f"Z under {primary} as weak edges are "
                                                "pruned"),
                 "weight_sensitivity", "Z of the main 3-node classes when only the "
-                "strongest edges (by |weight|) are kept; each level is re-tested against "
-                "its own null.")
+                "strongest edges (by |weight|) are kept; each pruned level is re-tested "
+                "against its own null; the unpruned level is the profile above.")
     page.table(sens, "weight_sensitivity", "Profiles at each pruning level",
                shown=sens[["level", "n_edges", "motif", "count", "null_mean", "z", "sp"]])
 

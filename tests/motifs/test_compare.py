@@ -507,6 +507,13 @@ def test_weight_sensitivity_reruns_the_profile_on_pruned_networks(tmp_path):
                      executor="serial")
     assert run.attrs["cached"] == 1  # the sensitivity run filled the corpus cache
     assert cached["z"].tolist() == pytest.approx(run["z"].tolist(), nan_ok=True)
+    # a report's unpruned level is its main run: read from the cache, not sampled again
+    main = run_motifs(corpus, null="er", n_null=30, seed=1, executor="serial")
+    levels = weight_sensitivity("toy", keep_fractions=(1.0, 0.5), null="er", n_null=20, seed=1,
+                                corpus=corpus, unpruned_n_null=30, executor="serial")
+    assert levels.groupby("level", sort=False)["n_null"].first().tolist() == [30, 20]
+    assert levels.loc[levels["level"] == "top 100%", "z"].tolist() == pytest.approx(
+        main["z"].tolist(), nan_ok=True)
     with pytest.raises(MotifError, match="not both"):
         weight_sensitivity(graph, keep_fractions=(1.0,), min_abs_weights=(0.1,))
     with pytest.raises(MotifError, match=r"\(0, 1\]"):
