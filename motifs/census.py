@@ -771,8 +771,58 @@ def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.n
         np.take(x_n[n_kind], rows.base_link + rows.c * n + rows.at[q], out=per_link[l])
     for j, (p, m_kind) in enumerate(basis.struct):
         np.take(m_x[m_kind], rows.base_link + rows.at[p] * n + rows.c, out=per_link[n_struct + j])
-    _paths_through_links(work, x_mat, per_link[2 * n_struct:])
-    return _sums_by_sample(per_link, rows.link_starts, rows.type_onehot, max_value=n)
+    cliques = _transitive_cliques(work, x_mat)
+    if cliques is None:
+        _paths_through_links(work, x_mat, per_link[2 * n_struct:])
+        return _sums_by_sample(per_link, rows.link_starts, rows.type_onehot, max_value=n)
+    sums = _sums_by_sample(per_link[:2 * n_struct], rows.link_starts, rows.type_onehot,
+                           max_value=n)
+    return np.concatenate([sums, cliques[:, None, None] * _TT4_LINKED], axis=1)
+
+
+#: Linked x linked Gram of an oriented graph without 3-cycles, per 4-clique, laid out
+#: as :func:`_linked_sums` returns it ([l, t]: links of type t, their type-l paths). A
+#: 4-clique of such a graph is a transitive tournament v1 < v2 < v3 < v4; its six edges
+#: as the row (a, b) give the type pairs (t, l) = ((s_ac, s_bc), (s_ad, s_bd)) with c -> d:
+#: (v1,v2): (11, 11); (v1,v3): (12, 11); (v1,v4): (12, 12); (v2,v3): (22, 11);
+#: (v2,v4): (22, 12); (v3,v4): (22, 22), types indexed 11, 12, 21, 22.
+_TT4_LINKED = np.zeros((4, 4))
+for _t, _l in ((0, 0), (1, 0), (1, 1), (3, 0), (3, 1), (3, 3)):
+    _TT4_LINKED[_l, _t] = 1.0
+
+
+def _transitive_cliques(work: _QuadWork, x_mat: np.ndarray) -> np.ndarray | None:
+    """(S,) 4-cliques per sample when the linked x linked Gram is their count alone.
+
+    That holds for X = D_1 of oriented samples (no mutual edge) without a
+    3-cycle, DAGs included: every 4-clique is then a transitive tournament and
+    gives each of six (type, type) cells exactly one path (:data:`_TT4_LINKED`).
+    The cliques are counted with bitsets: over every link (row (a, b), common
+    neighbour c), the common neighbours of a and b adjacent to c, 12 per clique.
+    That is O(links x n / 64) word operations instead of the O(rows x n^2)
+    products of :func:`_paths_through_links`. None when it does not apply.
+    """
+    if work.basis.nz != (1, 2) or x_mat is not work.ind[1]:
+        return None
+    d1 = work.ind[1]
+    if (np.matmul(d1, d1) * np.swapaxes(d1, 1, 2)).any():  # a 3-cycle in some sample
+        return None
+    rows, n = work.rows, work.n
+    adjacent = np.packbits((d1 + work.ind[2]) > 0, axis=2, bitorder="little")
+    words = -(-n // 64)
+    bits = np.zeros((work.n_samples, n, words * 8), dtype=np.uint8)
+    bits[:, :, :adjacent.shape[2]] = adjacent
+    bits = bits.view(np.uint64).reshape(work.n_samples * n, words)
+    node = rows.row_s * n
+    common = bits[node + rows.anchors["a"]] & bits[node + rows.anchors["b"]]  # (rows, words)
+    found = np.zeros(rows.owner.size, dtype=np.int64)
+    step = max(1, _QUAD_BLOCK_BYTES // (16 * words))
+    for lo in range(0, rows.owner.size, step):
+        owner, c = rows.owner[lo:lo + step], rows.c[lo:lo + step]
+        found[lo:lo + step] = np.bitwise_count(
+            common[owner] & bits[rows.row_s[owner] * n + c]).sum(axis=1)
+    per_sample = np.bincount(rows.row_s[rows.owner], weights=found, minlength=work.n_samples)
+    return per_sample / 12.0
 
 
 def _free_linked_parts(work: _QuadWork) -> tuple[np.ndarray, np.ndarray]:
@@ -961,7 +1011,10 @@ def motif4_census_many(adjacency) -> np.ndarray:
     product per sample for an oriented graph (two with mutual edges). Work
     per sample O(n^3 + rows * n^2) in BLAS plus O(rows * n) in numpy, memory
     O(rows * n) (samples are processed in blocks); no loop over quads. Dense
-    n x n arrays per sample: meant for n up to a few thousand.
+    n x n arrays per sample: meant for n up to a few thousand. Samples that
+    are oriented without a 3-cycle (the DAGs of attribution graphs and their
+    acyclic nulls) skip the rows x n^2 term: their linked x linked Gram is
+    their 4-clique count alone, counted with bitsets (``_transitive_cliques``).
 
     On the 83-node, 1,719-edge Dallas graph one sample takes about 8-12 ms
     of one core against about 120 ms for ``igraph motifs_randesu(size=4)``.
