@@ -12,6 +12,7 @@ figures, prose and the pruning check in one self-contained HTML page
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from dataclasses import dataclass, field
@@ -447,32 +448,56 @@ def _row_labels(head: pd.DataFrame, by: Sequence[str]) -> dict[str, str]:
 def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_null: int,
                        seed: int, keep_fractions: Sequence[float],
                        **run_options: Any) -> pd.DataFrame:
-    """FFL and 3-cycle rows of :func:`motifs.corpus_run.weight_sensitivity` for every graph."""
+    """FFL and 3-cycle rows of :func:`motifs.corpus_run.weight_sensitivity` for every graph.
+
+    One task per graph on the executor (the report's shared pool by default):
+    a graph's levels are one null block each, too small to spread, so the
+    graphs are what runs in parallel. Each level is cached in the corpus.
+
+    Raises
+    ------
+    MotifError
+        A graph's pruning check failed (naming the graph).
+    """
     from corpus.executor import open_executor
+    from corpus.progress import progress_bar
+    from motifs.corpus_run import _shared_pool
+
+    spec = run_options.pop("executor", "pool")
+    progress = run_options.pop("progress", False)
+    jobs = run_options.pop("jobs", None)
+    dask_processes = run_options.pop("dask_processes", True)
+    options = dict(keep_fractions=keep_fractions, null=null, n_null=n_null, seed=seed,
+                   **run_options)
+    root = str(Path(corpus.root).resolve())
+    tasks = ((graph_id, (root, graph_id, options)) for graph_id in graph_ids)
+    scope = (contextlib.nullcontext(_shared_pool(jobs)) if spec == "pool"
+             else open_executor(spec, jobs=jobs, dask_processes=dask_processes))
+    parts: dict[str, pd.DataFrame] = {}
+    with scope as pool, progress_bar(total=len(graph_ids), desc="pruning levels", unit="graph",
+                                     progress=progress) as bar:
+        for outcome in pool.run(_graph_sensitivity, tasks):
+            if not outcome.ok:
+                raise MotifError(f"pruning check of graph {outcome.key}: {outcome.error}")
+            parts[outcome.key] = outcome.value
+            bar.update(1)
+    return pd.concat([parts[graph_id] for graph_id in graph_ids], ignore_index=True)
+
+
+def _graph_sensitivity(task: tuple[str, str, dict[str, Any]]) -> pd.DataFrame:
+    """One graph's FFL and 3-cycle pruning rows, with ``graph`` in front (runs in a worker)."""
+    from corpus.store import Corpus
     from motifs.compare import find_motif
     from motifs.corpus_run import weight_sensitivity
 
-    parts = []
-    spec = run_options.pop("executor", "pool")
-    # one pool for all the small runs: starting one per graph and level costs more
-    # than the runs themselves
-    progress = run_options.pop("progress", False)
-    with open_executor(spec, jobs=run_options.pop("jobs", None),
-                       dask_processes=run_options.pop("dask_processes", True)) as pool:
-        from corpus.progress import progress_bar
-
-        # one cached run_motifs call per graph and level
-        for graph_id in progress_bar(graph_ids, desc="pruning levels", unit="graph",
-                                     progress=progress):
-            table = weight_sensitivity(graph_id, keep_fractions=keep_fractions, null=null,
-                                       n_null=n_null, seed=seed, corpus=corpus, executor=pool,
-                                       **run_options)
-            present = list(pd.unique(table["motif"]))
-            keep = [find_motif(present, "ffl"), find_motif(present, "cycle3")]
-            table = table.loc[table["motif"].isin([k for k in keep if k])]
-            table.insert(0, "graph", graph_id)
-            parts.append(table)
-    return pd.concat(parts, ignore_index=True)
+    root, graph_id, options = task
+    table = weight_sensitivity(graph_id, corpus=Corpus(root, create=False), executor="serial",
+                               **options)
+    present = list(pd.unique(table["motif"]))
+    keep = [find_motif(present, "ffl"), find_motif(present, "cycle3")]
+    table = table.loc[table["motif"].isin([k for k in keep if k])].reset_index(drop=True)
+    table.insert(0, "graph", graph_id)
+    return table
 
 
 @dataclass

@@ -240,3 +240,19 @@ def test_missing_chromium_fails_under_ci_and_skips_only_outside(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         browser.require_chromium()
+
+
+def test_the_pruning_check_runs_graphs_in_parallel_with_the_serial_numbers(tmp_path):
+    from corpus.store import Corpus
+    from reports.corpus_report import corpus_sensitivity
+
+    tables = {}
+    for executor in ("pool", "serial"):  # separate corpora: the second must not read a cache
+        corpus = Corpus(tmp_path / executor)
+        ids = [corpus.add(layered_graph(10 + i, f"g{i}", "clt", "t", shortcut=0.5)).graph_id
+               for i in range(3)]
+        tables[executor] = corpus_sensitivity(corpus, ids, "config-dag", 12, 0, (1.0, 0.5),
+                                              executor=executor, jobs=2)
+    assert tables["pool"].equals(tables["serial"])
+    assert list(pd.unique(tables["pool"]["graph"])) == ids
+    assert set(tables["pool"]["motif"]) == {"030T", "030C"}
