@@ -514,8 +514,12 @@ def test_causal_config_samples_all_48_graphs_of_a_small_causal_graph_uniformly(e
 def test_compiled_and_numpy_engines_give_identical_samples_for_one_seed():
     """Issue 19: samples depend on (graph, null, seed, options), not on whether
     the C extension was built: both serial engines run the same streams."""
+    # each branch of the compiled chain: dyads, one class with and without the mutual
+    # check, several classes on one plane and on two
     cases = [("config", random_digraph(20, 0.3, seed=4, mutual=0.3)),
+             ("config", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
              ("config-dag", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
+             ("layer-config", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
              ("layer-config", random_digraph(20, 0.3, seed=4, layers=3, mutual=0.2)),
              ("causal-config", random_digraph(30, 0.3, seed=4, layers=4, dag=True, positions=5)),
              ("triad-preserving", random_digraph(12, 0.3, seed=4, mutual=0.3))]
