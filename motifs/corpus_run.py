@@ -202,9 +202,11 @@ class _GraphState:
 
     def tasks(self, source: str | Network, params: MotifParams) -> Iterator[BlockTask]:
         offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int).tolist()
-        for b, (first, n) in enumerate(zip(offsets, self.sizes)):
-            if b not in self.blocks:
-                yield BlockTask(self.graph_id, source, params, b, first, n)
+        # the missing blocks now: a serial run consumes this lazily, and the merge that
+        # follows the last missing block clears ``blocks`` (cached ones after it included)
+        missing = [b for b in range(len(self.sizes)) if b not in self.blocks]
+        for b in missing:
+            yield BlockTask(self.graph_id, source, params, b, offsets[b], self.sizes[b])
 
 
 def _with_graph(profile: pd.DataFrame, graph_id: str, slug: str) -> pd.DataFrame:

@@ -129,8 +129,12 @@ def test_cli_edges_and_motif_profile_give_equal_z_for_one_seed(tmp_path, null):
     share one seeding and one profile assembly."""
     from motifs.analysis import motif_profile
 
+    # a random digraph, so that the null varies with the seed (the toy network above has
+    # two graphs with its degrees and mutual dyad, and they share a census)
+    rng = np.random.default_rng(3)
+    pairs = {(int(u), int(v)) for u, v in rng.integers(0, 12, size=(40, 2)) if u != v}
     path = tmp_path / "grn.txt"
-    path.write_text(EDGE_LIST)
+    path.write_text("".join(f"g{u} g{v}\n" for u, v in sorted(pairs)))
     csv = tmp_path / "grn.csv"
     extra = [] if null is None else ["--null", null]
     assert main(["motifs", "--edges", str(path), "--n-null", "30", "--seed", "5", "-q",

@@ -145,6 +145,18 @@ def test_config_keeps_degrees_and_stays_simple_on_every_sample(engine, preserve_
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_single_mutual_dyad_keeps_its_cells(engine):
+    """One mutual dyad cannot switch (two are needed), so its two cells stay taken and
+    no single edge may move onto them (the compiled chain once let them: repeated edges).
+    The reachable graphs here: the real one and one other, both simple."""
+    net = Network.from_edges([0, 0, 0, 0, 1, 2, 3], [1, 2, 3, 4, 2, 0, 4], n_nodes=5)
+    nulls = sample_nulls(net, "config", 30, seed=5, engine=engine)
+    cells = {tuple(zip(s, d)) for s, d in zip(nulls.src.tolist(), nulls.dst.tolist())}
+    assert all(len(set(c)) == net.n_edges and {(0, 2), (2, 0)} <= set(c) for c in cells)
+    assert len(cells) == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_mutual_dyad_count_is_kept_only_when_asked(engine):
     net = random_digraph(18, 0.25, seed=2, mutual=0.4)
     real = int(mutual_dyads(dense(net)))
@@ -515,8 +527,11 @@ def test_compiled_and_numpy_engines_give_identical_samples_for_one_seed():
     """Issue 19: samples depend on (graph, null, seed, options), not on whether
     the C extension was built: both serial engines run the same streams."""
     # each branch of the compiled chain: dyads, one class with and without the mutual
-    # check, several classes on one plane and on two
+    # check, several classes on one plane and on two; one mutual dyad (too few to switch:
+    # its cells stay taken)
+    one_dyad = Network.from_edges([0, 0, 0, 0, 1, 2, 3], [1, 2, 3, 4, 2, 0, 4], n_nodes=5)
     cases = [("config", random_digraph(20, 0.3, seed=4, mutual=0.3)),
+             ("config", one_dyad),
              ("config", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
              ("config-dag", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
              ("layer-config", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
