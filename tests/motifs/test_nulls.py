@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import warnings
 
 import igraph
@@ -17,6 +18,8 @@ from motifs.census import triad_census_many
 from motifs.errors import MotifError
 from motifs.network import Network
 from motifs.nulls import NULL_MODELS, NullSamples, _levels, default_null, sample_nulls
+from tests.data.make_mixing_references import MIXING_FILE, null_moments
+from tests.motifs.conftest import real_network
 
 ENGINES = ("dense", "sequential", "compiled")
 
@@ -328,14 +331,65 @@ def test_mutual_preserving_config_is_uniform_on_the_graphs_its_switches_reach(en
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_default_switching_mixes_a_random_sparse_graph(engine):
-    """Mixing bound: after the default 100 attempted switches per edge, under
+    """Mixing bound: after the default 75 attempted switches per edge, under
     half of the real edges are still in place in every sample (a uniform
     random graph with these degrees keeps about a tenth)."""
     net = random_digraph(40, 0.08, seed=12)
     nulls = sample_nulls(net, "config", 16, seed=1, engine=engine, preserve_mutual=False)
     overlap = (nulls.adjacency_dense() & dense(net)[None]).sum(axis=(1, 2)) / net.n_edges
     assert overlap.max() < 0.5
-    assert nulls.diagnostics["switches_per_edge"] == pytest.approx(100, rel=0.05)
+    assert nulls.diagnostics["switches_per_edge"] == pytest.approx(75, rel=0.05)
+
+
+MIXING_CASES = json.loads(MIXING_FILE.read_text())["cases"]
+
+
+def mixing_disagreement(case: dict, switches_per_edge: float | None = None) -> float:
+    """Largest |z| between the null means of 030T / 030C at a chain length (default:
+    the null's default) and the stored 100-per-edge means of one real graph.
+
+    300 samples on small graphs, 100 on large ones: a null mean off by 0.26 / 0.42
+    null SDs gives |z| 4.
+    """
+    from tests.data.make_motif_references import edges_sha256
+
+    net = real_network(case["graph"])
+    if edges_sha256(net) != case["edges_sha256"]:
+        pytest.fail(f"{case['graph']} is not the network its mixing reference counted: rerun "
+                    "PYTHONPATH=$PWD python tests/data/make_mixing_references.py")
+    n_samples = 300 if net.n_edges < 5000 else 100
+    moments = null_moments(net, case["null"], n_samples, seed=11,
+                           switches_per_edge=switches_per_edge)
+    worst = 0.0
+    for code, (mean, sd) in moments.items():
+        ref = case["moments"][code]
+        spread = np.sqrt(sd ** 2 / n_samples + ref["sd"] ** 2 / case["n_samples"])
+        if spread == 0:
+            assert mean == ref["mean"]
+            continue
+        worst = max(worst, abs(mean - ref["mean"]) / spread)
+    return worst
+
+
+@pytest.mark.parametrize("case", MIXING_CASES, ids=lambda c: f"{c['graph'][-24:]}-{c['null']}")
+def test_default_chain_length_reaches_the_long_chain_null_means(case):
+    """The default switches_per_edge of each switching null mixes: its null means of the
+    feed-forward loop and 3-cycle counts agree with 100 attempts per edge (stored by
+    tests/data/make_mixing_references.py) on the graphs that mixed slowest in
+    benchmarks/bench_mixing.py's study."""
+    assert mixing_disagreement(case) < 4.0
+
+
+def test_the_mixing_check_fails_a_default_too_short_to_mix():
+    """The check above has power: at 20 attempts per edge (the study: 0.9 null SDs off
+    on this graph) config's null means on the slowest graph are off; so are Dallas's
+    under config at 10 and causal-config at 5 (a default below those fails)."""
+    def case(graph: str, null: str) -> dict:
+        return next(c for c in MIXING_CASES if graph in c["graph"] and c["null"] == null)
+
+    assert mixing_disagreement(case("g-france", "config"), switches_per_edge=20.0) > 4.0
+    assert mixing_disagreement(case("dallas", "config"), switches_per_edge=10.0) > 4.0
+    assert mixing_disagreement(case("dallas", "causal-config"), switches_per_edge=5.0) > 4.0
 
 
 def test_config_null_agrees_with_igraph_rewire_on_mean_ffl_and_mutual_counts():
