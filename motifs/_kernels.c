@@ -106,14 +106,20 @@ static inline __attribute__((always_inline)) int64_t singles_loop(
     const int64_t n = ch->n, m = ch->n_singles, words = ch->words;
     const uint64_t *allowed = ch->allowed;
     int64_t accepted = 0;
+    /* the draws of an attempt do not depend on the graph, so the next attempt's are
+     * made before this one's test: a mispredicted test then does not wait for them
+     * (the stream's order is unchanged; the last attempt's extra draws go unused) */
+    int64_t i = below(rng, m);
+    int64_t j = one_class ? below(rng, m) : cls[i].class_start + below(rng, cls[i].class_size);
     for (int64_t step = 0; step < ch->single_steps; step++) {
-        int64_t i = below(rng, m);
-        int64_t j = one_class ? below(rng, m) : cls[i].class_start + below(rng, cls[i].class_size);
         slot_t *x = slot + i, *y = slot + j;
+        const int32_t *plane_x = &cls[i].plane_off, *plane_y = &cls[j].plane_off;
+        i = below(rng, m);
+        j = one_class ? below(rng, m) : cls[i].class_start + below(rng, cls[i].class_size);
         int64_t a = x->src, b = x->dst, c = y->src, d = y->dst;
         int64_t ad = a * n + d, cb = c * n + b;
         uint64_t ok = one_class ? GET(free_, ad) & GET(free_, cb)
-                                : GET(free_ + cls[i].plane_off, ad) & GET(free_ + cls[j].plane_off, cb);
+                                : GET(free_ + *plane_x, ad) & GET(free_ + *plane_y, cb);
         /* d->a, b->c occupied: not free (a == d, b == c made a diagonal cell above) */
         if (mutual) ok &= GET(free_, d * n + a) & GET(free_, b * n + c);
         if (ok) {

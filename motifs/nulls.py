@@ -23,7 +23,7 @@ Three engines run the same Markov chain family:
   cost grows with the number of attempts only, so it serves sparse networks,
   and it is the move set of the triad-preserving annealing.
 - ``"compiled"``: the sequential engine's chain in C (``motifs/_kernels.c``),
-  one sample after another on bitsets of free cells, 6-8 ns an attempt;
+  one sample after another on bitsets of free cells, 5-8 ns an attempt;
   "auto" prefers it to the numpy sequential engine whenever it is built.
   Each sample runs its own xoshiro256** stream seeded from the call's seed,
   and the numpy engine runs the same streams with the same draws, so the two
@@ -669,7 +669,7 @@ def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int) -> str
     Dense: a step costs about 60 us plus (35 + 12 * label planes) ns per block
     and 64-sample lane, and attempts about density**2 switches per block and
     sample (density: edges per cell of the blocks' (layer) classes).
-    Serial: the compiled chain, 6-8 ns per attempt. The numpy sequential
+    Serial: the compiled chain, 5-8 ns per attempt. The numpy sequential
     engine runs the very same chain (identical samples, about 40 us per step
     plus 25 ns per sample), so "auto" chooses between the dense and the serial
     chain as if the kernel were built, and runs the serial chain on the
