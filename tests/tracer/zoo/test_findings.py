@@ -11,7 +11,9 @@ as measured (issue #16).
    CLT advantage does NOT reproduce on this tiny model at this training length.
 2. Two-hop: see ``test_known_circuit.py`` for the circuit's thresholds; here
    the issue's bar (true-state share >= 0.85, p(answer) after ablating the
-   top 5 <= 0.2) is read, and it is not reached (0.63 / 0.68 and 0.49 / 0.37).
+   top 5 <= 0.2) is read, and it is reached by the one-token-city checkpoint
+   (PLT / CLT: 0.983 / 0.981 and 0.145 / 0.127; the two-token checkpoint
+   before it: 0.63 / 0.68 and 0.49 / 0.37).
 3. Multilingual (``multilingual-gemma2``: antonyms in two invented languages
    sharing concepts, no token): over all 48 concepts, the two languages'
    pruned graphs share no feature at any layer (Jaccard 0, one skip-layer-0
@@ -106,9 +108,10 @@ def test_cgram_zoo_check_prints_the_three_findings(capsys):
     for kind in ("plt", "clt"):
         two_hop = by[("two-hop", kind)]
         assert two_hop["n_prompts"] == 8 and two_hop["chance"] == pytest.approx(0.05)
-        # the bar of the issue, read as measured
+        # the bar of the issue, read as measured: reached for both kinds
         assert two_hop["reproduces"] == (two_hop["selective_true_fraction"] >= TWO_HOP_TRUE_SHARE
                                          and two_hop["p_ablated"] <= TWO_HOP_P_ABLATED)
+        assert two_hop["reproduces"] and "carries the answer" in two_hop["reading"]
     for kind in ("plt", "skip", "clt"):
         finding = by[("multilingual", kind)]
         assert not finding["reproduces"] and finding["middle"] < MIDDLE_SHARED_MIN
