@@ -8,17 +8,18 @@ seconds for our batched code and for an anchor that samples the same null,
 and the CPU ratio anchor / ours. Like is compared with like:
 
 - our ``config`` (degree-preserving switching, cycles allowed) against a loop
-  of igraph calls (``g.copy(); g.rewire(n=100*m)`` then ``triad_census()``
-  or ``motifs_randesu(size=4)``): the same null, igraph's C switching;
+  of igraph calls (``g.copy(); g.rewire(n=L*m)`` then ``triad_census()``
+  or ``motifs_randesu(size=4)``): the same null, igraph's C switching, with
+  ``L`` our default attempted switches per edge (:data:`SWITCHES`);
 - our ``config-dag`` (switching that keeps the graph acyclic) against the
   same acyclic chain written plainly in Python (one attempted switch at a
   time, an edge set, the level test), with igraph's ``triad_census``: igraph
   has no acyclicity-preserving rewire, so it is no anchor for this null.
 
 1. triad-census Z-scores with 1,000 nulls: ``config`` vs the igraph loop, and
-   ``config-dag`` (the default null of this DAG) vs the Python chain, for the
-   network as ``from_graph`` builds it (weights carried through every switch)
-   and for its topology alone;
+   ``config-dag`` (the default null of a DAG without positions) vs the Python
+   chain, for the network as ``from_graph`` builds it (weights carried through
+   every switch) and for its topology alone;
 2. the same with 1,000 ``layer-config`` nulls (target: under 2 s CPU);
 3. the size-4 census with 1,000 ``config`` nulls vs the igraph loop (timed on
    fewer samples and scaled, as printed);
@@ -53,6 +54,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DALLAS = REPO.parent / "shared" / "data" / "neuronpedia" / \
     "mkenney2__circuit-motifs__capital-state-dallas.json"
+from motifs.nulls import _DEFAULTS  # noqa: E402
+
+#: Attempted switches per edge of our config / config-dag default, which the anchors run too.
+SWITCHES = _DEFAULTS["config"]["switches_per_edge"]
+assert SWITCHES == _DEFAULTS["config-dag"]["switches_per_edge"]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -78,14 +84,14 @@ def igraph_loop(net, n_samples: int, size: int) -> np.ndarray:
     rows = []
     for _ in range(n_samples):
         g = graph.copy()
-        g.rewire(n=100 * net.n_edges)
+        g.rewire(n=int(SWITCHES * net.n_edges))
         rows.append(g.triad_census() if size == 3 else g.motifs_randesu(size=4))
     return np.array(rows, dtype=float)
 
 
 def python_acyclic_loop(net, n_samples: int, seed: int = 0) -> np.ndarray:
     """The ``config-dag`` anchor: the same acyclic switching chain, one Python-level
-    attempt at a time (100 per edge), then igraph's triad census of each sample.
+    attempt at a time (:data:`SWITCHES` per edge), then igraph's triad census of each sample.
 
     A switch (a->b, c->d) -> (a->d, c->b) is accepted when both new edges go up
     the fixed level order config-dag keeps (layers here) and neither exists.
@@ -101,7 +107,7 @@ def python_acyclic_loop(net, n_samples: int, seed: int = 0) -> np.ndarray:
         src, dst = net.src.tolist(), net.dst.tolist()
         edges = set(zip(src, dst))
         m = len(src)
-        picks = rng.integers(0, m, size=(100 * m, 2)).tolist()
+        picks = rng.integers(0, m, size=(int(SWITCHES * m), 2)).tolist()
         for i, j in picks:
             a, b, c, d = src[i], dst[i], src[j], dst[j]
             if (a == c or b == d or level[a] >= level[d] or level[c] >= level[b]
@@ -150,12 +156,14 @@ def main() -> None:
     from motifs.stats import zscores
 
     net = load_network()
-    topology = Network.from_edges(net.src, net.dst, n_nodes=net.n_nodes, layer=net.layer)
+    topology = Network.from_edges(net.src, net.dst, n_nodes=net.n_nodes, layer=net.layer,
+                                  pos=net.pos)
     signed = Network.from_edges(net.src, net.dst, n_nodes=net.n_nodes, sign=net.sign,
                                 layer=net.layer)
     null = default_null(net)
     print(f"Dallas graph: {net.n_nodes} nodes, {net.n_edges} edges; default null {null!r}; "
-          f"{n_null} nulls, 100 attempted switches per edge")
+          f"{n_null} nulls, {SWITCHES:g} attempted switches per edge (the config and "
+          f"config-dag default; the anchors run as many)")
     real3 = triad_census(net)
 
     def triad_z(network, model: str):
@@ -179,8 +187,9 @@ def main() -> None:
     scale_py = n_null / n_python
     anchor_dag = (py_cpu * scale_py, py_wall * scale_py)
     for label, network in (("weights carried", net), ("topology only", topology)):
-        cpu, wall, (_, nulls) = timed(lambda: triad_z(network, null))
-        row(f"(1b) triad Z, {n_null} {null} nulls, {label}", (cpu, wall), anchor_dag,
+        # config-dag: the null the Python anchor's acyclic chain samples
+        cpu, wall, (_, nulls) = timed(lambda: triad_z(network, "config-dag"))
+        row(f"(1b) triad Z, {n_null} config-dag nulls, {label}", (cpu, wall), anchor_dag,
             note=f"anchor the same acyclic chain in Python (+ igraph triad_census), timed "
                  f"on {n_python} samples, scaled x{scale_py:g}; engine "
                  f"{nulls.diagnostics['engine']}")
@@ -228,10 +237,10 @@ def main() -> None:
     real = topology.adjacency().toarray().astype(bool)
     curve = []
     for k in (1, 3, 10, 30, 100):
-        nulls = sample_nulls(topology, null, 128, seed=4, switches_per_edge=k)
+        nulls = sample_nulls(topology, "config-dag", 128, seed=4, switches_per_edge=k)
         overlap = (nulls.adjacency_dense() & real).sum(axis=(1, 2)) / net.n_edges
         curve.append(f"{k}: {overlap.mean():.3f}")
-    print(f"mixing ({null}, 128 nulls), mean share of real edges kept after k switches/edge: "
+    print(f"mixing (config-dag, 128 nulls), mean share of real edges kept after k switches/edge: "
           + ", ".join(curve))
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB

@@ -4,8 +4,8 @@
   prompts of ``two_hop-llama``): the selective features' true-state share and
   p(answer) after zeroing the top 5 state features, for PLT and CLT, against
   the issue's bar (>= 0.85, <= 0.2), the figures the issue quotes for the
-  shipped checkpoint before it (0.63 / 0.68 and 0.49 / 0.37) and the
-  prototype that motivated it (0.9, and 0.05 / 0.16).
+  shipped checkpoint before it (two-token cities, TopK 8: 0.63 / 0.68 and
+  0.49 / 0.37) and the prototype that motivated it (0.9, and 0.05 / 0.16).
 - Sweep time: ``cgram zoo sweep WORLD --arch ARCH`` run in a child process
   with a fresh output folder (``--sweep``; off by default), wall and CPU
   seconds against the issue's 30-minute bound.

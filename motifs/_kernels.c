@@ -76,53 +76,103 @@ typedef struct {
     int one_class;           /* every single edge in one class, singles = 0..m-1 */
 } chain_t;
 
-/* One single edge in class order, as run_singles reads it: its endpoints,
- * its class's first position and size, and the bitset of its plane. */
+/* One single edge in class order, as the singles chain reads it: its
+ * endpoints (8 bytes, so that a one-class chain's slots of a few thousand
+ * edges stay in the first-level cache). */
 typedef struct {
-    int32_t src, dst, class_start, class_size;
-    const uint64_t *allowed;
+    int32_t src, dst;
 } slot_t;
 
-/* The chain of a network without mutual dyads (attribution graphs): the
- * same moves and draws as run_sample, on the single edges laid out in class
- * order (slot k is edge singles[k]) with everything an attempt reads side
- * by side, and the tests combined without branches, since most attempts
- * fail and a mispredicted branch costs more than the tests. */
-static int64_t run_singles(const chain_t *ch, uint64_t seed, int64_t *dst, uint64_t *occ,
-                           slot_t *slot) {
-    const int64_t n = ch->n, m = ch->n_singles;
-    rng_t rng;
-    int64_t accepted = 0;
+/* Per slot, what a several-class chain reads besides the endpoints: the
+ * class's first slot and size, and the offset (words) of the edge's plane. */
+typedef struct {
+    int32_t class_start, class_size, plane_off;
+} class_t;
 
-    rng_seed(&rng, seed);
-    memset(occ, 0, (size_t)ch->words * sizeof(uint64_t));
-    for (int64_t k = 0; k < m; k++) {
-        int64_t e = ch->singles[k];
-        slot[k].src = (int32_t)ch->src[e];
-        slot[k].dst = (int32_t)dst[e];
-        slot[k].class_start = (int32_t)ch->class_start[k];
-        slot[k].class_size = (int32_t)ch->class_size[k];
-        slot[k].allowed = ch->allowed + ch->plane[e] * ch->words;
-        SET(occ, ch->src[e] * n + dst[e]);
-    }
+/* The attempts of the singles chain, specialised by the compiler for the
+ * flags the caller passes as constants.  An attempt succeeds when both new
+ * cells are free in their edge's plane (`free` = allowed & ~occupied, one
+ * bitset per plane): a cell of the chosen edges themselves is occupied, so
+ * this also rejects a == c (a->d is c->d) and b == d (a->d is a->b).  With
+ * one class the second edge's draw does not wait for the first edge's load
+ * (below(m) is the class draw, class_start 0 and class_size m).  A mutual-
+ * keeping chain has one plane, every off-diagonal cell (switch_samples checks
+ * it), so a cell is occupied exactly when it is not free.  Rejections
+ * are the rule (4-12% of attempts succeed on attribution graphs), so the
+ * branch on success is well predicted and the work after it is rare. */
+static inline __attribute__((always_inline)) int64_t singles_loop(
+    const chain_t *ch, rng_t *rng, slot_t *slot, const class_t *cls, uint64_t *free_,
+    const int one_class, const int mutual, const int64_t n_planes) {
+    const int64_t n = ch->n, m = ch->n_singles, words = ch->words;
+    const uint64_t *allowed = ch->allowed;
+    int64_t accepted = 0;
+    /* the draws of an attempt do not depend on the graph, so the next attempt's are
+     * made before this one's test: a mispredicted test then does not wait for them
+     * (the stream's order is unchanged; the last attempt's extra draws go unused) */
+    int64_t i = below(rng, m);
+    int64_t j = one_class ? below(rng, m) : cls[i].class_start + below(rng, cls[i].class_size);
     for (int64_t step = 0; step < ch->single_steps; step++) {
-        slot_t *x = slot + below(&rng, m);
-        slot_t *y = slot + x->class_start + below(&rng, x->class_size);
+        slot_t *x = slot + i, *y = slot + j;
+        const int32_t *plane_x = &cls[i].plane_off, *plane_y = &cls[j].plane_off;
+        i = below(rng, m);
+        j = one_class ? below(rng, m) : cls[i].class_start + below(rng, cls[i].class_size);
         int64_t a = x->src, b = x->dst, c = y->src, d = y->dst;
         int64_t ad = a * n + d, cb = c * n + b;
-        uint64_t ok = (uint64_t)(a != c) & (uint64_t)(b != d) & GET(x->allowed, ad) &
-                      GET(y->allowed, cb) & ~GET(occ, ad) & ~GET(occ, cb) & 1ULL;
-        if (ch->preserve_mutual) ok &= ~GET(occ, d * n + a) & ~GET(occ, b * n + c) & 1ULL;
+        uint64_t ok = one_class ? GET(free_, ad) & GET(free_, cb)
+                                : GET(free_ + *plane_x, ad) & GET(free_ + *plane_y, cb);
+        /* d->a, b->c occupied: not free (a == d, b == c made a diagonal cell above) */
+        if (mutual) ok &= GET(free_, d * n + a) & GET(free_, b * n + c);
         if (ok) {
-            CLR(occ, a * n + b);
-            CLR(occ, c * n + d);
-            SET(occ, ad);
-            SET(occ, cb);
+            int64_t cells[4] = {a * n + b, c * n + d, ad, cb};
+            for (int64_t p = 0; p < n_planes; p++) {
+                /* a freed cell is free where its plane allows it; a taken one is not */
+                uint64_t *f = free_ + p * words;
+                const uint64_t *al = allowed + p * words;
+                for (int q = 0; q < 4; q++) f[cells[q] >> 6] ^= GET(al, cells[q]) << (cells[q] & 63);
+            }
             x->dst = (int32_t)d;
             y->dst = (int32_t)b;
             accepted++;
         }
     }
+    return accepted;
+}
+
+/* The chain of a network without mutual dyads (attribution graphs): the
+ * same moves and draws as run_sample, on the single edges laid out in class
+ * order (slot k is edge singles[k]) with everything an attempt reads side
+ * by side.  `free_` holds n_planes bitsets; `occ` is scratch for one. */
+static int64_t run_singles(const chain_t *ch, uint64_t seed, int64_t *dst, uint64_t *occ,
+                           uint64_t *free_, int64_t n_planes, slot_t *slot, class_t *cls) {
+    const int64_t n = ch->n, m = ch->n_singles, words = ch->words;
+    rng_t rng;
+    int64_t accepted = 0;
+
+    rng_seed(&rng, seed);
+    memset(occ, 0, (size_t)words * sizeof(uint64_t));
+    for (int64_t e = 0; e < ch->m; e++) SET(occ, ch->src[e] * n + dst[e]);
+    for (int64_t p = 0; p < n_planes; p++)
+        for (int64_t w = 0; w < words; w++)
+            free_[p * words + w] = ch->allowed[p * words + w] & ~occ[w];
+    for (int64_t k = 0; k < m; k++) {
+        int64_t e = ch->singles[k];
+        slot[k].src = (int32_t)ch->src[e];
+        slot[k].dst = (int32_t)dst[e];
+        cls[k].class_start = (int32_t)ch->class_start[k];
+        cls[k].class_size = (int32_t)ch->class_size[k];
+        cls[k].plane_off = (int32_t)(ch->plane[e] * words);
+    }
+    /* one plane in almost every null: a constant trip count for the update */
+    if (ch->one_class && ch->preserve_mutual)
+        accepted = singles_loop(ch, &rng, slot, cls, free_, 1, 1, 1);
+    else if (ch->one_class)
+        accepted = singles_loop(ch, &rng, slot, cls, free_, 1, 0, 1);
+    else if (ch->preserve_mutual)
+        accepted = singles_loop(ch, &rng, slot, cls, free_, 0, 1, 1);
+    else if (n_planes == 1)
+        accepted = singles_loop(ch, &rng, slot, cls, free_, 0, 0, 1);
+    else
+        accepted = singles_loop(ch, &rng, slot, cls, free_, 0, 0, n_planes);
     for (int64_t k = 0; k < m; k++) dst[ch->singles[k]] = slot[k].dst;
     return accepted;
 }
@@ -204,6 +254,15 @@ static int64_t run_sample(const chain_t *ch, uint64_t seed, int64_t *dst, int64_
     return accepted;
 }
 
+/* True when there is one plane and it allows exactly the off-diagonal cells. */
+static int offdiagonal_plane(const uint64_t *allowed, int64_t n, int64_t n_planes) {
+    if (n_planes != 1) return 0;
+    for (int64_t u = 0; u < n; u++)
+        for (int64_t v = 0; v < n; v++)
+            if (GET(allowed, u * n + v) != (uint64_t)(u != v)) return 0;
+    return 1;
+}
+
 static int need(Py_buffer *b, Py_ssize_t items, Py_ssize_t itemsize, const char *name) {
     if (b->len != items * itemsize) {
         PyErr_Format(PyExc_ValueError, "%s: expected %zd bytes, got %zd", name,
@@ -251,6 +310,11 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
             goto done;
         }
     }
+    if (pm && !offdiagonal_plane(allowed.buf, ch.n, n_planes)) {
+        PyErr_SetString(PyExc_ValueError, "preserve_mutual needs one plane allowing exactly "
+                                          "the off-diagonal cells");
+        goto done;
+    }
     ch.plane = plane.buf;
     ch.src = src.buf;
     ch.dst0 = dst0.buf;
@@ -262,7 +326,8 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
     ch.edge_class = eclass.buf;
     ch.one_class = ch.n_dyads == 0 && ch.n_singles == ch.m;
     for (int64_t k = 0; ch.one_class && k < ch.n_singles; k++)
-        ch.one_class = ch.singles[k] == k && ch.class_start[k] == 0 && ch.class_size[k] == ch.m;
+        ch.one_class = ch.singles[k] == k && ch.class_start[k] == 0 &&
+                       ch.class_size[k] == ch.m && ch.plane[k] == 0;
     for (int64_t k = 0; k < ch.n_singles; k++) {
         int64_t e = ch.singles[k];
         if (e < 0 || e >= ch.m || ch.class_start[k] < 0 || ch.class_size[k] < 1 ||
@@ -272,11 +337,16 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
         }
     }
     {
-        uint64_t *occ = malloc((size_t)((ch.n * ch.n + 63) / 64 + 1) * sizeof(uint64_t));
+        uint64_t *occ = malloc((size_t)(ch.words + 1) * sizeof(uint64_t));
+        uint64_t *free_ = malloc((size_t)(n_planes * ch.words + 1) * sizeof(uint64_t));
         slot_t *edge = malloc((size_t)(ch.n_singles + 1) * sizeof(slot_t));
-        if (!occ || !edge || ch.n > INT32_MAX || ch.m > INT32_MAX) {
+        class_t *cls = malloc((size_t)(ch.n_singles + 1) * sizeof(class_t));
+        if (!occ || !free_ || !edge || !cls || ch.n > INT32_MAX || ch.m > INT32_MAX ||
+            n_planes * ch.words > INT32_MAX) {
             free(occ);
+            free(free_);
             free(edge);
+            free(cls);
             PyErr_NoMemory();
             goto done;
         }
@@ -289,11 +359,14 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
             memcpy(dst, ch.dst0, (size_t)ch.m * 8);
             memcpy(dy, ch.dyads0, (size_t)ch.n_dyads * 16);
             accepted += ch.dyad_steps ? run_sample(&ch, seed[s], dst, dy, occ)
-                                      : run_singles(&ch, seed[s], dst, occ, edge);
+                                      : run_singles(&ch, seed[s], dst, occ, free_, n_planes,
+                                                    edge, cls);
         }
         Py_END_ALLOW_THREADS
         free(occ);
+        free(free_);
         free(edge);
+        free(cls);
         result = PyLong_FromLongLong(accepted);
     }
 done:

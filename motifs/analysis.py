@@ -104,7 +104,7 @@ def _census_spec(size: int, signed: bool) -> tuple[list[str], list[str], Callabl
     census_many = motif3_census_many if size == 3 else motif4_census_many
 
     def real_fn(net: Network) -> np.ndarray:
-        return census_many(net.adjacency().toarray().astype(bool)[None])[0]
+        return census_many(net.dense_adjacency()[None])[0]
 
     if size == 3:
         triad_columns = [TRIAD_CODES.index(code) for code in codes]

@@ -18,11 +18,10 @@ and run as stacked matrix products over the sample axis.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from motifs.catalog import (
     FFL_SIGN_TYPES,
@@ -43,6 +42,9 @@ from motifs.catalog import (
 from motifs.compiled import kernels as _kernel
 from motifs.errors import MotifError
 from motifs.network import Network
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 #: Dyad state of the reversed pair: 0 <-> 0, 1 <-> 2, 3 <-> 3.
 _REVERSED_STATE = np.array([0, 2, 1, 3])
@@ -82,6 +84,7 @@ def _as_batch(adjacency, name: str = "adjacency") -> np.ndarray:
 
 
 def _as_csr_list(adjacency, name: str = "adjacency") -> list[sp.csr_matrix]:
+    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
     mats = []
     for i, mat in enumerate(adjacency):
         if not sp.issparse(mat) or mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
@@ -96,7 +99,10 @@ def _as_csr_list(adjacency, name: str = "adjacency") -> list[sp.csr_matrix]:
 
 
 def _is_sparse_list(adjacency) -> bool:
-    return isinstance(adjacency, (list, tuple)) and all(sp.issparse(m) for m in adjacency)
+    if not isinstance(adjacency, (list, tuple)):
+        return False
+    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
+    return all(sp.issparse(m) for m in adjacency)
 
 
 # ---------------------------------------------------------- dyad states
@@ -115,6 +121,7 @@ def dyad_states(adjacency: np.ndarray) -> np.ndarray:
 
 def _sparse_state_matrices(adj: sp.csr_matrix) -> dict[int, sp.csr_matrix]:
     """Indicator matrices (float64 CSR) of the non-empty states 1, 2, 3."""
+    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
     a = sp.csr_matrix(adj, dtype=np.float64)
     mutual = a.multiply(a.T).tocsr()
     forward = (a - mutual).tocsr()
@@ -353,6 +360,7 @@ def triad_census_edges(src: np.ndarray, dst: np.ndarray, n_nodes: int) -> np.nda
         _kernel.triad_census_full(n, m, src, dst, full)
         return full
     if counts is None:
+        import scipy.sparse as sp  # lazily: ~0.1 s of start-up the compiled path never needs
         mats = [sp.csr_matrix((np.ones(m, dtype=np.int8), (src[s], dst[s])), shape=(n, n))
                 for s in range(n_samples)]
         return triad_census_many(mats) if mats else np.zeros((0, 16), dtype=np.int64)
@@ -1062,7 +1070,7 @@ def motif4_census(net: Network) -> pd.DataFrame:
     [['bifan', 1]]
     """
     _check_network(net)
-    counts = _quad_class_counts_dense(net.adjacency().toarray().astype(bool)[None])[0]
+    counts = _quad_class_counts_dense(net.dense_adjacency()[None])[0]
     classes = motif_classes(4)
     return pd.DataFrame({
         "isoclass": [m.isoclass for m in classes],
@@ -1145,6 +1153,7 @@ def simple_cycles_count_many(src: np.ndarray, dst: np.ndarray, n_nodes: int,
     length < ``max_length`` (exponential in ``max_length`` on dense graphs,
     as for any exact cycle count); paths are grown in vectorised blocks.
     """
+    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
     src = np.atleast_2d(np.asarray(src, dtype=np.int64))
     dst = np.atleast_2d(np.asarray(dst, dtype=np.int64))
     if src.shape != dst.shape:
@@ -1278,6 +1287,7 @@ def signed_triad_census(net: Network) -> pd.Series:
     >>> int(signed_triad_census(dual)["ffl_unsigned"]), int(signed_triad_census(dual).sum())
     (1, 1)
     """
+    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
     _check_network(net)
     if net.sign is None:
         raise MotifError("signed_triad_census needs a network with edge signs (sign=...)")

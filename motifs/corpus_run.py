@@ -64,8 +64,9 @@ PROFILE_METHOD = "motif_profile"
 NULL_COUNTS_METHOD = "motif_null_counts"
 
 #: Bump when a change makes cached results of earlier versions wrong (2: causal-config
-#: became the default for graphs with positions; identical engines; n_excluded).
-RUN_VERSION = 2
+#: became the default for graphs with positions; identical engines; n_excluded; 3: the
+#: switching nulls' default chain lengths come from the mixing study, no longer 100).
+RUN_VERSION = 3
 
 #: Columns of the run table, before the profile's own extras.
 RUN_COLUMNS: tuple[str, ...] = ("graph", "slug")
@@ -202,9 +203,11 @@ class _GraphState:
 
     def tasks(self, source: str | Network, params: MotifParams) -> Iterator[BlockTask]:
         offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int).tolist()
-        for b, (first, n) in enumerate(zip(offsets, self.sizes)):
-            if b not in self.blocks:
-                yield BlockTask(self.graph_id, source, params, b, first, n)
+        # the missing blocks now: a serial run consumes this lazily, and the merge that
+        # follows the last missing block clears ``blocks`` (cached ones after it included)
+        missing = [b for b in range(len(self.sizes)) if b not in self.blocks]
+        for b in missing:
+            yield BlockTask(self.graph_id, source, params, b, offsets[b], self.sizes[b])
 
 
 def _with_graph(profile: pd.DataFrame, graph_id: str, slug: str) -> pd.DataFrame:
@@ -281,8 +284,8 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     if isinstance(executor, Executor):
         scope = contextlib.nullcontext(executor)
     else:
-        spec = _worth_a_pool(executor, n_blocks, sum(s.expected_cost for s in pending),
-                             jobs or usable_cores())
+        work = sum(s.expected_cost for s in pending) * _chain_share(params.null, source)
+        spec = _worth_a_pool(executor, n_blocks, int(work), jobs or usable_cores())
         scope = (contextlib.nullcontext(_shared_pool(jobs)) if spec == "pool"
                  else open_executor(spec, jobs=jobs, dask_processes=dask_processes))
     with scope as pool:
@@ -320,16 +323,41 @@ def _shared_pool(jobs: int | None) -> Any:
     return pool
 
 
+def _chain_share(null: str | None, source: str | Network) -> float:
+    """A null's switching chain length as a share of 100 attempts per edge (1 at most).
+
+    What a block costs scales with it: :data:`BLOCK_EDGE_SAMPLES` edge-samples are
+    about a second of switching at 100 attempts per edge. Without a named null a
+    network takes its :func:`motifs.nulls.default_null`; a corpus's graphs, not
+    loaded here, are taken as attribution graphs (``causal-config``). Nulls
+    without switching cost about their census, a fifth (measured: ``er`` on
+    the Dallas graph, 0.23 s for 1,000 samples and their census).
+
+    Examples
+    --------
+    >>> _chain_share("config", "corpus"), _chain_share("er", "corpus")
+    (0.75, 0.2)
+    """
+    from motifs.nulls import _DEFAULTS, default_null
+
+    if null is None:
+        null = default_null(source) if isinstance(source, Network) else "causal-config"
+    length = _DEFAULTS.get(null, {}).get("switches_per_edge")
+    return 0.2 if length is None else min(1.0, max(0.2, length / 100.0))
+
+
 def _worth_a_pool(executor: str | None, n_blocks: int, edge_samples: int,
                   workers: int) -> str | None:
     """``serial`` in place of the default pool when the work is smaller than its start-up.
 
     Each spawned worker imports numpy, pandas and the engine (over half a
-    CPU second) before its first block, and a block is about a second of
-    switching (:data:`BLOCK_EDGE_SAMPLES` edge-samples). A run of fewer
-    than two blocks per worker, or of less than one block's worth of
-    edge-samples, would spend more CPU starting workers than it saves, so
-    it runs in the driver. Other executors are kept as asked.
+    CPU second) before its first block, and a block is at most about a
+    second of switching (:data:`BLOCK_EDGE_SAMPLES` edge-samples at 100
+    attempts per edge; ``edge_samples`` comes scaled by the null's chain,
+    :func:`_chain_share`). A run of fewer than two blocks per worker, or of
+    less than one such second of work, would spend more CPU starting
+    workers than it saves, so it runs in the driver. Other executors are
+    kept as asked.
 
     Examples
     --------

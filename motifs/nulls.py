@@ -23,7 +23,7 @@ Three engines run the same Markov chain family:
   cost grows with the number of attempts only, so it serves sparse networks,
   and it is the move set of the triad-preserving annealing.
 - ``"compiled"``: the sequential engine's chain in C (``motifs/_kernels.c``),
-  one sample after another on an occupancy bitset, about 8 ns an attempt;
+  one sample after another on bitsets of free cells, 5-8 ns an attempt;
   "auto" prefers it to the numpy sequential engine whenever it is built.
   Each sample runs its own xoshiro256** stream seeded from the call's seed,
   and the numpy engine runs the same streams with the same draws, so the two
@@ -38,17 +38,31 @@ In the dense engine the samples of one call share the block draws and differ
 by their coins; the same tests check that 640 samples of one call spread over
 all graphs as independent uniform draws would (chi-square).
 
-Mixing. The default of 100 attempted switches per edge (Milo et al.) is far
-more than the Dallas attribution graph (83 nodes, 1,719 edges) needs: the
-mean share of real edges still in place is 0.853, 0.755, 0.697, 0.676, 0.674
-after 1, 3, 10, 30, 100 attempts per edge (config-dag;
-``benchmarks/bench_motifs.py`` prints the curve), so the chain is stationary
-by about 30. ``causal-config`` keeps far more in place, since an edge may
-move only within its class (layer pair; same or cross position): 0.949,
-0.918, 0.905, 0.907, 0.906, 0.905 after 1, 3, 10, 30, 100, 300 attempts per
-edge on the same graph (``benchmarks/bench_causal_null.py``), stationary by
-about 10. The tests hold a random sparse graph to the bound "under half
-of the real edges left after the default" (a uniform sample keeps ~1/10).
+Mixing. Each sample's chain starts at the real graph, so a short chain
+pulls the null mean of every motif count towards the real count and shrinks
+Z-scores. The default lengths (attempted switches per edge) come from a
+study on the 17 shared attribution graphs and a random digraph with mutual
+dyads (``benchmarks/bench_mixing.py``; the method follows Ray, Pinar &
+Seshadhri 2012 and Fosdick et al. 2018): the mean and SD over 200 samples
+of the 030T (feed-forward loop), 021C (chain) and 030C (3-cycle) counts at
+3, 5, 10, 20, 30 and 50 attempts per edge, each against 100 per edge
+(itself indistinguishable from 300 on Dallas), with a Bonferroni bound
+over all graphs and statistics. The shortest length agreeing on every
+graph is 50 for ``config`` and ``config-dag`` (at 30 the null means of the
+slowest graphs, qwen06-g-france and qwen06-f-egypt, are still 0.35-0.75
+null SDs off), 5 for ``layer-config`` and 10 for ``causal-config`` (an
+edge moves only within its class, so there is less to mix); with 400
+samples on the two Qwen graphs, 10 and 20. The shift decays exponentially
+(16 and 14 attempts per edge per e-fold for config and config-dag on
+qwen06-g-france, 4-6 for causal-config, about 1 for layer-config), which
+puts a residual shift of 0.05 null SDs (the Monte Carlo error of a mean of
+400 samples) at 67 (config), 67 (config-dag) and 14-20 (causal-config)
+attempts per edge. The defaults: 75 for ``config`` and ``config-dag``
+(measured at 75 with 400 samples: under 0.08 SDs, within sampling error),
+30 for ``causal-config``, 20 for ``layer-config``; triad-preserving keeps
+100 before its annealing. ``tests/motifs/test_nulls.py`` checks the
+defaults against long-chain means stored by
+``tests/data/make_mixing_references.py``.
 
 References
 ----------
@@ -58,6 +72,11 @@ Science 298:824-827 (2002), and its supplementary material (switching,
 mutual-dyad preservation, the simulated annealing that keeps 3-node counts).
 S. Maslov, K. Sneppen, "Specificity and stability in topology of protein
 networks", Science 296:910-913 (2002).
+J. Ray, A. Pinar, C. Seshadhri, "Are we there yet? When to stop a Markov
+chain while generating random graphs", WAW 2012, LNCS 7323:153-164.
+B. K. Fosdick, D. B. Larremore, J. Nishimura, J. Ugander, "Configuring
+random graph models with fixed degree sequences", SIAM Review 60(2):315-355
+(2018).
 """
 
 from __future__ import annotations
@@ -93,13 +112,15 @@ NULL_MODELS: dict[str, str] = {
 }
 
 #: Options each model accepts, with their defaults.
+#: The switching chains' lengths (attempted switches per edge) are those the mixing
+#: study (benchmarks/bench_mixing.py, the module docstring's "Mixing") justifies.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "config": {"switches_per_edge": 100.0, "preserve_mutual": True, "engine": "auto"},
-    "config-dag": {"switches_per_edge": 100.0, "engine": "auto"},
+    "config": {"switches_per_edge": 75.0, "preserve_mutual": True, "engine": "auto"},
+    "config-dag": {"switches_per_edge": 75.0, "engine": "auto"},
     "er": {},
     "layer-er": {},
-    "layer-config": {"switches_per_edge": 100.0, "preserve_mutual": True, "engine": "auto"},
-    "causal-config": {"switches_per_edge": 100.0, "engine": "auto"},
+    "layer-config": {"switches_per_edge": 20.0, "preserve_mutual": True, "engine": "auto"},
+    "causal-config": {"switches_per_edge": 30.0, "engine": "auto"},
     "sign": {},
     "triad-preserving": {"switches_per_edge": 100.0, "preserve_mutual": True, "engine": "auto",
                          "anneal_switches_per_edge": 1000.0, "temperature": 0.05,
@@ -253,9 +274,11 @@ def sample_nulls(net: Network, model: str, n_samples: int, seed: int,
     seed : int
         Seed; the same seed gives identical samples.
     **options
-        ``switches_per_edge`` (float, default 100): attempted switches per
-        sample are ``switches_per_edge * m``; rejected attempts count, as in
-        Milo et al. ``preserve_mutual`` (bool, default True; config,
+        ``switches_per_edge`` (float): attempted switches per sample are
+        ``switches_per_edge * m``; rejected attempts count, as in Milo et al.
+        Defaults (see "Mixing" in the module docstring): 75 for config and
+        config-dag, 20 for layer-config, 30 for causal-config, 100 for the
+        switching that starts triad-preserving. ``preserve_mutual`` (bool, default True; config,
         layer-config, triad-preserving): keep the number of mutual dyads
         (single edges switch only with single edges and never form a mutual
         pair; mutual dyads switch as pairs). ``engine`` ("auto", "dense",
@@ -646,7 +669,7 @@ def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int) -> str
     Dense: a step costs about 60 us plus (35 + 12 * label planes) ns per block
     and 64-sample lane, and attempts about density**2 switches per block and
     sample (density: edges per cell of the blocks' (layer) classes).
-    Serial: the compiled chain, about 8 ns per attempt. The numpy sequential
+    Serial: the compiled chain, 5-8 ns per attempt. The numpy sequential
     engine runs the very same chain (identical samples, about 40 us per step
     plus 25 ns per sample), so "auto" chooses between the dense and the serial
     chain as if the kernel were built, and runs the serial chain on the

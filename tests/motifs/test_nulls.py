@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import warnings
 
 import igraph
@@ -17,6 +18,8 @@ from motifs.census import triad_census_many
 from motifs.errors import MotifError
 from motifs.network import Network
 from motifs.nulls import NULL_MODELS, NullSamples, _levels, default_null, sample_nulls
+from tests.data.make_mixing_references import MIXING_FILE, null_moments
+from tests.motifs.conftest import real_network
 
 ENGINES = ("dense", "sequential", "compiled")
 
@@ -142,6 +145,18 @@ def test_config_keeps_degrees_and_stays_simple_on_every_sample(engine, preserve_
                          preserve_mutual=preserve_mutual, switches_per_edge=20)
     assert_simple_and_degree_preserving(nulls, net)
     assert nulls.model == "config" and nulls.diagnostics["engine"] == engine
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_single_mutual_dyad_keeps_its_cells(engine):
+    """One mutual dyad cannot switch (two are needed), so its two cells stay taken and
+    no single edge may move onto them (the compiled chain once let them: repeated edges).
+    The reachable graphs here: the real one and one other, both simple."""
+    net = Network.from_edges([0, 0, 0, 0, 1, 2, 3], [1, 2, 3, 4, 2, 0, 4], n_nodes=5)
+    nulls = sample_nulls(net, "config", 30, seed=5, engine=engine)
+    cells = {tuple(zip(s, d)) for s, d in zip(nulls.src.tolist(), nulls.dst.tolist())}
+    assert all(len(set(c)) == net.n_edges and {(0, 2), (2, 0)} <= set(c) for c in cells)
+    assert len(cells) == 2
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -316,14 +331,65 @@ def test_mutual_preserving_config_is_uniform_on_the_graphs_its_switches_reach(en
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_default_switching_mixes_a_random_sparse_graph(engine):
-    """Mixing bound: after the default 100 attempted switches per edge, under
+    """Mixing bound: after the default 75 attempted switches per edge, under
     half of the real edges are still in place in every sample (a uniform
     random graph with these degrees keeps about a tenth)."""
     net = random_digraph(40, 0.08, seed=12)
     nulls = sample_nulls(net, "config", 16, seed=1, engine=engine, preserve_mutual=False)
     overlap = (nulls.adjacency_dense() & dense(net)[None]).sum(axis=(1, 2)) / net.n_edges
     assert overlap.max() < 0.5
-    assert nulls.diagnostics["switches_per_edge"] == pytest.approx(100, rel=0.05)
+    assert nulls.diagnostics["switches_per_edge"] == pytest.approx(75, rel=0.05)
+
+
+MIXING_CASES = json.loads(MIXING_FILE.read_text())["cases"]
+
+
+def mixing_disagreement(case: dict, switches_per_edge: float | None = None) -> float:
+    """Largest |z| between the null means of 030T / 030C at a chain length (default:
+    the null's default) and the stored 100-per-edge means of one real graph.
+
+    300 samples on small graphs, 100 on large ones: a null mean off by 0.26 / 0.42
+    null SDs gives |z| 4.
+    """
+    from tests.data.make_motif_references import edges_sha256
+
+    net = real_network(case["graph"])
+    if edges_sha256(net) != case["edges_sha256"]:
+        pytest.fail(f"{case['graph']} is not the network its mixing reference counted: rerun "
+                    "PYTHONPATH=$PWD python tests/data/make_mixing_references.py")
+    n_samples = 300 if net.n_edges < 5000 else 100
+    moments = null_moments(net, case["null"], n_samples, seed=11,
+                           switches_per_edge=switches_per_edge)
+    worst = 0.0
+    for code, (mean, sd) in moments.items():
+        ref = case["moments"][code]
+        spread = np.sqrt(sd ** 2 / n_samples + ref["sd"] ** 2 / case["n_samples"])
+        if spread == 0:
+            assert mean == ref["mean"]
+            continue
+        worst = max(worst, abs(mean - ref["mean"]) / spread)
+    return worst
+
+
+@pytest.mark.parametrize("case", MIXING_CASES, ids=lambda c: f"{c['graph'][-24:]}-{c['null']}")
+def test_default_chain_length_reaches_the_long_chain_null_means(case):
+    """The default switches_per_edge of each switching null mixes: its null means of the
+    feed-forward loop and 3-cycle counts agree with 100 attempts per edge (stored by
+    tests/data/make_mixing_references.py) on the graphs that mixed slowest in
+    benchmarks/bench_mixing.py's study."""
+    assert mixing_disagreement(case) < 4.0
+
+
+def test_the_mixing_check_fails_a_default_too_short_to_mix():
+    """The check above has power: at 20 attempts per edge (the study: 0.9 null SDs off
+    on this graph) config's null means on the slowest graph are off; so are Dallas's
+    under config at 10 and causal-config at 5 (a default below those fails)."""
+    def case(graph: str, null: str) -> dict:
+        return next(c for c in MIXING_CASES if graph in c["graph"] and c["null"] == null)
+
+    assert mixing_disagreement(case("g-france", "config"), switches_per_edge=20.0) > 4.0
+    assert mixing_disagreement(case("dallas", "config"), switches_per_edge=10.0) > 4.0
+    assert mixing_disagreement(case("dallas", "causal-config"), switches_per_edge=5.0) > 4.0
 
 
 def test_config_null_agrees_with_igraph_rewire_on_mean_ffl_and_mutual_counts():
@@ -514,8 +580,15 @@ def test_causal_config_samples_all_48_graphs_of_a_small_causal_graph_uniformly(e
 def test_compiled_and_numpy_engines_give_identical_samples_for_one_seed():
     """Issue 19: samples depend on (graph, null, seed, options), not on whether
     the C extension was built: both serial engines run the same streams."""
+    # each branch of the compiled chain: dyads, one class with and without the mutual
+    # check, several classes on one plane and on two; one mutual dyad (too few to switch:
+    # its cells stay taken)
+    one_dyad = Network.from_edges([0, 0, 0, 0, 1, 2, 3], [1, 2, 3, 4, 2, 0, 4], n_nodes=5)
     cases = [("config", random_digraph(20, 0.3, seed=4, mutual=0.3)),
+             ("config", one_dyad),
+             ("config", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
              ("config-dag", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
+             ("layer-config", random_digraph(20, 0.3, seed=4, layers=4, dag=True)),
              ("layer-config", random_digraph(20, 0.3, seed=4, layers=3, mutual=0.2)),
              ("causal-config", random_digraph(30, 0.3, seed=4, layers=4, dag=True, positions=5)),
              ("triad-preserving", random_digraph(12, 0.3, seed=4, mutual=0.3))]

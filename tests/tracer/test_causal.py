@@ -104,14 +104,16 @@ def test_random_controls_fill_the_same_slots():
 
 @pytest.mark.parametrize("kind", ["plt", "clt"])
 def test_two_hop_top_cascades_measured_against_the_known_circuit(kind):
-    """The shipped two_hop-llama model, first 8 held-out prompts (figures measured
-    2026-12-04, printed by ``benchmarks/bench_cascades.py --zoo``): the top cascade to the
-    answer runs through a state feature on 4 of 8 prompts for PLT and 4 of 8 for CLT (the
-    issue's target, 6 of 8, is not reached: on the other prompts the top cascade is a single
-    loop through a layer-0 feature at the last token that the selectivity test does not mark
-    as a state feature); ablating it drops p(answer) at least 3x more than 20 matched random
-    feature sets on 7 of 8 (PLT) and 6 of 8 (CLT) prompts (on one prompt neither the
-    cascade's nor the random ablations lower p(answer): ratio nan); both hold on 4 of 8."""
+    """The shipped two_hop-llama model (one-token cities, TopK(4) transcoders), first 8
+    held-out prompts (figures measured 2026-12-04, printed by
+    ``benchmarks/bench_cascades.py --zoo``): every top cascade to the answer is one FFL,
+    city embedding -> a layer-0 feature at the last token -> the answer logit. It runs
+    through a state feature on 7 of 8 prompts for PLT and for CLT (on the Idaho prompt the
+    layer-0 feature is not selective for Idaho); ablating it drops p(answer) at least 3x
+    more than 20 matched random feature sets on 6 of 8 (PLT) and 7 of 8 (CLT) prompts: the
+    model is saturated (p(answer) 0.999999), and on the PLT's Texas and Vermont prompts and
+    the CLT's Vermont prompt both the cascade's and the random drops stay below 6e-5. Both
+    hold on 5 of 8 (PLT; the issue's target of 6 is not reached) and 6 of 8 (CLT)."""
     from tracer.zoo.checkpoint import open_checkpoint
     from tracer.zoo.circuits import cascade_check
 
@@ -122,9 +124,10 @@ def test_two_hop_top_cascades_measured_against_the_known_circuit(kind):
                           n_prompts=8, n_random=20)
     assert len(table) == 8
     strong = int((table["ratio"] >= 3.0).sum())
-    assert int(table["through_concept"].sum()) >= 4
-    assert strong >= {"plt": 7, "clt": 6}[kind]
-    assert int(table["passes"].sum()) >= 4
+    assert int(table["through_concept"].sum()) >= 7
+    assert strong >= {"plt": 6, "clt": 7}[kind]
+    assert int(table["passes"].sum()) >= {"plt": 5, "clt": 6}[kind]
+    assert (table["n_ffls"] == 1).all()
     assert (table["p_clean"] > 0.99).all()
 
 

@@ -54,8 +54,16 @@ _PRESET_TABLE: dict[str, dict[str, dict[str, Any]]] = {
               "lm": LMTraining(steps=1000, batch_size=64, lr=3e-3, warmup=50),
               "transcoder": TranscoderTraining(n_features=512, k=8, steps=4000, batch_size=512,
                                                lr=2e-3)},
-        "two_hop": {"shape": LMShape(4, 128, 4, 512),
-                    "lm": LMTraining(steps=1200, batch_size=64, lr=3e-3, warmup=50)},
+        # One-token cities: a two-word city makes the layer-0 lookup features
+        # word-pair detectors whose 15-city spread looks selective for a random
+        # state (true-state share 0.63 / 0.68 PLT / CLT); TopK(4) leaves fewer
+        # redundant state features per prompt than TopK(8) (p(answer) after
+        # zeroing the top 5: 0.145 / 0.127 against 0.44 / 0.26).
+        "two_hop": {"world_params": {"city_words": 1},
+                    "shape": LMShape(4, 128, 4, 512),
+                    "lm": LMTraining(steps=1200, batch_size=64, lr=3e-3, warmup=50),
+                    "transcoder": TranscoderTraining(n_features=512, k=4, steps=4000, batch_size=512,
+                                                     lr=2e-3)},
         "antonyms": {"shape": LMShape(3, 64, 4, 256),
                      "lm": LMTraining(steps=800, batch_size=64, lr=3e-3, warmup=50)},
         "multilingual": {"shape": LMShape(3, 64, 4, 256),

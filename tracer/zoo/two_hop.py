@@ -1,16 +1,29 @@
 """Two-hop recall: "fact: the capital of the state containing north vale is" -> capital.
 
-A seeded random geography: ``n_cities`` two-word city names (each word is
-shared by many cities in different states, so the state depends on the pair
-and must be looked up in the MLPs rather than read off one embedding),
-``n_states`` states and one capital per state. Training teaches every hop
-separately ("north vale is in" -> state, "the capital of STATE is" ->
-capital) and the two-hop composition for most cities; the two-hop prompts of
-``heldout_fraction`` of the cities (at least one per state) are held out.
+A seeded random geography: ``n_cities`` city names made of two parts (each
+part is shared by many cities in different states, so the state depends on
+the pair), ``n_states`` states and one capital per state. Training teaches
+every hop separately ("north vale is in" -> state, "the capital of STATE is"
+-> capital) and the two-hop composition for most cities; the two-hop prompts
+of ``heldout_fraction`` of the cities (at least one per state) are held out.
 A second one-hop form, "the state containing north vale is" -> state, is
 deliberately absent: it trains the state into the two-hop prompt's last
 position at every layer, and those redundant copies make the state features
 hard to ablate one by one.
+
+``city_words`` says how a city is spelt:
+
+- 2 (the default): two tokens, "north vale". The state must be looked up by
+  the MLPs (no single embedding fixes it), but the layer-0 lookup features at
+  the last token are word-pair detectors: each fires for a few cities whose
+  states are unrelated, and with ~12 training prompts per state such a
+  feature's per-state mean looks selective (share >= 3x chance) for a random
+  state, which lowers the true-state share of the circuit check.
+- 1: the same two parts joined into one token, "northvale", like "Dallas" in
+  the paper's prompt. The state is then partly carried by the city's
+  embedding and attention, and the layer-0 features at the last token fire
+  for the cities of one state (state features). The shipped ``two_hop-llama``
+  checkpoint uses this spelling (``cgram zoo train two_hop --preset demo``).
 
 The known circuit: city tokens -> state features -> capital logit (Ameisen et
 al. 2025, "Circuit Tracing"; Lindsey et al. 2025, "On the Biology of a Large
@@ -62,6 +75,7 @@ def build_world(
     n_cities: int = 300,
     n_states: int = 20,
     heldout_fraction: float = 0.2,
+    city_words: int = 2,
 ) -> World:
     """Build a random two-hop geography.
 
@@ -70,11 +84,14 @@ def build_world(
     seed : int
         Seeds the city names, their states, the capitals and the split.
     n_cities : int
-        Number of two-word cities (at most 400 = 20 x 20 word pairs).
+        Number of cities (at most 400 = 20 x 20 pairs of name parts).
     n_states : int
         Number of states (2 to 24); cities are spread evenly over them.
     heldout_fraction : float
         Fraction of each state's cities whose two-hop prompt is held out.
+    city_words : {2, 1}
+        2: a city is two tokens ("north vale"); 1: the same two parts joined
+        into one token ("northvale"), like "Dallas" in the paper's prompt.
 
     Returns
     -------
@@ -96,9 +113,12 @@ def build_world(
         raise TracerError(f"n_cities must be in [{2 * n_states}, {max_cities}], got {n_cities}")
     if not 0.0 < heldout_fraction < 1.0:
         raise TracerError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
+    if city_words not in (1, 2):
+        raise TracerError(f"city_words must be 1 or 2, got {city_words}")
     rng = np.random.default_rng(seed)
+    joint = " " if city_words == 2 else ""
     pairs = rng.choice(max_cities, size=n_cities, replace=False)
-    cities = [f"{CITY_FIRST[p // len(CITY_SECOND)]} {CITY_SECOND[p % len(CITY_SECOND)]}"
+    cities = [f"{CITY_FIRST[p // len(CITY_SECOND)]}{joint}{CITY_SECOND[p % len(CITY_SECOND)]}"
               for p in pairs.tolist()]
     states = [STATES[i] for i in rng.choice(len(STATES), size=n_states, replace=False).tolist()]
     capitals = [CAPITALS[i] for i in rng.choice(len(CAPITALS), size=n_states, replace=False).tolist()]
@@ -124,7 +144,8 @@ def build_world(
     return World(
         name=NAME,
         seed=seed,
-        params={"n_cities": n_cities, "n_states": n_states, "heldout_fraction": heldout_fraction},
+        params={"n_cities": n_cities, "n_states": n_states, "heldout_fraction": heldout_fraction,
+                "city_words": city_words},
         train=tuple(train),
         heldout=tuple(heldout),
         facts={

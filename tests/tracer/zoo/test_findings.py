@@ -3,15 +3,20 @@ as measured (issue #16).
 
 1. Transcoder trade-off, from the shipped ``two_hop-llama/sweep.csv``
    (``cgram zoo sweep two_hop --arch llama``: PLT, skip, CLT at TopK 2, 4,
-   8, 16; 256 features, 600 steps per cell; 8 traced prompts). Measured: the
-   CLT has the highest explained variance at every k, but the replacement
-   score of the traced graphs does not follow: PLT leads at k = 2 and 4, skip
-   at 8 and 16 (only the k = 8 lead exceeds the spread over prompts); CLT -
-   PLT averages -0.003, skip - PLT -0.004. The published
-   CLT advantage does NOT reproduce on this tiny model at this training length.
+   8, 16; 256 features, 600 steps per cell; 8 traced prompts; re-run on the
+   one-token-city LM shipped for the two-hop bar, 168 s wall). Measured: the
+   CLT reconstructs best at k = 4 and 8, PLT at k = 2, all three within 1e-4
+   at k = 16; the CLT's replacement score leads at k = 4, 8, 16 and PLT's at
+   k = 2, so CLT - PLT averages +0.002 and skip - PLT -0.055, and the coded
+   reading (CLT above PLT on average, skip adding less) holds. It is thin:
+   the leads at k = 8 and 16 are within the spread over prompts, and on the
+   two-token LM before it the same sweep gave CLT - PLT -0.003 (PLT leading
+   at k = 2 and 4, skip at 8 and 16), where the reading did not hold.
 2. Two-hop: see ``test_known_circuit.py`` for the circuit's thresholds; here
    the issue's bar (true-state share >= 0.85, p(answer) after ablating the
-   top 5 <= 0.2) is read, and it is not reached (0.63 / 0.68 and 0.49 / 0.37).
+   top 5 <= 0.2) is read, and it is reached by the one-token-city checkpoint
+   (PLT / CLT: 0.983 / 0.981 and 0.145 / 0.127; the two-token checkpoint
+   before it: 0.63 / 0.68 and 0.49 / 0.37).
 3. Multilingual (``multilingual-gemma2``: antonyms in two invented languages
    sharing concepts, no token): over all 48 concepts, the two languages'
    pruned graphs share no feature at any layer (Jaccard 0, one skip-layer-0
@@ -42,18 +47,19 @@ def test_the_shipped_sweep_table_and_its_reading():
     assert (table["l0"] == table["k"]).all() and (table["n_prompts"] == 8).all()
     ev = table.pivot(index="k", columns="kind", values="explained_variance")
     score = table.pivot(index="k", columns="kind", values="replacement_score")
-    # the CLT reconstructs best at every sparsity ...
-    assert (ev["clt"] > ev["plt"]).all() and (ev["clt"] > ev["skip"]).all()
-    # ... and every kind's replacement score rises from k = 2 to k = 16
-    assert (score.loc[16] > score.loc[2] + 0.1).all()
-    # ... but its replacement score does not lead: the published trade-off does not reproduce
+    # the CLT reconstructs best at k = 4 and 8, the PLT at k = 2; all within 1e-4 at 16
+    assert (ev.loc[[4, 8], "clt"] > ev.loc[[4, 8], "plt"]).all()
+    assert (ev.loc[[4, 8], "clt"] > ev.loc[[4, 8], "skip"]).all()
+    assert ev.loc[2].idxmax() == "plt" and ev.loc[16].max() - ev.loc[16].min() < 1e-4
+    # every kind's replacement score is higher at k = 16 than at k = 2 (skip by 0.18)
+    assert (score.loc[16] > score.loc[2]).all() and score.loc[16, "skip"] > score.loc[2, "skip"] + 0.15
+    # the coded reading holds, by a margin smaller than the spread over prompts
     finding = tradeoff_finding(table)
-    assert not finding["reproduces"]
-    assert finding["clt_minus_plt"] == pytest.approx(-0.003, abs=0.002)
-    assert finding["skip_minus_plt"] == pytest.approx(-0.004, abs=0.002)
-    assert score.idxmax(axis=1).to_dict() == {2: "plt", 4: "plt", 8: "skip", 16: "skip"}
-    # and only at k = 8 is the lead larger than the spread of the score over prompts
-    assert "At k = 2, 4, 16 the kinds differ by less than the spread" in finding["statement"]
+    assert finding["reproduces"]
+    assert finding["clt_minus_plt"] == pytest.approx(0.002, abs=0.001)
+    assert finding["skip_minus_plt"] == pytest.approx(-0.055, abs=0.002)
+    assert score.idxmax(axis=1).to_dict() == {2: "plt", 4: "clt", 8: "clt", 16: "clt"}
+    assert "At k = 8, 16 the kinds differ by less than the spread" in finding["statement"]
 
 
 @pytest.mark.parametrize("kind", ["plt", "skip", "clt"])
@@ -102,13 +108,14 @@ def test_cgram_zoo_check_prints_the_three_findings(capsys):
     assert sorted(by) == sorted([("transcoder trade-off", "all"), ("two-hop", "plt"), ("two-hop", "clt"),
                                  ("multilingual", "plt"), ("multilingual", "skip"),
                                  ("multilingual", "clt")])
-    assert not by[("transcoder trade-off", "all")]["reproduces"]
+    assert by[("transcoder trade-off", "all")]["reproduces"]
     for kind in ("plt", "clt"):
         two_hop = by[("two-hop", kind)]
         assert two_hop["n_prompts"] == 8 and two_hop["chance"] == pytest.approx(0.05)
-        # the bar of the issue, read as measured
+        # the bar of the issue, read as measured: reached for both kinds
         assert two_hop["reproduces"] == (two_hop["selective_true_fraction"] >= TWO_HOP_TRUE_SHARE
                                          and two_hop["p_ablated"] <= TWO_HOP_P_ABLATED)
+        assert two_hop["reproduces"] and "carries the answer" in two_hop["reading"]
     for kind in ("plt", "skip", "clt"):
         finding = by[("multilingual", kind)]
         assert not finding["reproduces"] and finding["middle"] < MIDDLE_SHARED_MIN

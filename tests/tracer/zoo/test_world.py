@@ -53,6 +53,19 @@ def test_two_hop_city_names_are_two_tokens_neither_of_which_fixes_the_state():
         sum(1 for s in world.facts["city_state"].values() if s == state) == 15 for state in states)
 
 
+def test_one_token_cities_join_the_same_parts_and_keep_the_geography():
+    two, one = two_hop.build_world(0), two_hop.build_world(0, city_words=1)
+    joined = {city.replace(" ", ""): state for city, state in two.facts["city_state"].items()}
+    assert one.facts["city_state"] == joined and len(joined) == 300
+    assert all(len(words(city)) == 1 for city in joined)
+    assert one.facts["state_capital"] == two.facts["state_capital"]
+    assert [ex.answer for ex in one.heldout] == [ex.answer for ex in two.heldout]
+    assert one.heldout[0].prompt == "fact : the capital of the state containing " + one.heldout[0].info["city"] + " is"
+    assert one.params["city_words"] == 1 and two.params["city_words"] == 2
+    with pytest.raises(TracerError, match="city_words must be 1 or 2, got 3"):
+        two_hop.build_world(0, city_words=3)
+
+
 def test_antonym_heldout_queries_were_taught_in_the_other_form():
     world = antonyms.build_world(0)
     assert len(world.heldout) == 24  # 25% of 96 (word, language) queries
