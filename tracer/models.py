@@ -425,6 +425,7 @@ def load_model(
     except (OSError, ValueError) as exc:
         raise TracerError(f"cannot load a model config from {ref!r}: {exc}") from exc
     family_for_config(config)  # fail before reading weights
+    quiet_hub_bars()
     try:
         hf_model = AutoModelForCausalLM.from_pretrained(
             ref, revision=revision, dtype=target_dtype, attn_implementation="eager"
@@ -434,6 +435,27 @@ def load_model(
         raise TracerError(f"cannot load model or tokenizer {ref!r}: {exc}") from exc
     hf_model.to(target_device)
     return wrap_model(hf_model, tokenizer, name=ref)
+
+
+def quiet_hub_bars() -> None:
+    """Turn off transformers' and the hub's own progress bars (weight loading,
+    downloads) when stderr is not a terminal, the rule of
+    :func:`corpus.progress.quiet`: a log or a CI transcript gets no
+    carriage-return redraws. On a terminal they are left as they are.
+
+    Examples
+    --------
+    >>> quiet_hub_bars()  # doctest stderr is not a terminal
+    >>> from transformers.utils import logging
+    >>> logging.is_progress_bar_enabled()
+    False
+    """
+    from corpus.progress import quiet
+
+    if quiet(True):
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def describe(model: LoadedModel) -> str:

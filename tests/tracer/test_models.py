@@ -85,3 +85,31 @@ def test_dtype_and_device_names_resolve():
 def test_model_loads_in_bfloat16(hub):
     model = load_model(hub.model_id("qwen3"), device="cpu", dtype="bf16")
     assert model.dtype is torch.bfloat16 and model.device == torch.device("cpu")
+
+
+def test_weight_loading_draws_no_hub_bar_into_a_pipe(tmp_path):
+    """Issue #15: transformers' own "Loading weights" bar is off when stderr is a
+    pipe. Control in the same process: with the bars re-enabled the same load
+    does draw it, so the check can fail."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    script = (
+        "import sys\n"
+        "from tracer.zoo.checkpoint import open_checkpoint\n"
+        "from transformers.utils import logging\n"
+        "ckpt = open_checkpoint('addition-gpt2')\n"
+        "ckpt.load_model()\n"
+        "sys.stderr.write('@@CONTROL@@')\n"
+        "logging.enable_progress_bar()\n"
+        "from transformers import AutoModelForCausalLM\n"
+        "AutoModelForCausalLM.from_pretrained(ckpt.model_dir)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)})
+    ours, control = done.stderr.split("@@CONTROL@@")
+    assert "Loading weights" in control
+    assert "Loading weights" not in ours and "\r" not in ours

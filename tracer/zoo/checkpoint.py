@@ -358,6 +358,9 @@ class Checkpoint:
         """The LM (eval mode, eager attention) and its tokenizer."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from tracer.models import quiet_hub_bars
+
+        quiet_hub_bars()
         model = AutoModelForCausalLM.from_pretrained(self.model_dir, attn_implementation="eager")
         return model.eval(), AutoTokenizer.from_pretrained(self.model_dir)
 
