@@ -54,11 +54,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DALLAS = REPO.parent / "shared" / "data" / "neuronpedia" / \
     "mkenney2__circuit-motifs__capital-state-dallas.json"
-from motifs.nulls import _DEFAULTS  # noqa: E402
+from motifs.nulls import default_options  # noqa: E402
 
 #: Attempted switches per edge of our config / config-dag default, which the anchors run too.
-SWITCHES = _DEFAULTS["config"]["switches_per_edge"]
-assert SWITCHES == _DEFAULTS["config-dag"]["switches_per_edge"]
+SWITCHES = default_options("config")["switches_per_edge"]
+assert SWITCHES == default_options("config-dag")["switches_per_edge"]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:

@@ -795,8 +795,7 @@ def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.n
 #: (v1,v2): (11, 11); (v1,v3): (12, 11); (v1,v4): (12, 12); (v2,v3): (22, 11);
 #: (v2,v4): (22, 12); (v3,v4): (22, 22), types indexed 11, 12, 21, 22.
 _TT4_LINKED = np.zeros((4, 4))
-for _t, _l in ((0, 0), (1, 0), (1, 1), (3, 0), (3, 1), (3, 3)):
-    _TT4_LINKED[_l, _t] = 1.0
+_TT4_LINKED[[0, 0, 1, 0, 1, 3], [0, 1, 1, 3, 3, 3]] = 1.0  # [l, t] of the six (t, l) above
 
 
 def _transitive_cliques(work: _QuadWork, x_mat: np.ndarray) -> np.ndarray | None:

@@ -265,7 +265,7 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     """Run the missing blocks of ``states``; profiles by graph id, executor description."""
     from tqdm import tqdm
 
-    from corpus.executor import Executor, open_executor, usable_cores
+    from corpus.executor import Executor, usable_cores
 
     profiles: dict[str, pd.DataFrame] = {}
     todo = [s for s in states if not s.complete]
@@ -286,8 +286,7 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     else:
         work = sum(s.expected_cost for s in pending) * _chain_share(params.null, source)
         spec = _worth_a_pool(executor, n_blocks, int(work), jobs or usable_cores())
-        scope = (contextlib.nullcontext(_shared_pool(jobs)) if spec == "pool"
-                 else open_executor(spec, jobs=jobs, dask_processes=dask_processes))
+        scope = run_executor(spec, jobs, dask_processes)
     with scope as pool:
         description = pool.describe()
         bar = tqdm(total=len(states), initial=len(states) - len(pending), unit="graph",
@@ -304,6 +303,18 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
                                                          profiles):
                     bar.update(1)
     return profiles, description
+
+
+def run_executor(spec: str | None, jobs: int | None, dask_processes: bool = True) -> Any:
+    """A context giving the executor ``spec`` names: ``"pool"`` is this process's
+    shared pool (:func:`_shared_pool`, left open for the next run), anything
+    else a fresh executor closed on exit (:func:`corpus.executor.open_executor`).
+    """
+    if spec == "pool":
+        return contextlib.nullcontext(_shared_pool(jobs))
+    from corpus.executor import open_executor
+
+    return open_executor(spec, jobs=jobs, dask_processes=dask_processes)
 
 
 @functools.lru_cache(maxsize=None)
@@ -338,11 +349,11 @@ def _chain_share(null: str | None, source: str | Network) -> float:
     >>> _chain_share("config", "corpus"), _chain_share("er", "corpus")
     (0.75, 0.2)
     """
-    from motifs.nulls import _DEFAULTS, default_null
+    from motifs.nulls import default_null, default_options
 
     if null is None:
         null = default_null(source) if isinstance(source, Network) else "causal-config"
-    length = _DEFAULTS.get(null, {}).get("switches_per_edge")
+    length = default_options(null).get("switches_per_edge")
     return 0.2 if length is None else min(1.0, max(0.2, length / 100.0))
 
 

@@ -259,6 +259,19 @@ def _is_causal(net: Network) -> bool:
     return bool(np.all(net.layer[src] < net.layer[dst]) and np.all(net.pos[src] <= net.pos[dst]))
 
 
+def default_options(model: str) -> dict[str, Any]:
+    """The options ``model`` accepts, with their defaults (a copy).
+
+    Examples
+    --------
+    >>> default_options("causal-config")["switches_per_edge"], default_options("er")
+    (30.0, {})
+    """
+    if model not in _DEFAULTS:
+        raise MotifError(f"unknown null model {model!r}; choose from {sorted(_DEFAULTS)}")
+    return dict(_DEFAULTS[model])
+
+
 def sample_nulls(net: Network, model: str, n_samples: int, seed: int,
                  **options: Any) -> NullSamples:
     """Draw ``n_samples`` null networks of ``net`` under a null model.

@@ -12,7 +12,6 @@ figures, prose and the pruning check in one self-contained HTML page
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
 from dataclasses import dataclass, field
@@ -459,9 +458,8 @@ def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_nu
     MotifError
         A graph's pruning check failed (naming the graph).
     """
-    from corpus.executor import open_executor
     from corpus.progress import progress_bar
-    from motifs.corpus_run import _shared_pool
+    from motifs.corpus_run import run_executor
 
     spec = run_options.pop("executor", "pool")
     progress = run_options.pop("progress", False)
@@ -471,8 +469,7 @@ def corpus_sensitivity(corpus: Corpus, graph_ids: Sequence[str], null: str, n_nu
                    **run_options)
     root = str(Path(corpus.root).resolve())
     tasks = ((graph_id, (root, graph_id, options)) for graph_id in graph_ids)
-    scope = (contextlib.nullcontext(_shared_pool(jobs)) if spec == "pool"
-             else open_executor(spec, jobs=jobs, dask_processes=dask_processes))
+    scope = run_executor(spec, jobs, dask_processes)
     parts: dict[str, pd.DataFrame] = {}
     with scope as pool, progress_bar(total=len(graph_ids), desc="pruning levels", unit="graph",
                                      progress=progress) as bar:

@@ -17,7 +17,7 @@ from scipy.stats import chi2
 from motifs.census import triad_census_many
 from motifs.errors import MotifError
 from motifs.network import Network
-from motifs.nulls import NULL_MODELS, NullSamples, _levels, default_null, sample_nulls
+from motifs.nulls import NULL_MODELS, NullSamples, _levels, default_null, default_options, sample_nulls
 from tests.data.make_mixing_references import MIXING_FILE, null_moments
 from tests.motifs.conftest import real_network
 
@@ -677,3 +677,11 @@ def test_triad_preserving_settles_with_census_keeping_switches_after_the_first_m
     assert settled.diagnostics["settle_acceptance"] > 0
     # the settled samples moved on from their first match
     assert (first_hit.adjacency_dense() != settled.adjacency_dense()).any(axis=(1, 2)).mean() > 0.5
+
+
+def test_default_options_are_a_copy_and_unknown_nulls_are_named():
+    options = default_options("config")
+    options["switches_per_edge"] = 1.0
+    assert default_options("config")["switches_per_edge"] == 75.0
+    with pytest.raises(MotifError, match="unknown null model 'nope'"):
+        default_options("nope")
