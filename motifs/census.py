@@ -652,44 +652,56 @@ def _type_coefficients(present: tuple[int, ...], row_state: int) -> np.ndarray:
 
 
 class _QuadRows(NamedTuple):
-    """The rows (adjacent pairs (a, b)) of one state and their links (r, c):
-    the nodes c adjacent to both a and b, sorted by row (so by sample)."""
+    """The rows (adjacent pairs (a, b)) of one state, sorted by sample, and how
+    many links (r, c) of each linked type they have: nodes c adjacent to both."""
 
     row_s: np.ndarray  # (R,) sample of each row
     anchors: dict[str, np.ndarray]  # "a", "b" -> (R,) nodes
     row_starts: np.ndarray  # (S + 1,) first row of each sample
     base_row: np.ndarray  # (R,) offset of the row's sample in a flat (S, n, n) array
+    links_per_row: np.ndarray  # (R, n_linked) int64
+
+
+class _QuadLinks(NamedTuple):
+    """Every link (r, c) of the rows, sorted by row (so by sample): the numpy path's list."""
+
     owner: np.ndarray  # (L,) row of each link
     c: np.ndarray  # (L,) node of each link
-    link_type: np.ndarray  # (L,) linked type pos[s_ac] * n_nz + pos[s_bc]
     link_starts: np.ndarray  # (S + 1,) first link of each sample
-    type_onehot: np.ndarray  # (L, n_linked)
-    links_per_row: np.ndarray  # (R, n_linked) int64
+    type_onehot: np.ndarray  # (L, n_linked) of the linked type pos[s_ac] * n_nz + pos[s_bc]
     base_link: np.ndarray  # (L,) offset of the link's sample in a flat (S, n, n) array
     at: dict[str, np.ndarray]  # "a", "b" -> (L,) the anchors of each link's row
 
 
 def _linked_pairs(states: np.ndarray, basis: _QuadBasis, row_s: np.ndarray, row_a: np.ndarray,
-                  row_b: np.ndarray, dtype: type) -> _QuadRows:
-    """The rows and their linked pairs (r, c) with each link's type."""
-    n_samples, n = states.shape[0], states.shape[1]
+                  row_b: np.ndarray, row_starts: np.ndarray, dtype: type
+                  ) -> tuple[np.ndarray, _QuadLinks]:
+    """(R, n_linked) links per row and type, and the links (r, c) listed with their types."""
+    n = states.shape[1]
     n_nz, n_linked = len(basis.nz), basis.n_linked
     adjacent = states != 0
     owner, c = np.nonzero(adjacent[row_s, row_a] & adjacent[row_s, row_b])
     flat_states = states.reshape(-1)
     link_type = basis.pos[np.take(flat_states, (row_s * n + row_a)[owner] * n + c)] * n_nz + \
         basis.pos[np.take(flat_states, (row_s * n + row_b)[owner] * n + c)]
-    row_starts = np.searchsorted(row_s, np.arange(n_samples + 1))
     type_onehot = np.zeros((owner.size, n_linked), dtype=dtype)
     type_onehot[np.arange(owner.size), link_type] = 1.0
     links_per_row = np.bincount(owner * n_linked + link_type,
                                 minlength=row_a.size * n_linked).reshape(row_a.size, n_linked)
     anchors = {"a": row_a, "b": row_b}
-    return _QuadRows(
-        row_s=row_s, anchors=anchors, row_starts=row_starts, base_row=row_s * n * n,
-        owner=owner, c=c, link_type=link_type, link_starts=np.searchsorted(owner, row_starts),
-        type_onehot=type_onehot, links_per_row=links_per_row, base_link=row_s[owner] * n * n,
+    return links_per_row, _QuadLinks(
+        owner=owner, c=c, link_starts=np.searchsorted(owner, row_starts),
+        type_onehot=type_onehot, base_link=row_s[owner] * n * n,
         at={p: anchors[p][owner] for p in anchors})
+
+
+def _bitsets(mask: np.ndarray) -> np.ndarray:
+    """(S, n, words) uint64 little-endian bitsets of the rows of a (S, n, n) bool array."""
+    n_samples, n = mask.shape[0], mask.shape[1]
+    bits = np.zeros((n_samples, n, -(-n // 64) * 8), dtype=np.uint8)
+    packed = np.packbits(mask, axis=2, bitorder="little")
+    bits[:, :, :packed.shape[2]] = packed
+    return bits.view(np.uint64)
 
 
 class _QuadWork(NamedTuple):
@@ -701,6 +713,10 @@ class _QuadWork(NamedTuple):
     ind: dict[int, np.ndarray]  # nonzero state -> (S, n, n) indicator D_x (zero diagonal)
     basis: _QuadBasis
     rows: _QuadRows
+    #: the links listed (numpy path), or None where the compiled kernels walk them on
+    #: ``bits``: the out- and in-neighbour bitsets (2, S, n, words) of oriented samples
+    links: _QuadLinks | None
+    bits: np.ndarray | None
 
 
 def _left(work: _QuadWork, kind: _MatrixKind, mat: np.ndarray) -> np.ndarray:
@@ -745,15 +761,15 @@ def _paths_through_links(work: _QuadWork, x_mat: np.ndarray, out: np.ndarray) ->
     scattered (n, types x rows) indicator: about 3x faster on the largest
     shared graphs.
     """
-    rows, n, basis = work.rows, work.n, work.basis
+    rows, links, n, basis = work.rows, work.links, work.n, work.basis
     n_nz = len(basis.nz)
     step = max(1, _QUAD_BLOCK_BYTES // (8 * n))  # two (rows, n) float blocks
     for sample in range(work.n_samples):
         x_t = np.ascontiguousarray(x_mat[sample].T)
         for r0 in range(rows.row_starts[sample], rows.row_starts[sample + 1], step):
             r1 = min(rows.row_starts[sample + 1], r0 + step)
-            inside = slice(np.searchsorted(rows.owner, r0), np.searchsorted(rows.owner, r1))
-            at = (rows.owner[inside] - r0) * n + rows.c[inside]
+            inside = slice(np.searchsorted(links.owner, r0), np.searchsorted(links.owner, r1))
+            at = (links.owner[inside] - r0) * n + links.c[inside]
             b_rows = {y: work.ind[y][sample][rows.anchors["b"][r0:r1]] for y in basis.nz}
             for x in basis.nz:
                 a_rows = work.ind[x][sample][rows.anchors["a"][r0:r1]]
@@ -771,21 +787,49 @@ def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.n
                  ) -> np.ndarray:
     """(S, 2 n_struct + n_linked, n_linked) linked x structured, structured x
     linked and linked x linked: one value per link, summed by link type."""
-    basis, rows, n = work.basis, work.rows, work.n
+    basis, links, n = work.basis, work.links, work.n
+    m_x = {kind: _left(work, kind, x_mat) for kind in basis.kinds}
+    if links is None:
+        return _linked_sums_compiled(work, x_n, m_x)
     n_struct = basis.n_struct
-    m_x = {kind: _left(work, kind, x_mat).ravel() for kind in basis.kinds}
-    per_link = np.empty((2 * n_struct + basis.n_linked, rows.owner.size), dtype=work.dtype)  # <= n
+    per_link = np.empty((2 * n_struct + basis.n_linked, links.owner.size), dtype=work.dtype)  # <= n
     for l, (q, n_kind) in enumerate(basis.struct):
-        np.take(x_n[n_kind], rows.base_link + rows.c * n + rows.at[q], out=per_link[l])
+        np.take(x_n[n_kind], links.base_link + links.c * n + links.at[q], out=per_link[l])
     for j, (p, m_kind) in enumerate(basis.struct):
-        np.take(m_x[m_kind], rows.base_link + rows.at[p] * n + rows.c, out=per_link[n_struct + j])
+        np.take(m_x[m_kind].ravel(), links.base_link + links.at[p] * n + links.c,
+                out=per_link[n_struct + j])
     cliques = _transitive_cliques(work, x_mat)
     if cliques is None:
         _paths_through_links(work, x_mat, per_link[2 * n_struct:])
-        return _sums_by_sample(per_link, rows.link_starts, rows.type_onehot, max_value=n)
-    sums = _sums_by_sample(per_link[:2 * n_struct], rows.link_starts, rows.type_onehot,
+        return _sums_by_sample(per_link, links.link_starts, links.type_onehot, max_value=n)
+    sums = _sums_by_sample(per_link[:2 * n_struct], links.link_starts, links.type_onehot,
                            max_value=n)
     return np.concatenate([sums, cliques[:, None, None] * _TT4_LINKED], axis=1)
+
+
+def _linked_sums_compiled(work: _QuadWork, x_n: dict[_MatrixKind, np.ndarray],
+                          m_x: dict[_MatrixKind, np.ndarray]) -> np.ndarray:
+    """:func:`_linked_sums` of oriented samples (X = D_1) in one compiled pass.
+
+    The kernel walks every link on the bitsets (row = edge a -> b, common
+    neighbours split by type with four word ANDs) and sums, per link type,
+    the structured entries (X N^T)[c, q_r] and (M X)[p_r, c] read along
+    their anchor's row, and the linked x linked Gram: the type-l common
+    neighbours d with c -> d, one popcount per type and word. Integer sums,
+    so the same numbers as the numpy path; O(links x (n_struct + n / 16))
+    per sample with no per-link array.
+    """
+    basis = work.basis
+    shape = (work.n_samples, work.n, work.n)
+    # (X N^T)[c, q] is read at (q, c): transposed copies put it on q's row
+    x_n_t = {kind: np.ascontiguousarray(np.swapaxes(x_n[kind].reshape(shape), 1, 2))
+             for kind in basis.kinds}
+    values = [x_n_t[kind] for _, kind in basis.struct] + [m_x[kind] for _, kind in basis.struct]
+    anchors = np.array([q == "b" for q, _ in basis.struct] * 2, dtype=np.int64)
+    sums = np.empty((work.n_samples, len(values), basis.n_linked), dtype=np.int64)
+    linked = np.empty((work.n_samples, basis.n_linked, basis.n_linked), dtype=np.int64)
+    _kernel.quad_link_sums(work.n, work.bits[0], work.bits[1], values, anchors, sums, linked)
+    return np.concatenate([sums, linked], axis=1).astype(np.float64)
 
 
 #: Linked x linked Gram of an oriented graph without 3-cycles, per 4-clique, laid out
@@ -814,21 +858,19 @@ def _transitive_cliques(work: _QuadWork, x_mat: np.ndarray) -> np.ndarray | None
     d1 = work.ind[1]
     if (np.matmul(d1, d1) * np.swapaxes(d1, 1, 2)).any():  # a 3-cycle in some sample
         return None
-    rows, n = work.rows, work.n
-    adjacent = np.packbits((d1 + work.ind[2]) > 0, axis=2, bitorder="little")
-    words = -(-n // 64)
-    bits = np.zeros((work.n_samples, n, words * 8), dtype=np.uint8)
-    bits[:, :, :adjacent.shape[2]] = adjacent
-    bits = bits.view(np.uint64).reshape(work.n_samples * n, words)
+    rows, links, n = work.rows, work.links, work.n
+    bits = _bitsets((d1 + work.ind[2]) > 0)
+    words = bits.shape[2]
+    bits = bits.reshape(work.n_samples * n, words)
     node = rows.row_s * n
     common = bits[node + rows.anchors["a"]] & bits[node + rows.anchors["b"]]  # (rows, words)
-    found = np.zeros(rows.owner.size, dtype=np.int64)
+    found = np.zeros(links.owner.size, dtype=np.int64)
     step = max(1, _QUAD_BLOCK_BYTES // (16 * words))
-    for lo in range(0, rows.owner.size, step):
-        owner, c = rows.owner[lo:lo + step], rows.c[lo:lo + step]
+    for lo in range(0, links.owner.size, step):
+        owner, c = links.owner[lo:lo + step], links.c[lo:lo + step]
         found[lo:lo + step] = np.bitwise_count(
             common[owner] & bits[rows.row_s[owner] * n + c]).sum(axis=1)
-    per_sample = np.bincount(rows.row_s[rows.owner], weights=found, minlength=work.n_samples)
+    per_sample = np.bincount(rows.row_s[links.owner], weights=found, minlength=work.n_samples)
     return per_sample / 12.0
 
 
@@ -945,8 +987,19 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
     # 2**24 (up to n^2 here); larger graphs use float64
     dtype = np.float32 if n <= _F32_EXACT_N else np.float64
     basis = _quad_basis(present)
+    row_starts = np.searchsorted(row_s, np.arange(n_samples + 1))
+    if _kernel is not None and basis.nz == (1, 2):  # oriented: the compiled kernels
+        bits = np.stack([_bitsets(states == 1), _bitsets(states == 2)])  # out, in
+        links = None
+        links_per_row = np.empty((row_s.size, basis.n_linked), dtype=np.int64)
+        _kernel.quad_row_links(n, bits[0], bits[1], links_per_row)
+    else:
+        bits = None
+        links_per_row, links = _linked_pairs(states, basis, row_s, row_a, row_b, row_starts,
+                                             dtype)
+    rows = _QuadRows(row_s, {"a": row_a, "b": row_b}, row_starts, row_s * n * n, links_per_row)
     work = _QuadWork(n_samples, n, dtype, {x: (states == x).astype(dtype) for x in basis.nz},
-                     basis, _linked_pairs(states, basis, row_s, row_a, row_b, dtype))
+                     basis, rows, links, bits)
     coef = _type_coefficients(present, row_state)
     return np.einsum("agj,skjl,bdl->sagkbd", coef, _state_grams(work, present), coef)
 
