@@ -1,0 +1,143 @@
+"""The compiled link sums of the size-4 census (motifs/_kernels.c: quad_row_links,
+quad_link_sums) against the numpy path they replace for oriented samples, igraph
+and hand-counted graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import motifs.census as census
+from motifs.census import dyad_states, motif4_census_many
+from motifs.network import Network
+from motifs.nulls import sample_nulls
+from tests.motifs.conftest import DALLAS, to_igraph
+from tests.motifs.test_census import igraph_motifs
+
+pytestmark = pytest.mark.skipif(census._kernel is None, reason="the C extension is not built")
+
+#: Real graphs whose null samples both paths count in well under a second.
+REAL = [DALLAS, "IamKrill1n__circuit-tracer__meow-clt.json",
+        "IamKrill1n__circuit-tracer__dallas-austin.json",  # 206 nodes, 7,652 edges
+        "IamKrill1n__circuit-tracer__bee-insect-clt.json"]
+
+
+def oriented(rng: np.random.Generator, n_samples: int, n: int, density: float,
+             acyclic: bool) -> np.ndarray:
+    """(S, n, n) bool oriented graphs: each node pair linked with probability
+    ``density`` in one direction; DAGs (nodes shuffled out of topological order)
+    or random directions (3-cycles included)."""
+    upper = np.triu(rng.random((n_samples, n, n)) < density, 1)
+    if acyclic:
+        order = rng.permutation(n)
+        return upper[:, order][:, :, order]
+    flip = rng.random((n_samples, n, n)) < 0.5
+    return (upper & ~flip) | np.swapaxes(upper & flip, 1, 2)
+
+
+def both_paths(batch: np.ndarray, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
+    """The census by the compiled kernels (which must run) and by the numpy path."""
+    with monkeypatch.context() as patch:
+        patch.setattr(census, "_linked_pairs",
+                      lambda *a: pytest.fail("an oriented batch listed its links in numpy"))
+        compiled = motif4_census_many(batch)
+    with monkeypatch.context() as patch:
+        patch.setattr(census, "_kernel", None)
+        numpy_path = motif4_census_many(batch)
+    return compiled, numpy_path
+
+
+@pytest.mark.parametrize("acyclic", [True, False])
+@pytest.mark.parametrize("n, density", [(4, 0.9), (7, 0.5), (63, 0.3), (64, 0.15), (65, 0.6),
+                                        (130, 0.05), (150, 0.25)])
+def test_compiled_size4_census_equals_the_numpy_path_on_random_oriented_graphs(
+        n, density, acyclic, monkeypatch):
+    rng = np.random.default_rng(n * 10 + acyclic)
+    batch = oriented(rng, 3, n, density, acyclic)
+    batch[0, : n // 3] = False  # nodes without out-edges ...
+    batch[0, :, : n // 3] = False  # ... and isolated ones: empty rows
+    batch[1] = False
+    batch[1, n - 1, 0] = True  # a single edge
+    compiled, numpy_path = both_paths(batch, monkeypatch)
+    assert (compiled == numpy_path).all()
+    assert compiled[1].sum() == 0 and compiled[2].sum() > 0
+
+
+def test_compiled_size4_census_equals_the_numpy_path_in_float64(monkeypatch):
+    rng = np.random.default_rng(5)
+    batch = oriented(rng, 2, 70, 0.4, acyclic=False)
+    monkeypatch.setattr(census, "_F32_EXACT_N", 4)  # the path for n > 4096: float64 products
+    compiled, numpy_path = both_paths(batch, monkeypatch)
+    assert (compiled == numpy_path).all()
+
+
+@pytest.mark.parametrize("model", ["causal-config", "config"])
+@pytest.mark.parametrize("name", REAL)
+def test_compiled_size4_census_equals_the_numpy_path_on_real_null_samples(
+        name, model, monkeypatch):
+    from tests.motifs.conftest import real_network
+
+    net = real_network(name)
+    batch = np.concatenate([net.dense_adjacency()[None],
+                            sample_nulls(net, model, 2, seed=3).adjacency_dense()])
+    assert not (batch & np.swapaxes(batch, 1, 2)).any()  # oriented: the compiled path
+    compiled, numpy_path = both_paths(batch, monkeypatch)
+    assert (compiled == numpy_path).all()
+
+
+def test_compiled_size4_census_matches_igraph_on_small_random_dags():
+    rng = np.random.default_rng(21)
+    for n, density in [(9, 0.6), (20, 0.35), (40, 0.15)]:
+        dags = oriented(rng, 2, n, density, acyclic=True)
+        expected = [np.array(to_igraph(Network.from_edges(*np.nonzero(d), n_nodes=n))
+                             .motifs_randesu(size=4), dtype=float) for d in dags]
+        got = motif4_census_many(dags)
+        for row, want in zip(got, expected):
+            assert row.tolist() == want[census.connected_isoclasses(4)].astype(int).tolist()
+    cyclic = oriented(rng, 1, 20, 0.4, acyclic=False)[0]
+    net = Network.from_edges(*np.nonzero(cyclic), n_nodes=20)
+    assert motif4_census_many(cyclic[None])[0].tolist() == igraph_motifs(net, 4).tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_quad_kernels_count_a_hand_built_tournament(dtype):
+    """Edges 0->1, 0->2, 2->1, 3->0, 3->1, 2->3 (every pair linked, 3-cycle 0->2->3).
+    A link (row a -> b, common neighbour c) has type 2[c -> a] + [c -> b]; counted by
+    hand: row 0->1 has c = 2 (2->1: type 1) and c = 3 (3->0, 3->1: type 3)."""
+    n = 4
+    adj = np.zeros((1, n, n), dtype=bool)
+    adj[0, [0, 0, 2, 3, 3, 2], [1, 2, 1, 0, 1, 3]] = True
+    states = dyad_states(adj)
+    out_bits, in_bits = census._bitsets(states == 1), census._bitsets(states == 2)
+    per_row = np.empty((6, 4), dtype=np.int64)
+    census._kernel.quad_row_links(n, out_bits, in_bits, per_row)
+    # rows (0,1) (0,2) (2,1) (2,3) (3,0) (3,1), as numpy.nonzero lists them
+    assert per_row.tolist() == [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1],
+                                [1, 0, 1, 0], [1, 0, 1, 0], [0, 1, 0, 1]]
+    node = np.arange(n, dtype=dtype)
+    value = np.broadcast_to(10 * node[:, None] + node[None, :], (1, n, n)).copy()  # 10 row + c
+    sums = np.empty((1, 2, 4), dtype=np.int64)
+    linked = np.empty((1, 4, 4), dtype=np.int64)
+    census._kernel.quad_link_sums(n, out_bits, in_bits, [value, value], np.array([0, 1]),
+                                  sums, linked)
+    # type 0 links: c = 1 in rows (0,2), (2,3), (3,0): 10 (0 + 2 + 3) + 3 along a, the same
+    # along b (b = 2, 3, 0); type 1: c = 2, 3, 0 in rows (0,1), (2,1), (3,1): 55 along a,
+    # 10 (1 + 1 + 1) + 5 along b
+    assert sums[0].tolist() == [[53, 55, 55, 55], [53, 35, 55, 35]]
+    # paths c -> d between common neighbours: 2->3, 3->0, 0->2 from type 1 to type 3
+    # (rows (0,1), (2,1), (3,1)); 3->1, 0->1, 2->1 from type 2 to type 0
+    expected = np.zeros((4, 4), dtype=np.int64)
+    expected[3, 1] = expected[0, 2] = 3
+    assert linked[0].tolist() == expected.tolist()
+
+
+def test_quad_kernels_reject_mis_sized_buffers():
+    bits = np.zeros((1, 5, 1), dtype=np.uint64)
+    with pytest.raises(ValueError, match="out must be"):
+        census._kernel.quad_row_links(5, bits, bits, np.empty((1, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match="out_bits and in_bits"):
+        census._kernel.quad_row_links(6, bits, bits, np.empty((0, 4), dtype=np.int64))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        census._kernel.quad_link_sums(5, bits, bits, [np.zeros((1, 5, 5), np.int16)],
+                                      np.zeros(1, np.int64), np.empty((1, 1, 4), np.int64),
+                                      np.empty((1, 4, 4), np.int64))
