@@ -717,34 +717,73 @@ class _QuadWork(NamedTuple):
     #: ``bits``: the out- and in-neighbour bitsets (2, S, n, words) of oriented samples
     links: _QuadLinks | None
     bits: np.ndarray | None
+    #: (z, w) -> D_z D_w, filled by :func:`_pair` (the block's products of two state matrices)
+    pairs: dict[tuple[int, int], np.ndarray]
 
 
-def _left(work: _QuadWork, kind: _MatrixKind, mat: np.ndarray) -> np.ndarray:
-    """kind @ mat, contiguous."""
+def _pair(work: _QuadWork, z: int, w: int) -> np.ndarray:
+    """D_z D_w (S, n, n), contiguous: computed once per block, and its mirror
+    (D_z D_w)^T = D_w' D_z' (' the reversed state) is its transpose."""
+    if (z, w) not in work.pairs:
+        mirror = (int(_REVERSED_STATE[w]), int(_REVERSED_STATE[z]))
+        work.pairs[(z, w)] = (np.ascontiguousarray(np.swapaxes(work.pairs[mirror], 1, 2))
+                              if mirror in work.pairs else np.matmul(work.ind[z], work.ind[w]))
+    return work.pairs[(z, w)]
+
+
+def _x_times_t(work: _QuadWork, x: int | None, kind: _MatrixKind) -> np.ndarray:
+    """X kind^T (S, n, n), contiguous, for X = D_x or (x None) X = J - I."""
+    shape = (work.n_samples, work.n, work.n)
+    if kind == "J":  # X J: every column holds X's row sums
+        row_sums = np.full((1, 1, 1), work.n - 1, dtype=work.dtype) if x is None \
+            else work.ind[x].sum(axis=2, keepdims=True)
+        return np.ascontiguousarray(np.broadcast_to(row_sums, shape))
     if kind == "I":
-        return mat
-    if kind == "J":
-        return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=1, keepdims=True), mat.shape))
-    return np.matmul(work.ind[kind[1]], mat)
+        return work.ind[x] if x is not None else np.ascontiguousarray(
+            np.broadcast_to(~np.eye(work.n, dtype=bool), shape), dtype=work.dtype)
+    y = kind[1]
+    if x is None:  # ((J - I) D_y^T)[c, q] = rowsum(D_y)[q] - D_y[q, c]
+        return work.ind[y].sum(axis=2)[:, None, :] - np.swapaxes(work.ind[y], 1, 2)
+    return _pair(work, x, int(_REVERSED_STATE[y]))  # D_y^T is D of the reversed state
 
 
-def _right_t(work: _QuadWork, mat: np.ndarray, kind: _MatrixKind) -> np.ndarray:
-    """mat @ kind^T, contiguous."""
-    if kind == "I":
-        return mat
-    if kind == "J":
-        return np.ascontiguousarray(np.broadcast_to(mat.sum(axis=2, keepdims=True), mat.shape))
-    # D_y^T is D of the reversed state
-    return np.matmul(mat, work.ind[int(_REVERSED_STATE[kind[1]])])
+def _sandwich(work: _QuadWork, m_kind: _MatrixKind, x: int | None, n_kind: _MatrixKind,
+              x_n: dict[_MatrixKind, np.ndarray]) -> np.ndarray:
+    """M X N^T (S, n, n), contiguous, from ``x_n[N]`` = X N^T (X as in :func:`_x_times_t`).
+
+    Only M X N^T with three state matrices takes a product of its own; the
+    others are rank-one terms, matrix-vector products or :func:`_pair`
+    products the block shares.
+    """
+    shape = x_n[n_kind].shape
+    if m_kind == "I":
+        return x_n[n_kind]
+    if m_kind == "J":
+        return np.ascontiguousarray(np.broadcast_to(x_n[n_kind].sum(axis=1, keepdims=True),
+                                                    shape))
+    z = m_kind[1]
+    if n_kind == "J":  # X J = (X 1) 1^T, so M X J = (M X 1) 1^T
+        return np.ascontiguousarray(np.broadcast_to(
+            np.matmul(work.ind[z], x_n["J"][:, :, :1]), shape))
+    if x is None:  # M (J - I) N^T = (M 1)(N 1)^T - M N^T
+        m_rows = work.ind[z].sum(axis=2)[:, :, None]
+        if n_kind == "I":
+            return m_rows - work.ind[z]
+        y = n_kind[1]
+        return m_rows * work.ind[y].sum(axis=2)[:, None, :] - \
+            _pair(work, z, int(_REVERSED_STATE[y]))
+    if n_kind == "I":
+        return _pair(work, z, x)
+    return np.matmul(work.ind[z], x_n[n_kind])
 
 
-def _structured_gram(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.ndarray]
+def _structured_gram(work: _QuadWork, x: int | None, x_n: dict[_MatrixKind, np.ndarray]
                      ) -> np.ndarray:
     """(S, n_struct, n_struct) structured x structured: entries (anchor, anchor') of M X N^T."""
     basis, rows, n = work.basis, work.rows, work.n
     per_row = np.empty((basis.n_struct**2, rows.row_s.size), dtype=work.dtype)  # entries <= n^2
     for m_kind, n_kind, slots in basis.struct_products:
-        prod = _left(work, m_kind, x_n[n_kind].reshape(x_mat.shape)).ravel()
+        prod = _sandwich(work, m_kind, x, n_kind, x_n).ravel()
         for slot, p, q in slots:
             np.take(prod, rows.base_row + rows.anchors[p] * n + rows.anchors[q], out=per_row[slot])
     return _sums_by_sample(per_row, rows.row_starts, max_value=n * n) \
@@ -783,12 +822,11 @@ def _paths_through_links(work: _QuadWork, x_mat: np.ndarray, out: np.ndarray) ->
                     out[l, inside] = np.take(paths.ravel(), at)
 
 
-def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.ndarray]
-                 ) -> np.ndarray:
+def _linked_sums(work: _QuadWork, x: int, x_n: dict[_MatrixKind, np.ndarray]) -> np.ndarray:
     """(S, 2 n_struct + n_linked, n_linked) linked x structured, structured x
-    linked and linked x linked: one value per link, summed by link type."""
-    basis, links, n = work.basis, work.links, work.n
-    m_x = {kind: _left(work, kind, x_mat) for kind in basis.kinds}
+    linked and linked x linked for X = D_x: one value per link, summed by link type."""
+    basis, links, n, x_mat = work.basis, work.links, work.n, work.ind[x]
+    m_x = {kind: _sandwich(work, kind, x, "I", x_n) for kind in basis.kinds}  # M X
     if links is None:
         return _linked_sums_compiled(work, x_n, m_x)
     n_struct = basis.n_struct
@@ -796,7 +834,7 @@ def _linked_sums(work: _QuadWork, x_mat: np.ndarray, x_n: dict[_MatrixKind, np.n
     for l, (q, n_kind) in enumerate(basis.struct):
         np.take(x_n[n_kind], links.base_link + links.c * n + links.at[q], out=per_link[l])
     for j, (p, m_kind) in enumerate(basis.struct):
-        np.take(m_x[m_kind].ravel(), links.base_link + links.at[p] * n + links.c,
+        np.take(m_x[m_kind], links.base_link + links.at[p] * n + links.c,
                 out=per_link[n_struct + j])
     cliques = _transitive_cliques(work, x_mat)
     if cliques is None:
@@ -820,10 +858,8 @@ def _linked_sums_compiled(work: _QuadWork, x_n: dict[_MatrixKind, np.ndarray],
     per sample with no per-link array.
     """
     basis = work.basis
-    shape = (work.n_samples, work.n, work.n)
     # (X N^T)[c, q] is read at (q, c): transposed copies put it on q's row
-    x_n_t = {kind: np.ascontiguousarray(np.swapaxes(x_n[kind].reshape(shape), 1, 2))
-             for kind in basis.kinds}
+    x_n_t = {kind: np.ascontiguousarray(np.swapaxes(x_n[kind], 1, 2)) for kind in basis.kinds}
     values = [x_n_t[kind] for _, kind in basis.struct] + [m_x[kind] for _, kind in basis.struct]
     anchors = np.array([q == "b" for q, _ in basis.struct] * 2, dtype=np.int64)
     sums = np.empty((work.n_samples, len(values), basis.n_linked), dtype=np.int64)
@@ -852,11 +888,13 @@ def _transitive_cliques(work: _QuadWork, x_mat: np.ndarray) -> np.ndarray | None
     neighbour c), the common neighbours of a and b adjacent to c, 12 per clique.
     That is O(links x n / 64) word operations instead of the O(rows x n^2)
     products of :func:`_paths_through_links`. None when it does not apply.
+    The numpy path's shortcut: with the extension built, oriented samples
+    take :func:`_linked_sums_compiled`, 3-cycles or not.
     """
     if work.basis.nz != (1, 2) or x_mat is not work.ind[1]:
         return None
     d1 = work.ind[1]
-    if (np.matmul(d1, d1) * np.swapaxes(d1, 1, 2)).any():  # a 3-cycle in some sample
+    if (_pair(work, 1, 1) * np.swapaxes(d1, 1, 2)).any():  # a 3-cycle in some sample
         return None
     rows, links, n = work.rows, work.links, work.n
     bits = _bitsets((d1 + work.ind[2]) > 0)
@@ -897,18 +935,18 @@ def _free_linked_parts(work: _QuadWork) -> tuple[np.ndarray, np.ndarray]:
     return linked, np.swapaxes(mixed, 1, 2)
 
 
-def _gram(work: _QuadWork, x_mat: np.ndarray, free: bool = False) -> np.ndarray:
-    """(S, n_basis, n_basis) G[j, l] = sum_r v_j[r] X v_l[r]^T; ``free``: X = J - I."""
+def _gram(work: _QuadWork, x: int | None) -> np.ndarray:
+    """(S, n_basis, n_basis) G[j, l] = sum_r v_j[r] X v_l[r]^T, X = D_x or (x None) J - I."""
     n_linked = work.basis.n_linked
     g = np.zeros((work.n_samples, work.basis.n_basis, work.basis.n_basis), dtype=np.float64)
-    x_n = {kind: _right_t(work, x_mat, kind).ravel() for kind in work.basis.kinds}
-    g[:, n_linked:, n_linked:] = _structured_gram(work, x_mat, x_n)
-    if free:
+    x_n = {kind: _x_times_t(work, x, kind) for kind in work.basis.kinds}
+    g[:, n_linked:, n_linked:] = _structured_gram(work, x, x_n)
+    if x is None:
         g[:, :n_linked, :n_linked], g[:, :n_linked, n_linked:] = _free_linked_parts(work)
         g[:, n_linked:, :n_linked] = np.swapaxes(g[:, :n_linked, n_linked:], 1, 2)
         return g
     n_struct = work.basis.n_struct
-    sums = _linked_sums(work, x_mat, x_n)  # (S, cols, type)
+    sums = _linked_sums(work, x, x_n)  # (S, cols, type)
     g[:, :n_linked, n_linked:] = np.swapaxes(sums[:, :n_struct], 1, 2)
     g[:, n_linked:, :n_linked] = sums[:, n_struct:2 * n_struct]
     g[:, :n_linked, :n_linked] = np.swapaxes(sums[:, 2 * n_struct:], 1, 2)
@@ -926,13 +964,10 @@ def _state_grams(work: _QuadWork, present: tuple[int, ...]) -> np.ndarray:
     grams = np.zeros((work.n_samples, len(present), n_basis, n_basis), dtype=np.float64)
     for state in work.basis.nz:
         if state in (1, 3):
-            grams[:, position[state]] = _gram(work, work.ind[state])
+            grams[:, position[state]] = _gram(work, state)
     if 2 in position:
         grams[:, position[2]] = np.swapaxes(grams[:, position[1]], 1, 2)
-    free = np.ascontiguousarray(
-        np.broadcast_to(~np.eye(work.n, dtype=bool), (work.n_samples, work.n, work.n)),
-        dtype=work.dtype)
-    grams[:, 0] = _gram(work, free, free=True) - grams[:, 1:].sum(axis=1)  # D_0 = J - I - sum D_x
+    grams[:, 0] = _gram(work, None) - grams[:, 1:].sum(axis=1)  # D_0 = J - I - sum D_x
     return grams
 
 
@@ -968,6 +1003,9 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
     (n, n) x (n, rows) product per sample. D_0 needs no product (G for J - I
     has closed forms on the linked part), D_2 = D_1^T swaps j and l, so an
     oriented graph costs one product with D_1 per sample (:func:`_state_grams`).
+    For oriented samples the compiled kernels take every sum over linked
+    pairs (:func:`_linked_sums_compiled`) and the linked x linked Gram needs
+    no product: it counts the paths c -> d between common neighbours.
 
     Examples
     --------
@@ -999,7 +1037,7 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
                                              dtype)
     rows = _QuadRows(row_s, {"a": row_a, "b": row_b}, row_starts, row_s * n * n, links_per_row)
     work = _QuadWork(n_samples, n, dtype, {x: (states == x).astype(dtype) for x in basis.nz},
-                     basis, rows, links, bits)
+                     basis, rows, links, bits, {})
     coef = _type_coefficients(present, row_state)
     return np.einsum("agj,skjl,bdl->sagkbd", coef, _state_grams(work, present), coef)
 
@@ -1067,14 +1105,26 @@ def motif4_census_many(adjacency) -> np.ndarray:
     adjacent pairs) times. The types are combinations of a small basis
     (see ``_quad_cells``): nodes adjacent to both a and b, and rows of D_x, I
     and J, so the histogram needs n x n products of the state matrices, sums
-    over the common-neighbour pairs, and one (n, n) x (n, 4 rows) float32
-    product per sample for an oriented graph (two with mutual edges). Work
-    per sample O(n^3 + rows * n^2) in BLAS plus O(rows * n) in numpy, memory
-    O(rows * n) (samples are processed in blocks); no loop over quads. Dense
-    n x n arrays per sample: meant for n up to a few thousand. Samples that
-    are oriented without a 3-cycle (the DAGs of attribution graphs and their
-    acyclic nulls) skip the rows x n^2 term: their linked x linked Gram is
-    their 4-clique count alone, counted with bitsets (``_transitive_cliques``).
+    over the common-neighbour pairs, and (numpy path, unless the sample is a
+    DAG) one (n, n) x (n, 4 rows) float32 product per sample for an oriented
+    graph (two with mutual edges). Products are shared: each product of two
+    state matrices is made once per block (a transpose serves its mirror),
+    and terms with I or J are rank-one or matrix-vector products, so an
+    oriented sample takes seven n x n float32 products (three of two state
+    matrices, four of three). Work per sample O(n^3 + rows * n^2) in BLAS
+    plus O(rows * n) in numpy, memory O(rows * n) (samples are processed in
+    blocks); no loop over quads. Dense n x n arrays per sample: meant for n
+    up to a few thousand.
+
+    Oriented samples (no mutual dyad: attribution graphs and all their
+    nulls but Erdos-Renyi) take compiled kernels where the extension is
+    built: one pass over the links on bitsets sums every per-link term and
+    counts the linked x linked Gram by popcounts, O(links x (14 + n / 16))
+    per sample with no per-link array, beside the O(n^3) BLAS products; the
+    numpy path gives the same integers. Without the extension, oriented
+    samples without a 3-cycle (DAGs) still skip the rows x n^2 term: their
+    linked x linked Gram is their 4-clique count alone, counted with numpy
+    bitsets (``_transitive_cliques``).
 
     On the 83-node, 1,719-edge Dallas graph one sample takes about 8-12 ms
     of one core against about 120 ms for ``igraph motifs_randesu(size=4)``.
