@@ -673,16 +673,52 @@ typedef struct {
 QUAD_GATHER(quad_gather_f32, float)
 QUAD_GATHER(quad_gather_f64, double)
 
+/* True when the sample has a 3-cycle a -> b -> c -> a: one AND per edge and word. */
+static int quad_has_3cycle(const uint64_t *os, const uint64_t *is, Py_ssize_t n,
+                           Py_ssize_t words) {
+    for (Py_ssize_t a = 0; a < n; a++)
+        for (Py_ssize_t wb = 0; wb < words; wb++)
+            for (uint64_t bb = os[a * words + wb]; bb; bb &= bb - 1) {
+                const uint64_t *ob = os + (wb * 64 + __builtin_ctzll(bb)) * words;
+                for (Py_ssize_t w = 0; w < words; w++)
+                    if (ob[w] & is[a * words + w]) return 1;
+            }
+    return 0;
+}
+
+/* The paths c -> d with c in words [lo, hi) of `from` and d in words [t_lo, t_hi)
+ * of `to`: one popcount per word where c also has out-neighbours. */
+static inline int64_t quad_paths(const uint64_t *from, Py_ssize_t lo, Py_ssize_t hi,
+                                 const uint64_t *to, Py_ssize_t t_lo, Py_ssize_t t_hi,
+                                 const uint64_t *os, Py_ssize_t words, const Py_ssize_t *first,
+                                 const Py_ssize_t *last) {
+    int64_t paths = 0;
+    for (Py_ssize_t w = lo; w < hi; w++)
+        for (uint64_t cc = from[w]; cc; cc &= cc - 1) {
+            Py_ssize_t c = w * 64 + __builtin_ctzll(cc);
+            const uint64_t *oc = os + c * words;
+            Py_ssize_t w0 = t_lo > first[c] ? t_lo : first[c];
+            Py_ssize_t w1 = t_hi < last[c] ? t_hi : last[c];
+            for (Py_ssize_t x = w0; x < w1; x++) paths += __builtin_popcountll(to[x] & oc[x]);
+        }
+    return paths;
+}
+
 /* One sample: every link's values summed by type, and the linked x linked
- * Gram [l, t] = #(row, c of type t, d of type l) with c -> d, one popcount per
- * type and word of the row's common neighbours and c's out-neighbours (words
- * restricted to where both are nonzero). */
+ * Gram [l, t] = #(row, c of type t, d of type l) with c -> d. Without a
+ * 3-cycle every 4-clique is a transitive tournament v1 < v2 < v3 < v4, seen
+ * once from each of its six edges as the row (a, b), at the cells [l, t]
+ * (0, 0) (0, 1) (1, 1) (0, 3) (1, 3) (3, 3) (motifs.census._TT4_LINKED): the
+ * paths between all common neighbours, 6 per clique, give the whole Gram. */
 QUAD_POPCNT
 static void quad_sample(const quad_sums_t *q, Py_ssize_t s, uint64_t *cm, Py_ssize_t *first,
                         Py_ssize_t *last, const char **at, int64_t *acc) {
     Py_ssize_t n = q->n, words = q->words;
     const uint64_t *os = q->outb + s * n * words, *is = q->inb + s * n * words;
     int64_t *sums = q->sums + s * q->n_values * 4, *linked = q->linked + s * 16;
+    uint64_t *common = cm + 4 * words;
+    int transitive = !quad_has_3cycle(os, is, n, words);
+    int64_t clique_paths = 0;
     for (Py_ssize_t v = 0; v < n; v++) { /* the nonzero words of v's out-neighbours */
         first[v] = words;
         last[v] = 0;
@@ -696,35 +732,38 @@ static void quad_sample(const quad_sums_t *q, Py_ssize_t s, uint64_t *cm, Py_ssi
         for (Py_ssize_t wb = 0; wb < words; wb++)
             for (uint64_t bb = os[a * words + wb]; bb; bb &= bb - 1) {
                 Py_ssize_t b = wb * 64 + __builtin_ctzll(bb), lo[4], hi[4];
+                Py_ssize_t row_lo = words, row_hi = 0;
                 quad_row_types(os + a * words, is + a * words, os + b * words, is + b * words,
                                words, cm, lo, hi);
                 for (Py_ssize_t f = 0; f < q->n_values; f++)
                     at[f] = q->values[f] +
                             ((s * n + (q->anchor[f] ? b : a)) * n) * q->itemsize;
                 for (int t = 0; t < 4; t++) {
-                    const uint64_t *set = cm + t * words;
                     if (lo[t] == words) continue;
+                    row_lo = lo[t] < row_lo ? lo[t] : row_lo;
+                    row_hi = hi[t] > row_hi ? hi[t] : row_hi;
                     memset(acc, 0, (size_t)q->n_values * sizeof(int64_t));
                     if (q->itemsize == 4)
-                        quad_gather_f32(q->n_values, at, set, lo[t], hi[t], acc);
+                        quad_gather_f32(q->n_values, at, cm + t * words, lo[t], hi[t], acc);
                     else
-                        quad_gather_f64(q->n_values, at, set, lo[t], hi[t], acc);
+                        quad_gather_f64(q->n_values, at, cm + t * words, lo[t], hi[t], acc);
                     for (Py_ssize_t f = 0; f < q->n_values; f++) sums[4 * f + t] += acc[f];
-                    for (Py_ssize_t w = lo[t]; w < hi[t]; w++)
-                        for (uint64_t cc = set[w]; cc; cc &= cc - 1) {
-                            Py_ssize_t c = w * 64 + __builtin_ctzll(cc);
-                            const uint64_t *oc = os + c * words;
-                            for (int l = 0; l < 4; l++) {
-                                Py_ssize_t w0 = lo[l] > first[c] ? lo[l] : first[c];
-                                Py_ssize_t w1 = hi[l] < last[c] ? hi[l] : last[c];
-                                int64_t paths = 0;
-                                for (Py_ssize_t x = w0; x < w1; x++)
-                                    paths += __builtin_popcountll(cm[l * words + x] & oc[x]);
-                                linked[4 * l + t] += paths;
-                            }
-                        }
+                    for (int l = 0; !transitive && l < 4; l++)
+                        linked[4 * l + t] += quad_paths(cm + t * words, lo[t], hi[t],
+                                                        cm + l * words, lo[l], hi[l], os, words,
+                                                        first, last);
                 }
+                if (!transitive) continue;
+                for (Py_ssize_t w = row_lo; w < row_hi; w++)
+                    common[w] = cm[w] | cm[words + w] | cm[2 * words + w] | cm[3 * words + w];
+                clique_paths += quad_paths(common, row_lo, row_hi, common, row_lo, row_hi, os,
+                                           words, first, last);
             }
+    if (transitive) {
+        static const int cells[6] = {4 * 0 + 0, 4 * 0 + 1, 4 * 1 + 1, 4 * 0 + 3, 4 * 1 + 3,
+                                     4 * 3 + 3};
+        for (int k = 0; k < 6; k++) linked[cells[k]] = clique_paths / 6;
+    }
 }
 
 /* quad_link_sums(n, out_bits, in_bits, values, anchors, sums, linked). */
@@ -777,7 +816,7 @@ static PyObject *quad_link_sums(PyObject *self, PyObject *args) {
     memset(q.sums, 0, (size_t)sums.len);
     memset(q.linked, 0, (size_t)linked.len);
     {
-        uint64_t *cm = malloc((size_t)(4 * q.words + 1) * sizeof(uint64_t));
+        uint64_t *cm = malloc((size_t)(5 * q.words + 1) * sizeof(uint64_t));
         Py_ssize_t *range = malloc((size_t)(2 * q.n + 1) * sizeof(Py_ssize_t));
         const char **at = malloc((size_t)(q.n_values + 1) * sizeof(char *));
         int64_t *acc = malloc((size_t)(q.n_values + 1) * sizeof(int64_t));

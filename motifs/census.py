@@ -853,9 +853,11 @@ def _linked_sums_compiled(work: _QuadWork, x_n: dict[_MatrixKind, np.ndarray],
     neighbours split by type with four word ANDs) and sums, per link type,
     the structured entries (X N^T)[c, q_r] and (M X)[p_r, c] read along
     their anchor's row, and the linked x linked Gram: the type-l common
-    neighbours d with c -> d, one popcount per type and word. Integer sums,
-    so the same numbers as the numpy path; O(links x (n_struct + n / 16))
-    per sample with no per-link array.
+    neighbours d with c -> d, one popcount per type and word; in a sample
+    without a 3-cycle it is the 4-clique count alone (:data:`_TT4_LINKED`),
+    one popcount per word. Integer sums, so the same numbers as the numpy
+    path; O(links x (2 n_struct + n / 64)) per sample (four times the
+    popcounts with a 3-cycle) and no per-link array.
     """
     basis = work.basis
     # (X N^T)[c, q] is read at (q, c): transposed copies put it on q's row
@@ -1119,9 +1121,10 @@ def motif4_census_many(adjacency) -> np.ndarray:
     Oriented samples (no mutual dyad: attribution graphs and all their
     nulls but Erdos-Renyi) take compiled kernels where the extension is
     built: one pass over the links on bitsets sums every per-link term and
-    counts the linked x linked Gram by popcounts, O(links x (14 + n / 16))
-    per sample with no per-link array, beside the O(n^3) BLAS products; the
-    numpy path gives the same integers. Without the extension, oriented
+    counts the linked x linked Gram by popcounts, O(links x (14 + n / 64))
+    per sample (four times the popcounts with a 3-cycle) with no per-link
+    array, beside the O(n^3) BLAS products; the numpy path gives the same
+    integers. Without the extension, oriented
     samples without a 3-cycle (DAGs) still skip the rows x n^2 term: their
     linked x linked Gram is their 4-clique count alone, counted with numpy
     bitsets (``_transitive_cliques``).

@@ -131,6 +131,35 @@ def test_quad_kernels_count_a_hand_built_tournament(dtype):
     assert linked[0].tolist() == expected.tolist()
 
 
+def test_quad_kernels_count_4_cliques_of_a_sample_without_3_cycles():
+    """The transitive tournament 0 < 1 < 2 < 3 and a node 4 linked to 0 and 3 (0->4->3):
+    one 4-clique, seen once from each of its six edges, in the six cells of the
+    numpy path's _TT4_LINKED; a second sample, the same with 3->0 (3-cycles), counts
+    its paths one by one."""
+    n = 5
+    adj = np.zeros((2, n, n), dtype=bool)
+    for i in range(4):
+        adj[:, i, i + 1:4] = True
+    adj[:, [0, 4], [4, 3]] = True
+    adj[1, 0, 3], adj[1, 3, 0] = False, True
+    states = dyad_states(adj)
+    out_bits, in_bits = census._bitsets(states == 1), census._bitsets(states == 2)
+    sums = np.empty((2, 0, 4), dtype=np.int64)
+    linked = np.empty((2, 4, 4), dtype=np.int64)
+    census._kernel.quad_link_sums(n, out_bits, in_bits, [], np.zeros(0, np.int64), sums, linked)
+    assert linked[0].tolist() == census._TT4_LINKED.astype(int).tolist()
+    # sample 1 (row 1->2: c = 0 of type 3, c = 3 of type 0, path 3->0 at [3, 0]): every
+    # path c -> d between two common neighbours of an edge, counted one by one
+    expected = np.zeros((4, 4), dtype=np.int64)
+    for a, b in zip(*np.nonzero(adj[1])):
+        common = [c for c in range(n) if states[1, a, c] and states[1, b, c]]
+        kind = {c: 2 * int(adj[1, c, a]) + int(adj[1, c, b]) for c in common}
+        for c in common:
+            for d in common:
+                expected[kind[d], kind[c]] += adj[1, c, d]
+    assert linked[1].tolist() == expected.tolist() and expected.sum() > 0
+
+
 def test_quad_kernels_reject_mis_sized_buffers():
     bits = np.zeros((1, 5, 1), dtype=np.uint64)
     with pytest.raises(ValueError, match="out must be"):
