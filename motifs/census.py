@@ -1028,7 +1028,10 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
     dtype = np.float32 if n <= _F32_EXACT_N else np.float64
     basis = _quad_basis(present)
     row_starts = np.searchsorted(row_s, np.arange(n_samples + 1))
-    if _kernel is not None and basis.nz == (1, 2):  # oriented: the compiled kernels
+    # oriented samples whose rows are all their edges: the compiled kernels, which walk
+    # every edge (a subset of rows, as in the example below, takes the numpy path)
+    if _kernel is not None and basis.nz == (1, 2) and row_state == 1 and \
+            row_s.size == np.count_nonzero(states == 1):
         bits = np.stack([_bitsets(states == 1), _bitsets(states == 2)])  # out, in
         links = None
         links_per_row = np.empty((row_s.size, basis.n_linked), dtype=np.int64)
