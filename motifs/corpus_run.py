@@ -345,7 +345,7 @@ def _chain_share(null: str | None, source: str | Network) -> float:
     without switching cost about their census, a fifth (measured: ``er`` on
     the Dallas graph, 0.23 s for 1,000 samples and their census). A switching
     null's samples cost :func:`motifs.nulls.mean_switches_per_edge` (thinned
-    chains: ``config`` about 16 attempts per edge, no longer 75).
+    chains: ``config`` 11 attempts per edge, no longer 75).
 
     Examples
     --------

@@ -75,12 +75,15 @@ sampling gap of Fosdick et al. 2018, sec. 5). Successive samples of a chain
 are then nearly uncorrelated: ``benchmarks/bench_mixing.py --gaps``
 measures the lag-1 autocorrelation of the 030T, 021C and 030C counts on the
 17 shared graphs and a random digraph with mutual dyads (16 chains of 64
-per graph, null and gap; standard error 0.03). The defaults (15 for
-``config``, 10 for ``config-dag``, 8 for ``causal-config``, 5 for
-``layer-config``) keep its largest value over graphs and counts at 0.11,
-0.10, 0.07 and 0.07 (the smallest gaps with every value under 0.15 were 8,
-8, 8 and 5; at 3 per edge it reaches 0.36): an AR(1) variance factor of
-at most 1.25 for a null mean, and the null SD stays unbiased. A sample then costs 16, 11, 8.3 and 5.2 attempts per edge
+per graph, null and gap; standard error 0.03). The smallest gaps at which
+every graph's largest value over the three counts stays under 0.15 are 8
+(``config``, ``config-dag``, ``causal-config``) and 5 (``layer-config``);
+at 3 per edge it reaches 0.36. The defaults, 10 for ``config`` and
+``config-dag`` (largest values 0.145 and 0.104), 8 for ``causal-config``
+(0.070) and 5 for ``layer-config`` (0.069), bound the AR(1) variance
+factor of a null mean by 1.35 (in fact the largest values are a few
+standard errors of noise above typical ones), and the null SD stays
+unbiased. A sample then costs 11, 11, 8.3 and 5.2 attempts per edge
 instead of 75, 75, 30 and 20. Sample k of a seed depends only on the
 samples before it in its chain, so a shorter run is a prefix of a longer
 one; ``samples_per_chain=1`` gives independent chains, each from the real
@@ -136,7 +139,7 @@ NULL_MODELS: dict[str, str] = {
 
 #: Attempted switches per edge between successive samples of one chain (the sampling
 #: gap, module docstring "Thinning"), from benchmarks/bench_mixing.py's autocorrelation study.
-GAPS: dict[str, float] = {"config": 15.0, "config-dag": 10.0, "layer-config": 5.0,
+GAPS: dict[str, float] = {"config": 10.0, "config-dag": 10.0, "layer-config": 5.0,
                           "causal-config": 8.0}
 
 #: Options each model accepts, with their defaults.
@@ -316,7 +319,7 @@ def mean_switches_per_edge(model: str, **options: Any) -> float | None:
     Examples
     --------
     >>> mean_switches_per_edge("config"), mean_switches_per_edge("config", samples_per_chain=1)
-    (15.9375, 75.0)
+    (11.015625, 75.0)
     >>> mean_switches_per_edge("er") is None
     True
     """
@@ -348,7 +351,7 @@ def sample_nulls(net: Network, model: str, n_samples: int, seed: int,
         docstring): 75 for config and config-dag, 20 for layer-config, 30 for
         causal-config, 100 for the switching that starts triad-preserving.
         ``samples_per_chain`` (int, default 64) and ``gap_switches_per_edge``
-        (float; defaults 15, 10, 5 and 8 for config, config-dag,
+        (float; defaults 10, 10, 5 and 8 for config, config-dag,
         layer-config and causal-config): the serial engines' samples lie on
         chains of that many samples, each later sample of a chain that many
         attempts per edge after the one before it (module docstring,
