@@ -18,7 +18,10 @@ Zoo (``--zoo``): :func:`tracer.zoo.circuits.cascade_check` on the shipped
 two_hop-llama model (PLT and CLT, first 8 held-out prompts, 20 random draws):
 per prompt, whether the top cascade to the answer passes through a state
 feature and how much ablating it drops p(answer) against matched random
-feature sets, beside the issue's targets (6 of 8, 3x).
+feature sets, beside the issue's targets (6 of 8, 3x). ``n_controls`` and
+``controls_on_concept`` say how many distinct features the random sets drew
+(a TopK(4) slot has 3 besides the cascade's) and how many of those are
+themselves selective for the prompt's state.
 
 Usage: python benchmarks/bench_cascades.py [--peer-budget 600] [--only SUBSTRING] [--zoo]
 """

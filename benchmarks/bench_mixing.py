@@ -71,9 +71,18 @@ B. K. Fosdick, D. B. Larremore, J. Nishimura, J. Ugander, "Configuring
 random graph models with fixed degree sequences", SIAM Review
 60(2):315-355 (2018).
 
+Thinning (``--gaps 2,5,10,15``): the default nulls lay samples on chains of 64
+(``motifs.nulls``, "Thinning"): a burn-in of the length above, then a gap of
+a few attempts per edge between successive samples. For each gap this
+measures the lag-1 autocorrelation of the three triad counts between
+successive samples of a chain (16 chains of 64 per graph, null and gap) and
+prints, per null, the smallest gap whose largest autocorrelation stays at
+most ``--max-rho`` (default 0.15). Last run: see README.md.
+
 Usage: python benchmarks/bench_mixing.py [--samples S] [--graphs N | --only SUBSTR]
        [--models config,config-dag,...] [--lengths 3,10,20,30,50] [--reference 100]
        [--alpha A] [--target T] [--no-random] [--json FILE]
+       [--gaps G1,G2,... [--chains C] [--per-chain L] [--max-rho R]]
 """
 
 from __future__ import annotations
@@ -130,7 +139,9 @@ def null_statistics(net, model: str, length: float, n_samples: int,
     from motifs.census import triad_census_edges
     from motifs.nulls import sample_nulls
 
-    nulls = sample_nulls(net, model, n_samples, seed=seed, switches_per_edge=float(length))
+    # each sample its own chain from the real graph: this study is of the burn-in
+    nulls = sample_nulls(net, model, n_samples, seed=seed, switches_per_edge=float(length),
+                         samples_per_chain=1)
     n = net.n_nodes
     real = np.zeros(n * n, dtype=bool)
     real[net.src.astype(np.int64) * n + net.dst] = True
@@ -280,6 +291,61 @@ def extrapolate(rows: list[dict], models, bound: float, target: float) -> dict[s
     return needed
 
 
+def gap_study(graphs, models, gaps: list[float], n_chains: int, per_chain: int,
+              max_rho: float) -> dict[str, float | None]:
+    """Lag-1 autocorrelation of successive samples of thinned chains, per gap.
+
+    Per (graph, null, gap): ``n_chains`` chains of ``per_chain`` samples with
+    the null's default burn-in and ``gap`` attempted switches per edge
+    between samples; the autocorrelation of the 030T, 021C and 030C counts
+    within chains (:func:`motifs.stats.lag_one_autocorrelation`; standard
+    error about 1 / sqrt(n_chains * per_chain)). Prints the table and, per
+    null, the smallest gap whose largest autocorrelation over graphs and
+    statistics is at most ``max_rho`` (with every longer gap tested).
+    """
+    from motifs.catalog import TRIAD_CODES
+    from motifs.census import triad_census_edges
+    from motifs.nulls import mean_switches_per_edge, sample_nulls
+    from motifs.stats import lag_one_autocorrelation
+
+    columns = [TRIAD_CODES.index(code) for code in STATS]
+    worst: dict[tuple[str, float], tuple[float, str]] = {}
+    print(f"\nThinned chains: {n_chains} chains x {per_chain} samples; lag-1 autocorrelation "
+          f"of {', '.join(STATS)} (SE about {1 / np.sqrt(n_chains * per_chain):.3f})")
+    for g, (label, net) in enumerate(graphs):
+        for model in models:
+            if label == RANDOM and model != "config":
+                continue
+            for gap in gaps:
+                cpu = time.process_time()
+                nulls = sample_nulls(net, model, n_chains * per_chain, seed=7_919 * g + 3,
+                                     samples_per_chain=per_chain, gap_switches_per_edge=gap)
+                counts = triad_census_edges(nulls.src, nulls.dst, net.n_nodes)[:, columns]
+                rho = lag_one_autocorrelation(counts.astype(float), per_chain)
+                if worst.get((model, gap), (-1.0, ""))[0] < rho.max():
+                    worst[(model, gap)] = (float(rho.max()), label)
+                cost = mean_switches_per_edge(model, samples_per_chain=per_chain,
+                                              gap_switches_per_edge=gap)
+                print(f"{label[:28]:<28} {model:<14} gap {gap:5g}  rho "
+                      + " ".join(f"{v:6.3f}" for v in rho)
+                      + f"  ({cost:.1f} attempts/edge/sample, {time.process_time() - cpu:.1f} s)")
+    chosen: dict[str, float | None] = {}
+    for model in models:
+        ok = None
+        for gap in sorted(gaps, reverse=True):
+            if (model, gap) not in worst:
+                continue
+            if worst[(model, gap)][0] > max_rho:
+                break
+            ok = gap
+        chosen[model] = ok
+        rows = ", ".join(f"{gap:g}: {worst[(model, gap)][0]:.3f} ({worst[(model, gap)][1]})"
+                         for gap in gaps if (model, gap) in worst)
+        print(f"{model:<14} largest rho per gap: {rows}; smallest gap with rho <= {max_rho} "
+              f"from there on: {ok}")
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
@@ -293,12 +359,24 @@ def main() -> None:
                         help="residual null-mean shift (null SDs) the extrapolation aims at")
     parser.add_argument("--no-random", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="write every row here")
+    parser.add_argument("--gaps", default=None,
+                        help="instead of the burn-in study: the thinned chains' "
+                             "autocorrelation at these gaps (attempts per edge, comma-separated)")
+    parser.add_argument("--chains", type=int, default=16, help="chains per (graph, null, gap)")
+    parser.add_argument("--per-chain", type=int, default=64)
+    parser.add_argument("--max-rho", type=float, default=0.15)
     args = parser.parse_args()
     models = [m for m in args.models.split(",") if m]
     lengths = [float(k) for k in args.lengths.split(",") if k]
     graphs = shared_networks(args.graphs, args.only)
     if not args.no_random and "config" in models:
         graphs.append((RANDOM, random_network()))
+    if args.gaps:
+        cpu = time.process_time()
+        gap_study(graphs, models, [float(g) for g in args.gaps.split(",") if g], args.chains,
+                  args.per_chain, args.max_rho)
+        print(f"\ntotal CPU {time.process_time() - cpu:.0f} s")
+        return
     print(f"{len(graphs)} graphs, nulls {', '.join(models)}, {args.samples} samples per "
           f"(graph, null, length); reference {args.reference:g} attempts per edge")
     cpu = time.process_time()

@@ -10,7 +10,9 @@ and the CPU ratio anchor / ours. Like is compared with like:
 - our ``config`` (degree-preserving switching, cycles allowed) against a loop
   of igraph calls (``g.copy(); g.rewire(n=L*m)`` then ``triad_census()``
   or ``motifs_randesu(size=4)``): the same null, igraph's C switching, with
-  ``L`` our default attempted switches per edge (:data:`SWITCHES`);
+  ``L`` our default attempted switches per edge (:data:`SWITCHES`), each sample
+  its own chain from the real graph on both sides (``samples_per_chain=1``;
+  row (1t) adds our default, thinned chains: ``motifs.nulls``, "Thinning");
 - our ``config-dag`` (switching that keeps the graph acyclic) against the
   same acyclic chain written plainly in Python (one attempted switch at a
   time, an edge set, the level test), with igraph's ``triad_census``: igraph
@@ -59,6 +61,9 @@ from motifs.nulls import default_options  # noqa: E402
 #: Attempted switches per edge of our config / config-dag default, which the anchors run too.
 SWITCHES = default_options("config")["switches_per_edge"]
 assert SWITCHES == default_options("config-dag")["switches_per_edge"]
+#: The anchors run one independent chain per sample; so do our rows compared with them
+#: (the default lays samples on thinned chains: rows "(1t)" and "(3b)").
+INDEPENDENT = {"samples_per_chain": 1}
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -166,8 +171,8 @@ def main() -> None:
           f"config-dag default; the anchors run as many)")
     real3 = triad_census(net)
 
-    def triad_z(network, model: str):
-        nulls = sample_nulls(network, model, n_null, seed=1)
+    def triad_z(network, model: str, **chains):
+        nulls = sample_nulls(network, model, n_null, seed=1, **chains)
         counts = triad_census_edges(nulls.src, nulls.dst, network.n_nodes)
         return zscores(real3.to_numpy(), counts, names=list(real3.index)), nulls
 
@@ -179,16 +184,18 @@ def main() -> None:
     scaled = (f"igraph timed on {n_igraph3} samples, scaled x{scale:g}" if scale != 1
               else "igraph run on as many samples")
     for label, network in (("weights carried", net), ("topology only", topology)):
-        cpu, wall, (_, nulls) = timed(lambda: triad_z(network, "config"))
+        cpu, wall, (_, nulls) = timed(lambda: triad_z(network, "config", **INDEPENDENT))
         row(f"(1) triad Z, {n_null} config nulls, {label}", (cpu, wall), anchor3,
-            note=f"anchor igraph rewire, same null; {scaled}; engine "
+            note=f"anchor igraph rewire, same null and chain; {scaled}; engine "
                  f"{nulls.diagnostics['engine']}", min_ratio=20)
+        cpu, wall, _ = timed(lambda: triad_z(network, "config"))
+        row(f"(1t) same, the default thinned chains, {label}", (cpu, wall), anchor3)
     py_cpu, py_wall, _ = timed(lambda: python_acyclic_loop(net, n_python))
     scale_py = n_null / n_python
     anchor_dag = (py_cpu * scale_py, py_wall * scale_py)
     for label, network in (("weights carried", net), ("topology only", topology)):
         # config-dag: the null the Python anchor's acyclic chain samples
-        cpu, wall, (_, nulls) = timed(lambda: triad_z(network, "config-dag"))
+        cpu, wall, (_, nulls) = timed(lambda: triad_z(network, "config-dag", **INDEPENDENT))
         row(f"(1b) triad Z, {n_null} config-dag nulls, {label}", (cpu, wall), anchor_dag,
             note=f"anchor the same acyclic chain in Python (+ igraph triad_census), timed "
                  f"on {n_python} samples, scaled x{scale_py:g}; engine "
@@ -205,11 +212,11 @@ def main() -> None:
     ig_cpu, ig_wall, _ = timed(lambda: igraph_loop(net, n_igraph4, 4))
     scale4 = n_null / n_igraph4
 
-    def size4(model: str):
-        nulls = sample_nulls(topology, model, n_null, seed=2)
+    def size4(model: str, **chains):
+        nulls = sample_nulls(topology, model, n_null, seed=2, **chains)
         return motif4_census_many(nulls.adjacency_dense())
 
-    cpu, wall, _ = timed(lambda: size4("config"))
+    cpu, wall, _ = timed(lambda: size4("config", **INDEPENDENT))
     row(f"(3) size-4 census, {n_null} config nulls", (cpu, wall),
         (ig_cpu * scale4, ig_wall * scale4),
         note=f"anchor igraph rewire + motifs_randesu, same null, timed on {n_igraph4} "
@@ -237,10 +244,11 @@ def main() -> None:
     real = topology.adjacency().toarray().astype(bool)
     curve = []
     for k in (1, 3, 10, 30, 100):
-        nulls = sample_nulls(topology, "config-dag", 128, seed=4, switches_per_edge=k)
+        nulls = sample_nulls(topology, "config-dag", 128, seed=4, switches_per_edge=k,
+                             **INDEPENDENT)
         overlap = (nulls.adjacency_dense() & real).sum(axis=(1, 2)) / net.n_edges
         curve.append(f"{k}: {overlap.mean():.3f}")
-    print(f"mixing (config-dag, 128 nulls), mean share of real edges kept after k switches/edge: "
+    print("mixing (config-dag, 128 nulls), mean share of real edges kept after k switches/edge: "
           + ", ".join(curve))
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB

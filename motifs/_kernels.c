@@ -10,6 +10,10 @@
  * sequential engine runs the same streams and draws in the same order
  * (motifs.nulls._Xoshiro), so both engines give identical samples.
  *
+ * Samples come in chains (Fosdick et al. 2018's sampling gap): a chain's
+ * first sample runs the full length from the real graph, each later one a
+ * shorter gap from the sample before it, with its own stream.
+ *
  * Each edge reads one plane of the `allowed` bitsets (its `plane`): one plane
  * for most nulls, and for causal-config one plane of same-position and one of
  * cross-position cells, so an edge moves only onto cells of its own class.
@@ -102,7 +106,7 @@ typedef struct {
  * branch on success is well predicted and the work after it is rare. */
 static inline __attribute__((always_inline)) int64_t singles_loop(
     const chain_t *ch, rng_t *rng, slot_t *slot, const class_t *cls, uint64_t *free_,
-    const int one_class, const int mutual, const int64_t n_planes) {
+    const int64_t steps, const int one_class, const int mutual, const int64_t n_planes) {
     const int64_t n = ch->n, m = ch->n_singles, words = ch->words;
     const uint64_t *allowed = ch->allowed;
     int64_t accepted = 0;
@@ -111,7 +115,7 @@ static inline __attribute__((always_inline)) int64_t singles_loop(
      * (the stream's order is unchanged; the last attempt's extra draws go unused) */
     int64_t i = below(rng, m);
     int64_t j = one_class ? below(rng, m) : cls[i].class_start + below(rng, cls[i].class_size);
-    for (int64_t step = 0; step < ch->single_steps; step++) {
+    for (int64_t step = 0; step < steps; step++) {
         slot_t *x = slot + i, *y = slot + j;
         const int32_t *plane_x = &cls[i].plane_off, *plane_y = &cls[j].plane_off;
         i = below(rng, m);
@@ -142,8 +146,9 @@ static inline __attribute__((always_inline)) int64_t singles_loop(
  * same moves and draws as run_sample, on the single edges laid out in class
  * order (slot k is edge singles[k]) with everything an attempt reads side
  * by side.  `free_` holds n_planes bitsets; `occ` is scratch for one. */
-static int64_t run_singles(const chain_t *ch, uint64_t seed, int64_t *dst, uint64_t *occ,
-                           uint64_t *free_, int64_t n_planes, slot_t *slot, class_t *cls) {
+static int64_t run_singles(const chain_t *ch, uint64_t seed, int64_t steps, int64_t *dst,
+                           uint64_t *occ, uint64_t *free_, int64_t n_planes, slot_t *slot,
+                           class_t *cls) {
     const int64_t n = ch->n, m = ch->n_singles, words = ch->words;
     rng_t rng;
     int64_t accepted = 0;
@@ -164,35 +169,36 @@ static int64_t run_singles(const chain_t *ch, uint64_t seed, int64_t *dst, uint6
     }
     /* one plane in almost every null: a constant trip count for the update */
     if (ch->one_class && ch->preserve_mutual)
-        accepted = singles_loop(ch, &rng, slot, cls, free_, 1, 1, 1);
+        accepted = singles_loop(ch, &rng, slot, cls, free_, steps, 1, 1, 1);
     else if (ch->one_class)
-        accepted = singles_loop(ch, &rng, slot, cls, free_, 1, 0, 1);
+        accepted = singles_loop(ch, &rng, slot, cls, free_, steps, 1, 0, 1);
     else if (ch->preserve_mutual)
-        accepted = singles_loop(ch, &rng, slot, cls, free_, 0, 1, 1);
+        accepted = singles_loop(ch, &rng, slot, cls, free_, steps, 0, 1, 1);
     else if (n_planes == 1)
-        accepted = singles_loop(ch, &rng, slot, cls, free_, 0, 0, 1);
+        accepted = singles_loop(ch, &rng, slot, cls, free_, steps, 0, 0, 1);
     else
-        accepted = singles_loop(ch, &rng, slot, cls, free_, 0, 0, n_planes);
+        accepted = singles_loop(ch, &rng, slot, cls, free_, steps, 0, 0, n_planes);
     for (int64_t k = 0; k < m; k++) dst[ch->singles[k]] = slot[k].dst;
     return accepted;
 }
 
-/* Run one sample's chain; dst (m) and dyads (2 n_dyads) are updated in place. */
-static int64_t run_sample(const chain_t *ch, uint64_t seed, int64_t *dst, int64_t *dyads,
-                          uint64_t *occ) {
+/* Run one sample's chain of `single_steps` single and `dyad_steps` dyad attempts;
+ * dst (m) and dyads (2 n_dyads) are updated in place. */
+static int64_t run_sample(const chain_t *ch, uint64_t seed, int64_t single_steps,
+                          int64_t dyad_steps, int64_t *dst, int64_t *dyads, uint64_t *occ) {
     const int64_t n = ch->n;
     const int64_t *src = ch->src;
     const uint64_t *allowed = ch->allowed;
     rng_t rng;
     int64_t accepted = 0;
-    int64_t steps = ch->single_steps > ch->dyad_steps ? ch->single_steps : ch->dyad_steps;
+    int64_t steps = single_steps > dyad_steps ? single_steps : dyad_steps;
 
     rng_seed(&rng, seed);
     memset(occ, 0, (size_t)((n * n + 63) / 64) * sizeof(uint64_t));
     for (int64_t e = 0; e < ch->m; e++) SET(occ, src[e] * n + dst[e]);
 
     for (int64_t step = 0; step < steps; step++) {
-        if (step < ch->single_steps) {
+        if (step < single_steps) {
             int64_t i, j;
             if (ch->one_class) {
                 i = below(&rng, ch->n_singles);
@@ -219,7 +225,7 @@ static int64_t run_sample(const chain_t *ch, uint64_t seed, int64_t *dst, int64_
                 accepted++;
             }
         }
-        if (step < ch->dyad_steps) {
+        if (step < dyad_steps) {
             int64_t e = below(&rng, ch->n_dyads), f = below(&rng, ch->n_dyads);
             int64_t fe = (int64_t)(rng_next(&rng) >> 63), ff = (int64_t)(rng_next(&rng) >> 63);
             int64_t ab = dyads[2 * e + fe], ba = dyads[2 * e + 1 - fe];
@@ -278,9 +284,11 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
     Py_buffer src, dst0, allowed, plane, singles, cstart, csize, dyads0, eclass, seeds, out,
         out_dyads;
     int pm;
-    if (!PyArg_ParseTuple(args, "nny*y*y*y*y*y*y*y*y*pnny*w*w*", &ch.n, &ch.m, &src, &dst0,
+    Py_ssize_t chain_len, gap_single, gap_dyad;
+    if (!PyArg_ParseTuple(args, "nny*y*y*y*y*y*y*y*y*pnnnnny*w*w*", &ch.n, &ch.m, &src, &dst0,
                           &allowed, &plane, &singles, &cstart, &csize, &dyads0, &eclass, &pm,
-                          &ch.single_steps, &ch.dyad_steps, &seeds, &out, &out_dyads))
+                          &ch.single_steps, &ch.dyad_steps, &chain_len, &gap_single, &gap_dyad,
+                          &seeds, &out, &out_dyads))
         return NULL;
     Py_buffer *all[] = {&src, &dst0, &allowed, &plane, &singles, &cstart, &csize,
                         &dyads0, &eclass, &seeds, &out, &out_dyads};
@@ -298,7 +306,12 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
           need(&out, n_samples * ch.m, 8, "out") &&
           need(&out_dyads, n_samples * 2 * ch.n_dyads, 8, "out_dyads")))
         goto done;
-    if ((ch.single_steps > 0 && ch.n_singles < 1) || (ch.dyad_steps > 0 && ch.n_dyads < 1)) {
+    if (chain_len < 1 || gap_single < 0 || gap_dyad < 0) {
+        PyErr_SetString(PyExc_ValueError, "chain_len must be >= 1 and the gap steps >= 0");
+        goto done;
+    }
+    if ((ch.single_steps > 0 && ch.n_singles < 1) || (ch.dyad_steps > 0 && ch.n_dyads < 1) ||
+        (gap_single > 0 && ch.n_singles < 1) || (gap_dyad > 0 && ch.n_dyads < 1)) {
         PyErr_SetString(PyExc_ValueError, "steps requested with nothing to switch");
         goto done;
     }
@@ -356,11 +369,16 @@ static PyObject *switch_samples(PyObject *self, PyObject *args) {
         for (Py_ssize_t s = 0; s < n_samples; s++) {
             int64_t *dst = (int64_t *)out.buf + s * ch.m;
             int64_t *dy = (int64_t *)out_dyads.buf + s * 2 * ch.n_dyads;
-            memcpy(dst, ch.dst0, (size_t)ch.m * 8);
-            memcpy(dy, ch.dyads0, (size_t)ch.n_dyads * 16);
-            accepted += ch.dyad_steps ? run_sample(&ch, seed[s], dst, dy, occ)
-                                      : run_singles(&ch, seed[s], dst, occ, free_, n_planes,
-                                                    edge, cls);
+            /* a chain's first sample starts at the real graph and runs the full length;
+             * each later one continues from the sample before it for the gap */
+            int first = s % chain_len == 0;
+            int64_t singles = first ? ch.single_steps : gap_single;
+            int64_t dyad = first ? ch.dyad_steps : gap_dyad;
+            memcpy(dst, first ? ch.dst0 : dst - ch.m, (size_t)ch.m * 8);
+            memcpy(dy, first ? ch.dyads0 : dy - 2 * ch.n_dyads, (size_t)ch.n_dyads * 16);
+            accepted += dyad ? run_sample(&ch, seed[s], singles, dyad, dst, dy, occ)
+                                   : run_singles(&ch, seed[s], singles, dst, occ, free_,
+                                                 n_planes, edge, cls);
         }
         Py_END_ALLOW_THREADS
         free(occ);
@@ -859,10 +877,14 @@ static PyMethodDef methods[] = {
      "int64, in motifs.catalog.TRIAD_CODES order."},
     {"switch_samples", switch_samples, METH_VARARGS,
      "switch_samples(n, m, src, dst, allowed, plane, singles, class_start, class_size, dyads, "
-     "edge_class, preserve_mutual, single_steps, dyad_steps, seeds, out, out_dyads) -> "
+     "edge_class, preserve_mutual, single_steps, dyad_steps, chain_len, gap_single_steps, "
+     "gap_dyad_steps, seeds, out, out_dyads) -> "
      "accepted\n\nRun Milo's switching chain once per seed; int64 buffers except allowed "
      "(uint64 words: one little-endian bitset of the n*n cells per plane; edge e reads "
-     "plane[e]) and seeds (uint64). Writes each sample's edge targets to out (S, m)."},
+     "plane[e]) and seeds (uint64). Writes each sample's edge targets to out (S, m). Samples "
+     "come in chains of chain_len: a chain's first sample runs single_steps / dyad_steps "
+     "from the real graph, each later one gap_single_steps / gap_dyad_steps from the sample "
+     "before it."},
     {"quad_row_links", quad_row_links, METH_VARARGS,
      "quad_row_links(n, out_bits, in_bits, out)\n\nFor the S oriented graphs given by their "
      "out- and in-neighbour bitsets ((S, n, words) uint64, little-endian), write to out (R, 4) "

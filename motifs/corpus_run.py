@@ -65,8 +65,9 @@ NULL_COUNTS_METHOD = "motif_null_counts"
 
 #: Bump when a change makes cached results of earlier versions wrong (2: causal-config
 #: became the default for graphs with positions; identical engines; n_excluded; 3: the
-#: switching nulls' default chain lengths come from the mixing study, no longer 100).
-RUN_VERSION = 3
+#: switching nulls' default chain lengths come from the mixing study, no longer 100; 4: the
+#: switching nulls' samples lie on thinned chains).
+RUN_VERSION = 4
 
 #: Columns of the run table, before the profile's own extras.
 RUN_COLUMNS: tuple[str, ...] = ("graph", "slug")
@@ -335,25 +336,29 @@ def _shared_pool(jobs: int | None) -> Any:
 
 
 def _chain_share(null: str | None, source: str | Network) -> float:
-    """A null's switching chain length as a share of 100 attempts per edge (1 at most).
+    """A null's attempted switches per sample as a share of 100 per edge (1 at most).
 
     What a block costs scales with it: :data:`BLOCK_EDGE_SAMPLES` edge-samples are
     about a second of switching at 100 attempts per edge. Without a named null a
     network takes its :func:`motifs.nulls.default_null`; a corpus's graphs, not
     loaded here, are taken as attribution graphs (``causal-config``). Nulls
     without switching cost about their census, a fifth (measured: ``er`` on
-    the Dallas graph, 0.23 s for 1,000 samples and their census).
+    the Dallas graph, 0.23 s for 1,000 samples and their census). A switching
+    null's samples cost :func:`motifs.nulls.mean_switches_per_edge` (thinned
+    chains: ``config`` 11 attempts per edge, no longer 75).
 
     Examples
     --------
     >>> _chain_share("config", "corpus"), _chain_share("er", "corpus")
-    (0.75, 0.2)
+    (0.2, 0.2)
+    >>> _chain_share("triad-preserving", "corpus")
+    1.0
     """
-    from motifs.nulls import default_null, default_options
+    from motifs.nulls import default_null, mean_switches_per_edge
 
     if null is None:
         null = default_null(source) if isinstance(source, Network) else "causal-config"
-    length = default_options(null).get("switches_per_edge")
+    length = mean_switches_per_edge(null)
     return 0.2 if length is None else min(1.0, max(0.2, length / 100.0))
 
 

@@ -64,6 +64,32 @@ attempts per edge. The defaults: 75 for ``config`` and ``config-dag``
 defaults against long-chain means stored by
 ``tests/data/make_mixing_references.py``.
 
+Thinning. That length is a burn-in: once a chain has left the real graph,
+its later states are draws from the same uniform distribution, so the
+serial engines do not restart every sample at the real graph. They lay the
+samples on chains of ``samples_per_chain`` (default 64, the block size of
+the corpus runs, so no chain spans two calls): a chain's first sample runs
+``switches_per_edge`` from the real graph, each later one
+``gap_switches_per_edge`` from the sample before it, on its own stream (the
+sampling gap of Fosdick et al. 2018, sec. 5). Successive samples of a chain
+are then nearly uncorrelated: ``benchmarks/bench_mixing.py --gaps``
+measures the lag-1 autocorrelation of the 030T, 021C and 030C counts on the
+17 shared graphs and a random digraph with mutual dyads (16 chains of 64
+per graph, null and gap; standard error 0.03). The smallest gaps at which
+every graph's largest value over the three counts stays under 0.15 are 8
+(``config``, ``config-dag``, ``causal-config``) and 5 (``layer-config``);
+at 3 per edge it reaches 0.36. The defaults, 10 for ``config`` and
+``config-dag`` (largest values 0.145 and 0.104), 8 for ``causal-config``
+(0.070) and 5 for ``layer-config`` (0.069), bound the AR(1) variance
+factor of a null mean by 1.35 (in fact the largest values are a few
+standard errors of noise above typical ones), and the null SD stays
+unbiased. A sample then costs 11, 11, 8.3 and 5.2 attempts per edge
+instead of 75, 75, 30 and 20. Sample k of a seed depends only on the
+samples before it in its chain, so a shorter run is a prefix of a longer
+one; ``samples_per_chain=1`` gives independent chains, each from the real
+graph (what ``triad-preserving`` starts from, and what the dense engine
+always runs).
+
 References
 ----------
 R. Milo, S. Shen-Orr, S. Itzkovitz, N. Kashtan, D. Chklovskii, U. Alon,
@@ -111,16 +137,25 @@ NULL_MODELS: dict[str, str] = {
                         "switches (Milo's 4-node null)",
 }
 
+#: Attempted switches per edge between successive samples of one chain (the sampling
+#: gap, module docstring "Thinning"), from benchmarks/bench_mixing.py's autocorrelation study.
+GAPS: dict[str, float] = {"config": 10.0, "config-dag": 10.0, "layer-config": 5.0,
+                          "causal-config": 8.0}
+
 #: Options each model accepts, with their defaults.
 #: The switching chains' lengths (attempted switches per edge) are those the mixing
 #: study (benchmarks/bench_mixing.py, the module docstring's "Mixing") justifies.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "config": {"switches_per_edge": 75.0, "preserve_mutual": True, "engine": "auto"},
-    "config-dag": {"switches_per_edge": 75.0, "engine": "auto"},
+    "config": {"switches_per_edge": 75.0, "preserve_mutual": True, "engine": "auto",
+               "samples_per_chain": 64, "gap_switches_per_edge": GAPS["config"]},
+    "config-dag": {"switches_per_edge": 75.0, "engine": "auto", "samples_per_chain": 64,
+                   "gap_switches_per_edge": GAPS["config-dag"]},
     "er": {},
     "layer-er": {},
-    "layer-config": {"switches_per_edge": 20.0, "preserve_mutual": True, "engine": "auto"},
-    "causal-config": {"switches_per_edge": 30.0, "engine": "auto"},
+    "layer-config": {"switches_per_edge": 20.0, "preserve_mutual": True, "engine": "auto",
+                     "samples_per_chain": 64, "gap_switches_per_edge": GAPS["layer-config"]},
+    "causal-config": {"switches_per_edge": 30.0, "engine": "auto", "samples_per_chain": 64,
+                      "gap_switches_per_edge": GAPS["causal-config"]},
     "sign": {},
     "triad-preserving": {"switches_per_edge": 100.0, "preserve_mutual": True, "engine": "auto",
                          "anneal_switches_per_edge": 1000.0, "temperature": 0.05,
@@ -151,8 +186,9 @@ class NullSamples:
     options : dict
         The options used, defaults filled in.
     diagnostics : dict
-        What the run measured: attempted switches per edge, acceptance,
-        the engine, and for ``triad-preserving`` the base null
+        What the run measured: attempted switches per edge (the mean over
+        samples), acceptance, the engine, ``samples_per_chain`` (1 on the
+        dense engine) and ``gap_switches_per_edge``, and for ``triad-preserving`` the base null
         (``base_model``), the residual census distance of each sample
         (``census_distance``: > 0 for a sample that never reached the real
         census, which motif profiles exclude), ``n_exact`` and the acceptance
@@ -272,6 +308,28 @@ def default_options(model: str) -> dict[str, Any]:
     return dict(_DEFAULTS[model])
 
 
+def mean_switches_per_edge(model: str, **options: Any) -> float | None:
+    """Attempted switches per edge and sample of a switching null's full chains.
+
+    What a sample costs: a chain's first sample runs ``switches_per_edge``,
+    each of its ``samples_per_chain - 1`` later ones ``gap_switches_per_edge``
+    (``options`` override the defaults). None for a null without switching;
+    triad-preserving counts its starting chain only.
+
+    Examples
+    --------
+    >>> mean_switches_per_edge("config"), mean_switches_per_edge("config", samples_per_chain=1)
+    (11.015625, 75.0)
+    >>> mean_switches_per_edge("er") is None
+    True
+    """
+    opts = _check_options(model, options)
+    if "switches_per_edge" not in opts:
+        return None
+    thinning = _Thinning(opts.get("samples_per_chain", 1), opts.get("gap_switches_per_edge", 0.0))
+    return thinning.mean_length(opts["switches_per_edge"])
+
+
 def sample_nulls(net: Network, model: str, n_samples: int, seed: int,
                  **options: Any) -> NullSamples:
     """Draw ``n_samples`` null networks of ``net`` under a null model.
@@ -287,11 +345,18 @@ def sample_nulls(net: Network, model: str, n_samples: int, seed: int,
     seed : int
         Seed; the same seed gives identical samples.
     **options
-        ``switches_per_edge`` (float): attempted switches per sample are
-        ``switches_per_edge * m``; rejected attempts count, as in Milo et al.
-        Defaults (see "Mixing" in the module docstring): 75 for config and
-        config-dag, 20 for layer-config, 30 for causal-config, 100 for the
-        switching that starts triad-preserving. ``preserve_mutual`` (bool, default True; config,
+        ``switches_per_edge`` (float): attempted switches from the real graph
+        to a chain's first sample are ``switches_per_edge * m``; rejected
+        attempts count, as in Milo et al. Defaults (see "Mixing" in the module
+        docstring): 75 for config and config-dag, 20 for layer-config, 30 for
+        causal-config, 100 for the switching that starts triad-preserving.
+        ``samples_per_chain`` (int, default 64) and ``gap_switches_per_edge``
+        (float; defaults 10, 10, 5 and 8 for config, config-dag,
+        layer-config and causal-config): the serial engines' samples lie on
+        chains of that many samples, each later sample of a chain that many
+        attempts per edge after the one before it (module docstring,
+        "Thinning"; ``samples_per_chain=1``: independent chains).
+        ``preserve_mutual`` (bool, default True; config,
         layer-config, triad-preserving): keep the number of mutual dyads
         (single edges switch only with single edges and never form a mutual
         pair; mutual dyads switch as pairs). ``engine`` ("auto", "dense",
@@ -394,13 +459,19 @@ def _check_options(model: str, options: dict[str, Any]) -> dict[str, Any]:
                          f"its options are {sorted(allowed) or 'none'}")
     opts = {**allowed, **options}
     for key in ("switches_per_edge", "anneal_switches_per_edge", "temperature",
-                "settle_switches_per_edge"):
+                "settle_switches_per_edge", "gap_switches_per_edge"):
         if key in opts:
             value = opts[key]
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
                     or not math.isfinite(value) or value < 0:
                 raise MotifError(f"option {key} must be a non-negative number, got {value!r}")
             opts[key] = float(value)
+    if "samples_per_chain" in opts:
+        value = opts["samples_per_chain"]
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise MotifError(f"option samples_per_chain must be a positive integer, "
+                             f"got {value!r}")
+        opts["samples_per_chain"] = int(value)
     if "preserve_mutual" in opts and not isinstance(opts["preserve_mutual"], (bool, np.bool_)):
         raise MotifError(f"option preserve_mutual must be True or False, "
                          f"got {opts['preserve_mutual']!r}")
@@ -439,13 +510,16 @@ def _package(net: Network, model: str, opts: dict[str, Any], src: np.ndarray,
              dst: np.ndarray, slot: np.ndarray, diagnostics: dict[str, Any]) -> NullSamples:
     """Sort each sample's edges by (src, dst) and look up carried attributes."""
     n = max(net.n_nodes, 1)
-    key = src.astype(np.int64) * n + dst
+    # int32 cell keys where they fit: half the memory traffic of the sort
+    dtype = np.int32 if n * n < 2**31 else np.int64
+    key = src.astype(dtype) * dtype(n) + dst.astype(dtype)
     if net.sign is None and net.weight is None:
         # a bare topology carries nothing: sort the keys themselves (no argsort, no gathers);
         # a sample's cells are distinct, so the order is that of the argsort below
         key.sort(axis=1)
-        src, dst = np.divmod(key, n)
-        return NullSamples(src=src.astype(np.int32), dst=dst.astype(np.int32), sign=None,
+        src, dst = np.divmod(key, dtype(n))
+        return NullSamples(src=src.astype(np.int32, copy=False),
+                           dst=dst.astype(np.int32, copy=False), sign=None,
                            weight=None, n_nodes=net.n_nodes, model=model, options=opts,
                            diagnostics=diagnostics, base=net)
     order = np.argsort(key, axis=1, kind="stable")
@@ -632,12 +706,32 @@ def _causal_chain(net: Network) -> _Chain:
                   np.zeros(m, dtype=bool), False, serial_only=True)
 
 
+@dataclass(frozen=True)
+class _Thinning:
+    """How the serial engines lay samples on chains (module docstring, "Thinning").
+
+    Sample k is position k % ``per_chain`` of chain k // ``per_chain``: the
+    chain's first sample runs the full length from the real graph, each later
+    one ``gap`` attempted switches per edge from the sample before it.
+    """
+
+    per_chain: int = 1
+    gap: float = 0.0
+
+    def mean_length(self, switches_per_edge: float) -> float:
+        """Mean attempted switches per edge and sample of a full chain."""
+        return (switches_per_edge + (self.per_chain - 1) * self.gap) / self.per_chain
+
+
 def _switching(net: Network, model: str, n_samples: int, rng: np.random.Generator,
                opts: dict[str, Any]):
     chain = _chain_for(net, model, opts.get("preserve_mutual", False))
     label, planes = _edge_labels(net, chain)
-    engine = _pick_engine(chain, n_samples, opts["engine"], planes)
-    dst, diag = _switch(engine, chain, n_samples, rng, opts["switches_per_edge"], label, planes)
+    thinning = _Thinning(opts["samples_per_chain"], opts["gap_switches_per_edge"])
+    spe = opts["switches_per_edge"]
+    engine = _pick_engine(chain, n_samples, opts["engine"], planes,
+                          serial_share=thinning.mean_length(spe) / max(spe, 1e-12))
+    dst, diag = _switch(engine, chain, n_samples, rng, spe, label, planes, thinning)
     m = net.n_edges
     src = np.broadcast_to(chain.src, (n_samples, m)).copy()
     slot = np.broadcast_to(np.arange(m), (n_samples, m)).copy()
@@ -646,12 +740,20 @@ def _switching(net: Network, model: str, n_samples: int, rng: np.random.Generato
 
 
 def _switch(engine: str, chain: _Chain, n_samples: int, rng: np.random.Generator,
-            switches_per_edge: float, label: np.ndarray,
-            planes: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """Run the switching chain on the engine :func:`_pick_engine` chose."""
-    run = {"dense": _dense_switch, "sequential": _sequential_switch,
-           "compiled": _compiled_switch}[engine]
-    return run(chain, n_samples, rng, switches_per_edge, label, planes)
+            switches_per_edge: float, label: np.ndarray, planes: int,
+            thinning: _Thinning = _Thinning()) -> tuple[np.ndarray, dict[str, Any]]:
+    """Run the switching chain on the engine :func:`_pick_engine` chose.
+
+    The serial engines lay samples on chains by ``thinning``; the dense
+    engine's samples are independent chains of the full length.
+    """
+    if engine == "dense":
+        dst, diag = _dense_switch(chain, n_samples, rng, switches_per_edge, label, planes)
+        return dst, {**diag, "samples_per_chain": 1}
+    run = _sequential_switch if engine == "sequential" else _compiled_switch
+    dst, diag = run(chain, n_samples, rng, switches_per_edge, thinning)
+    return dst, {**diag, "samples_per_chain": thinning.per_chain,
+                 "gap_switches_per_edge": thinning.gap}
 
 
 def _edge_labels(net: Network, chain: _Chain) -> tuple[np.ndarray, int]:
@@ -676,7 +778,8 @@ def _edge_labels(net: Network, chain: _Chain) -> tuple[np.ndarray, int]:
     return np.zeros(m, dtype=np.int64), 0
 
 
-def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int) -> str:
+def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int,
+                 serial_share: float = 1.0) -> str:
     """Choose the cheaper chain from a cost model measured on a 2-core x86 box.
 
     Dense: a step costs about 60 us plus (35 + 12 * label planes) ns per block
@@ -687,7 +790,9 @@ def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int) -> str
     plus 25 ns per sample), so "auto" chooses between the dense and the serial
     chain as if the kernel were built, and runs the serial chain on the
     kernel when it is: samples depend on the seed and options only, never on
-    whether the C extension was built.
+    whether the C extension was built. ``serial_share``: the serial chain's
+    attempts per sample relative to the dense engine's (below 1 when the
+    serial samples are thinned chains).
     """
     if engine == "compiled" and _kernel is None:
         raise MotifError("engine 'compiled' is not built in this install (motifs/_kernels.c "
@@ -722,7 +827,7 @@ def _pick_engine(chain: _Chain, n_samples: int, engine: str, planes: int) -> str
     lanes = (n_samples + 63) // 64
     per_block = (35 + 12 * planes) * (1.5 if chain.preserve_mutual else 1.0)
     dense_ns = (60_000 + per_block * lanes * blocks) / max(blocks * density_sq * n_samples, 1e-9)
-    return "dense" if dense_ns < 8.0 else serial
+    return "dense" if dense_ns < 8.0 * serial_share else serial
 
 
 def _cells_fraction(chain: _Chain) -> float:
@@ -1167,25 +1272,33 @@ class _SequentialState:
 
 
 def _sequential_switch(chain: _Chain, n_samples: int, rng: np.random.Generator,
-                       switches_per_edge: float, label: np.ndarray,
-                       planes: int) -> tuple[np.ndarray, dict[str, Any]]:
-    """Milo's chain in numpy, vectorised across samples: the compiled engine's samples.
+                       switches_per_edge: float,
+                       thinning: _Thinning) -> tuple[np.ndarray, dict[str, Any]]:
+    """Milo's chain in numpy, vectorised across chains: the compiled engine's samples.
 
     Each sample runs the xoshiro256** stream the C kernel would run for it
     (seeded alike from ``rng``), drawing in the same order, so the two
-    engines give identical samples for one seed.
+    engines give identical samples for one seed. The chains of a chunk run
+    side by side, one position of every chain per round; a last, shorter
+    chain's missing positions run on throw-away streams.
     """
-    del label, planes  # each edge slot keeps its attributes by construction
     n, m = chain.n, chain.src.size
+    per = thinning.per_chain
     out = np.empty((n_samples, m), dtype=np.int64)
     attempts = accepted = 0
     seeds = _sample_seeds(rng, n_samples)
-    for lo, hi in _chunks(n_samples, n * n + 16 * m):
+    # whole chains per chunk: each chain's state lives in one lane
+    for lo, hi in _chunks(-(-n_samples // per), n * n + 16 * m):
         state = _SequentialState(chain, hi - lo)
-        a, c = _run_sequential(state, _Xoshiro(seeds[lo:hi]), switches_per_edge)
-        attempts += a
-        accepted += c
-        out[lo:hi] = state.dst
+        for position in range(min(per, n_samples - lo * per)):
+            index = (np.arange(lo, hi) * per + position)
+            live = index < n_samples
+            draws = _Xoshiro(np.where(live, seeds[np.minimum(index, n_samples - 1)], 0))
+            length = switches_per_edge if position == 0 else thinning.gap
+            a, c = _run_sequential(state, draws, length, lanes=int(live.sum()))
+            attempts += a
+            accepted += c
+            out[index[live]] = state.dst[live]
     return out, {"switches_per_edge": attempts / max(n_samples * m, 1),
                  "acceptance": accepted / max(attempts, 1)}
 
@@ -1199,19 +1312,20 @@ def _step_counts(n_singles: int, n_dyads: int, switches_per_edge: float) -> tupl
 
 
 def _compiled_switch(chain: _Chain, n_samples: int, rng: np.random.Generator,
-                     switches_per_edge: float, label: np.ndarray,
-                     planes: int) -> tuple[np.ndarray, dict[str, Any]]:
+                     switches_per_edge: float,
+                     thinning: _Thinning) -> tuple[np.ndarray, dict[str, Any]]:
     """The sequential engine's chain in C (motifs/_kernels.c), one sample at a time.
 
     Each sample runs its own generator, seeded from ``rng``; the move set,
-    the constraints, the attempt count and the random draws are those of the
-    sequential engine, so both give identical samples.
+    the constraints, the chains (``thinning``), the attempt counts and the
+    random draws are those of the sequential engine, so both give identical
+    samples.
     """
-    del label, planes  # each edge slot keeps its attributes by construction
     n, m = chain.n, chain.src.size
     state = _SequentialState(chain, 1)
     single_steps, dyad_steps = _step_counts(state.singles.size, state.dyads.shape[1],
                                             switches_per_edge)
+    gap_single, gap_dyad = _step_counts(state.singles.size, state.dyads.shape[1], thinning.gap)
     ints = [np.ascontiguousarray(x, dtype=np.int64) for x in (
         chain.src, chain.dst, chain.plane, state.singles, state.class_start, state.class_size,
         state.dyads[0], chain.edge_class)]
@@ -1227,30 +1341,37 @@ def _compiled_switch(chain: _Chain, n_samples: int, rng: np.random.Generator,
     out_dyads = np.empty((n_samples, state.dyads.shape[1], 2), dtype=np.int64)
     accepted = _kernel.switch_samples(
         n, m, ints[0], ints[1], allowed, ints[2], ints[3], ints[4], ints[5], ints[6], ints[7],
-        bool(chain.preserve_mutual), single_steps, dyad_steps, seeds, out, out_dyads)
-    attempts = n_samples * (single_steps + 2 * dyad_steps)
+        bool(chain.preserve_mutual), single_steps, dyad_steps, thinning.per_chain, gap_single,
+        gap_dyad, seeds, out, out_dyads)
+    first = -(-n_samples // thinning.per_chain)  # samples that start a chain
+    attempts = first * (single_steps + 2 * dyad_steps) + \
+        (n_samples - first) * (gap_single + 2 * gap_dyad)
     return out, {"switches_per_edge": attempts / max(n_samples * m, 1),
                  "acceptance": accepted / max(attempts, 1)}
 
 
-def _run_sequential(state: _SequentialState, draws: _Xoshiro,
-                    switches_per_edge: float) -> tuple[int, int]:
-    """Attempt ``switches_per_edge`` switches per single edge and per dyad edge."""
+def _run_sequential(state: _SequentialState, draws: _Xoshiro, switches_per_edge: float,
+                    lanes: int | None = None) -> tuple[int, int]:
+    """Attempt ``switches_per_edge`` switches per single edge and per dyad edge.
+
+    Returns (attempts, accepted) counted over the first ``lanes`` samples
+    (default all); the others run throw-away streams.
+    """
     single_steps, dyad_steps = _step_counts(state.singles.size, state.dyads.shape[1],
                                             switches_per_edge)
     attempts = accepted = 0
-    s = state.rows.size
+    s = state.rows.size if lanes is None else lanes
     for step in range(max(single_steps, dyad_steps)):
         if step < single_steps:
             i, j, a, b, c, d, ok = state.propose(draws)
             state.apply(i, j, a, b, c, d, ok)
             attempts += s
-            accepted += int(ok.sum())
+            accepted += int(ok[:s].sum())
         if step < dyad_steps:
             picked, a, b, c, d, ok = state.propose_dyads(draws)
             state.apply_dyads(picked, a, b, c, d, ok)
             attempts += 2 * s
-            accepted += 2 * int(ok.sum())
+            accepted += 2 * int(ok[:s].sum())
     return attempts, accepted
 
 

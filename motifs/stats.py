@@ -280,3 +280,32 @@ def zscores(real_counts, null_counts, names: Sequence[str] | None = None,
     })
     table.attrs["identities"] = linear_identities(null, names)
     return table
+
+
+def lag_one_autocorrelation(values: np.ndarray, per_chain: int) -> np.ndarray:
+    """Lag-1 autocorrelation of each column of ``values`` (S, k) within chains.
+
+    Samples ``[j * per_chain, (j + 1) * per_chain)`` form chain j (the nulls'
+    ``samples_per_chain``); pairs of successive samples of one chain are
+    pooled, each chain centred on its own mean. 0 for independent samples
+    (``per_chain`` 1) and for a constant column. Used to choose and check
+    the nulls' sampling gap (``motifs.nulls``, "Thinning"; Fosdick et al.
+    2018, sec. 5).
+
+    >>> x = np.repeat(np.arange(8.0), 2)[:, None]     # each value twice in a row
+    >>> round(float(lag_one_autocorrelation(x, 16)[0]), 4)
+    0.8125
+    """
+    n, k = values.shape
+    if per_chain < 2 or n < 3:
+        return np.zeros(k)
+    full = n // per_chain * per_chain
+    chains = [values[:full].reshape(-1, per_chain, k)] if full else []
+    if n > full + 1:
+        chains.append(values[full:][None])
+    products = squares = 0.0
+    for block in chains:
+        centred = block - block.mean(axis=1, keepdims=True)
+        products = products + (centred[:, 1:] * centred[:, :-1]).sum(axis=(0, 1))
+        squares = squares + (centred ** 2).sum(axis=(0, 1))
+    return np.where(squares > 0, products / np.where(squares > 0, squares, 1.0), 0.0)

@@ -253,7 +253,10 @@ def ablate_cascades(probe: CausalProbe, records: Sequence[dict[str, Any]], n_ran
         One row per cascade: ``n_features``, ``p_clean``, ``p_ablated``,
         ``ablation_drop`` (``p_clean - p_ablated`` of the cascade's logit),
         ``random_drop_mean``, ``random_drop_sd`` (over ``n_random`` matched
-        random sets), ``ratio`` (:func:`drop_ratio`).
+        random sets), ``ratio`` (:func:`drop_ratio`) and ``controls`` (the
+        distinct ``(layer, pos, feature)`` the random sets drew, sorted: with
+        TopK transcoders a slot holds only k active features, so the controls
+        of a one-feature cascade are its slot's k - 1 other features).
     """
     out = []
     for i, record in enumerate(records):
@@ -261,15 +264,15 @@ def ablate_cascades(probe: CausalProbe, records: Sequence[dict[str, Any]], n_ran
         keys = _feature_keys(probe.graph, np.array(cascade_features(probe.graph, record), dtype=np.int64))
         p_clean = probe.probability(probe.clean_logits, token)
         p_ablated = probe.probability(probe.run(keys)[0], token)
-        drops = [p_clean - probe.probability(probe.run(draw)[0], token)
-                 for draw in random_feature_sets(probe.pool, [k[:2] for k in keys], n_random, seed + i,
-                                                 exclude=set(keys))]
+        draws = random_feature_sets(probe.pool, [k[:2] for k in keys], n_random, seed + i, exclude=set(keys))
+        drops = [p_clean - probe.probability(probe.run(draw)[0], token) for draw in draws]
         mean = float(np.mean(drops))
         out.append({"n_features": len(keys), "p_clean": p_clean, "p_ablated": p_ablated,
                     "ablation_drop": p_clean - p_ablated, "random_drop_mean": mean,
-                    "random_drop_sd": float(np.std(drops)), "ratio": drop_ratio(p_clean - p_ablated, mean)})
+                    "random_drop_sd": float(np.std(drops)), "ratio": drop_ratio(p_clean - p_ablated, mean),
+                    "controls": sorted({k for draw in draws for k in draw})})
     return pd.DataFrame(out, columns=["n_features", "p_clean", "p_ablated", "ablation_drop", "random_drop_mean",
-                                      "random_drop_sd", "ratio"])
+                                      "random_drop_sd", "ratio", "controls"])
 
 
 def validate_cascades(intervener: Intervener, graph: AttributionGraph, records: list[dict[str, Any]],

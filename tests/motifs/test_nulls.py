@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from motifs.census import triad_census_many
+from motifs.census import triad_census_edges, triad_census_many
 from motifs.errors import MotifError
 from motifs.network import Network
 from motifs.nulls import NULL_MODELS, NullSamples, _levels, default_null, default_options, sample_nulls
@@ -331,25 +331,32 @@ def test_mutual_preserving_config_is_uniform_on_the_graphs_its_switches_reach(en
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_default_switching_mixes_a_random_sparse_graph(engine):
-    """Mixing bound: after the default 75 attempted switches per edge, under
-    half of the real edges are still in place in every sample (a uniform
-    random graph with these degrees keeps about a tenth)."""
+    """Mixing bound: after the default 75 attempted switches per edge (a chain's
+    first sample) and 10 more per later sample of the chain, under half of the real
+    edges are still in place in every sample (a uniform random graph with these
+    degrees keeps about a tenth)."""
     net = random_digraph(40, 0.08, seed=12)
     nulls = sample_nulls(net, "config", 16, seed=1, engine=engine, preserve_mutual=False)
     overlap = (nulls.adjacency_dense() & dense(net)[None]).sum(axis=(1, 2)) / net.n_edges
     assert overlap.max() < 0.5
-    assert nulls.diagnostics["switches_per_edge"] == pytest.approx(75, rel=0.05)
+    # the dense engine runs independent chains; the serial ones one chain of 16 samples
+    expected = 75 if engine == "dense" else (75 + 15 * 10) / 16
+    assert nulls.diagnostics["switches_per_edge"] == pytest.approx(expected, rel=0.05)
 
 
 MIXING_CASES = json.loads(MIXING_FILE.read_text())["cases"]
 
 
-def mixing_disagreement(case: dict, switches_per_edge: float | None = None) -> float:
+def mixing_disagreement(case: dict, switches_per_edge: float | None = None,
+                        **options) -> float:
     """Largest |z| between the null means of 030T / 030C at a chain length (default:
-    the null's default) and the stored 100-per-edge means of one real graph.
+    the null's default, thinned chains included) and the stored 100-per-edge means
+    of independent chains on one real graph.
 
     300 samples on small graphs, 100 on large ones: a null mean off by 0.26 / 0.42
-    null SDs gives |z| 4.
+    null SDs gives |z| 4. Successive samples of a thinned chain are correlated, so
+    the variance of their mean is widened by the AR(1) factor (1 + rho) / (1 - rho)
+    of their lag-1 autocorrelation rho (0 for independent samples).
     """
     from tests.data.make_motif_references import edges_sha256
 
@@ -359,11 +366,13 @@ def mixing_disagreement(case: dict, switches_per_edge: float | None = None) -> f
                     "PYTHONPATH=$PWD python tests/data/make_mixing_references.py")
     n_samples = 300 if net.n_edges < 5000 else 100
     moments = null_moments(net, case["null"], n_samples, seed=11,
-                           switches_per_edge=switches_per_edge)
+                           switches_per_edge=switches_per_edge, **options)
     worst = 0.0
-    for code, (mean, sd) in moments.items():
+    for code, (mean, sd, rho) in moments.items():
         ref = case["moments"][code]
-        spread = np.sqrt(sd ** 2 / n_samples + ref["sd"] ** 2 / case["n_samples"])
+        rho = min(max(rho, 0.0), 0.9)
+        spread = np.sqrt(sd ** 2 / n_samples * (1 + rho) / (1 - rho)
+                         + ref["sd"] ** 2 / case["n_samples"])
         if spread == 0:
             assert mean == ref["mean"]
             continue
@@ -381,15 +390,20 @@ def test_default_chain_length_reaches_the_long_chain_null_means(case):
 
 
 def test_the_mixing_check_fails_a_default_too_short_to_mix():
-    """The check above has power: at 20 attempts per edge (the study: 0.9 null SDs off
-    on this graph) config's null means on the slowest graph are off; so are Dallas's
-    under config at 10 and causal-config at 5 (a default below those fails)."""
+    """The check above has power: with independent chains (each sample's burn-in
+    alone) at 20 attempts per edge (the study: 0.9 null SDs off on this graph)
+    config's null means on the slowest graph are off; so are Dallas's under config
+    at 10 and causal-config at 5 (a burn-in below those fails); and a thinned chain
+    whose gap is too short to move (0.2 attempts per edge after a 2-per-edge burn-in)
+    stays off too."""
     def case(graph: str, null: str) -> dict:
         return next(c for c in MIXING_CASES if graph in c["graph"] and c["null"] == null)
 
-    assert mixing_disagreement(case("g-france", "config"), switches_per_edge=20.0) > 4.0
-    assert mixing_disagreement(case("dallas", "config"), switches_per_edge=10.0) > 4.0
-    assert mixing_disagreement(case("dallas", "causal-config"), switches_per_edge=5.0) > 4.0
+    alone = {"samples_per_chain": 1}
+    assert mixing_disagreement(case("g-france", "config"), 20.0, **alone) > 4.0
+    assert mixing_disagreement(case("dallas", "config"), 10.0, **alone) > 4.0
+    assert mixing_disagreement(case("dallas", "causal-config"), 5.0, **alone) > 4.0
+    assert mixing_disagreement(case("dallas", "config"), 2.0, gap_switches_per_edge=0.2) > 4.0
 
 
 def test_config_null_agrees_with_igraph_rewire_on_mean_ffl_and_mutual_counts():
@@ -592,12 +606,69 @@ def test_compiled_and_numpy_engines_give_identical_samples_for_one_seed():
              ("layer-config", random_digraph(20, 0.3, seed=4, layers=3, mutual=0.2)),
              ("causal-config", random_digraph(30, 0.3, seed=4, layers=4, dag=True, positions=5)),
              ("triad-preserving", random_digraph(12, 0.3, seed=4, mutual=0.3))]
-    for model, net in cases:
-        compiled = sample_nulls(net, model, 12, seed=3, engine="compiled", switches_per_edge=20)
-        numpy_ = sample_nulls(net, model, 12, seed=3, engine="sequential", switches_per_edge=20)
+    # thinned chains: one partial chain of 12 (the default 64 per chain), and chains of
+    # 5, 5 and 2 (the numpy engine's last lane runs a throw-away stream for 2 rounds)
+    for (model, net), per_chain in itertools.product(cases, (None, 5)):
+        chains = {} if per_chain is None or model == "triad-preserving" else \
+            {"samples_per_chain": per_chain}
+        compiled = sample_nulls(net, model, 12, seed=3, engine="compiled", switches_per_edge=20,
+                                **chains)
+        numpy_ = sample_nulls(net, model, 12, seed=3, engine="sequential", switches_per_edge=20,
+                              **chains)
         assert np.array_equal(compiled.dst, numpy_.dst) and np.array_equal(compiled.src, numpy_.src)
         assert np.array_equal(compiled.weight, numpy_.weight)
         assert compiled.diagnostics["acceptance"] == numpy_.diagnostics["acceptance"]
+        assert compiled.diagnostics["switches_per_edge"] == numpy_.diagnostics["switches_per_edge"]
+
+
+@pytest.mark.parametrize("engine", SERIAL_ENGINES)
+def test_thinned_chains_start_like_independent_samples_and_keep_their_prefix(engine):
+    """Sample k * L of chains of L samples is the independent sample k * L of the same
+    seed (same stream, same burn-in from the real graph); the later samples of a
+    chain continue from the one before it, so they differ; and asking for fewer
+    samples gives a prefix of the same samples."""
+    net = random_digraph(30, 0.2, seed=9, mutual=0.2)
+    alone = sample_nulls(net, "config", 20, seed=4, engine=engine, samples_per_chain=1)
+    chained = sample_nulls(net, "config", 20, seed=4, engine=engine, samples_per_chain=8)
+    starts = [0, 8, 16]
+    assert np.array_equal(alone.dst[starts], chained.dst[starts])
+    later = [k for k in range(20) if k not in starts]
+    assert not any(np.array_equal(alone.dst[k], chained.dst[k]) for k in later)
+    # attempts: three chain starts at 75 per edge, 17 later samples at the 10-per-edge gap
+    assert chained.diagnostics["switches_per_edge"] == pytest.approx((3 * 75 + 17 * 10) / 20,
+                                                                     rel=0.02)
+    fewer = sample_nulls(net, "config", 11, seed=4, engine=engine, samples_per_chain=8)
+    assert np.array_equal(fewer.dst, chained.dst[:11])
+
+
+def test_successive_samples_of_a_default_chain_are_nearly_uncorrelated():
+    """The default gaps (benchmarks/bench_mixing.py --gaps): the lag-1 autocorrelation
+    of the FFL, chain and 3-cycle counts of successive samples stays small on Dallas
+    under each switching null (512 samples, 8 chains: standard error about 0.045),
+    while a gap of 0.2 attempts per edge leaves successive samples strongly alike."""
+    from motifs.catalog import TRIAD_CODES
+    from motifs.stats import lag_one_autocorrelation
+
+    net = real_network("mkenney2__circuit-motifs__capital-state-dallas.json").topology()
+    columns = [TRIAD_CODES.index(code) for code in ("030T", "021C", "030C")]
+
+    def rho(model: str, **options) -> np.ndarray:
+        nulls = sample_nulls(net, model, 512, seed=6, **options)
+        counts = triad_census_edges(nulls.src, nulls.dst, net.n_nodes)[:, columns]
+        return lag_one_autocorrelation(counts.astype(float), 64)
+
+    for model in ("config", "config-dag", "layer-config", "causal-config"):
+        assert rho(model).max() < 0.25, model
+    assert rho("config", gap_switches_per_edge=0.2)[:2].min() > 0.5
+
+
+def test_chain_options_are_checked():
+    net = random_digraph(12, 0.3, seed=1)
+    for value in (0, 2.5, True):
+        with pytest.raises(MotifError, match="samples_per_chain must be a positive integer"):
+            sample_nulls(net, "config", 4, seed=0, samples_per_chain=value)
+    with pytest.raises(MotifError, match="gap_switches_per_edge must be a non-negative"):
+        sample_nulls(net, "config", 4, seed=0, gap_switches_per_edge=-1.0)
 
 
 def test_auto_engine_choice_does_not_depend_on_the_compiled_kernel(monkeypatch):

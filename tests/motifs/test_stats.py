@@ -93,3 +93,24 @@ def test_zscores_validate_inputs():
         zscores([1], np.array([[0], [2]]), names=["a"], sp_motifs=["b"])
     with pytest.raises(MotifError, match="different motifs"):
         zscores(pd.Series([1], index=["a"]), pd.DataFrame({"b": [0, 2]}))
+
+
+def test_lag_one_autocorrelation_recovers_an_ar1_coefficient_within_chains():
+    """AR(1) chains x_t = phi x_(t-1) + e_t have lag-1 autocorrelation phi; chains are
+    centred on their own means, so offsets between chains do not leak in; independent
+    draws give about 0; a partial last chain counts its own pairs."""
+    from motifs.stats import lag_one_autocorrelation
+
+    rng = np.random.default_rng(0)
+    phi, n_chains, length = 0.6, 40, 250
+    x = np.zeros((n_chains, length))
+    x[:, 0] = rng.normal(size=n_chains) / np.sqrt(1 - phi ** 2)
+    for t in range(1, length):
+        x[:, t] = phi * x[:, t - 1] + rng.normal(size=n_chains)
+    x += 100.0 * np.arange(n_chains)[:, None]  # far-apart chain means
+    values = np.column_stack([x.ravel(), rng.normal(size=x.size)])
+    rho = lag_one_autocorrelation(values, length)
+    assert rho[0] == pytest.approx(phi, abs=0.03)
+    assert abs(rho[1]) < 0.03
+    assert lag_one_autocorrelation(values[:length + 100], length)[0] == pytest.approx(phi, abs=0.1)
+    assert lag_one_autocorrelation(values, 1).tolist() == [0.0, 0.0]

@@ -85,6 +85,34 @@ def test_ffl_drawing_colours_edges_by_sign_and_labels_nodes_by_clerp():
     assert ax.get_ylabel() == "layer" and ax.get_xlabel() == "token position"
 
 
+def test_ffl_panels_draw_only_what_their_window_shows_and_look_the_same(monkeypatch):
+    """The panels skip the edges and nodes outside each loop's window: fewer drawn,
+    pixel for pixel the same PNG as drawing them all."""
+    import io
+
+    from PIL import Image
+
+    from motifs.network import Network, instances_for_graph
+    from reports.html import figure_png
+
+    graph = layered_graph(6, "g", "clt", "t", n_pos=10, n_layers=12, shortcut=0.3, p_edge=0.1)
+    net = Network.from_graph(graph)
+    loops = instances_for_graph(graph, net, "ffl")
+    loops = loops.iloc[[0, len(loops) // 2, len(loops) - 1]]
+
+    def drawn() -> tuple[np.ndarray, list[int]]:
+        fig = figures.ffl_on_graph(graph, loops, net.rows, n_loops=3)
+        edges = [len(c.get_segments()) for ax in fig.axes for c in ax.collections
+                 if type(c).__name__ == "LineCollection"]
+        return np.asarray(Image.open(io.BytesIO(figure_png(fig)))), edges
+
+    culled, culled_edges = drawn()
+    monkeypatch.setattr(figures, "_in_window", lambda segments, xs, ys: np.ones(len(segments), bool))
+    everything, all_edges = drawn()
+    assert sum(culled_edges) < sum(all_edges)
+    assert np.array_equal(culled, everything)
+
+
 def test_loop_window_frames_the_loop_and_names_embedding_and_logit_layers():
     import matplotlib.pyplot as plt
 

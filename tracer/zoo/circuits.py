@@ -337,8 +337,12 @@ def cascade_check(checkpoint: Checkpoint, kind: str,
     pandas.DataFrame
         One row per prompt: ``prompt``, ``concept``, ``path`` (node ids),
         ``n_ffls``, ``coherent``, ``through_concept``, ``p_clean``,
-        ``ablation_drop``, ``random_drop_mean``, ``random_drop_sd``, ``ratio``
-        and ``passes`` (through the concept and ``ratio >= 3``).
+        ``ablation_drop``, ``random_drop_mean``, ``random_drop_sd``, ``ratio``,
+        ``passes`` (through the concept and ``ratio >= 3``), ``n_controls``
+        (distinct features the random sets drew) and ``controls_on_concept``
+        (how many of them are themselves selective for the prompt's concept:
+        a "random" control that is another copy of the state is no
+        off-circuit baseline, and the ratio then says so).
     """
     import tracer
     from tracer.causal import CausalProbe, ablate_cascades
@@ -363,9 +367,12 @@ def cascade_check(checkpoint: Checkpoint, kind: str,
         concept_ids = set(node_ids.iloc[table.loc[table["concept"], "row"].to_numpy()])
         through = any(n in concept_ids for n in top["nodes"])
         causal = ablate_cascades(CausalProbe(intervener, graph), [top], n_random, seed).iloc[0]
+        selective = selectivity.selective_for(concept, share)
         rows.append({"prompt": ex.prompt, "concept": concept, "path": top["nodes"], "n_ffls": len(top["ffls"]),
                      "coherent": top["coherent"], "through_concept": through,
                      **{k: float(causal[k]) for k in ("p_clean", "ablation_drop", "random_drop_mean",
                                                        "random_drop_sd", "ratio")}})
         rows[-1]["passes"] = through and rows[-1]["ratio"] >= 3.0
+        rows[-1]["n_controls"] = len(causal["controls"])
+        rows[-1]["controls_on_concept"] = int(sum(selective[layer, f] for layer, _, f in causal["controls"]))
     return pd.DataFrame(rows)

@@ -7,6 +7,7 @@ import hashlib
 import pytest
 import torch
 
+from tracer.errors import TracerError
 from tracer.zoo.lm_recipe import (
     LMShape, LMTraining, answer_loss, build_model, encode_examples, make_config, train_lm,
 )
@@ -68,3 +69,32 @@ def test_loss_counts_only_the_answer_tokens(tiny):
     by_hand = -torch.log_softmax(logits[rows, cols - 1], -1)[torch.arange(len(rows)),
                                                                batch.input_ids[rows, cols]].mean()
     assert torch.allclose(base, by_hand)
+
+
+def test_label_smoothing_mixes_the_answer_with_a_uniform_target(tiny):
+    """Szegedy et al. (2016), smoothing s = 0.1 over V tokens: the target is 1 - s on the
+    answer + s / V on every token, so the loss is (1 - s) CE(answer) + s * mean over the
+    vocabulary of -log p, by hand; and at the optimum p(answer) = 1 - s + s / V, not 1."""
+    _, tok, train = tiny
+    batch = train.subset(torch.arange(4))
+    logits = torch.randn(*batch.input_ids.shape, len(tok), dtype=torch.float64)
+    rows, cols = torch.nonzero(batch.answer_mask, as_tuple=True)
+    logp = torch.log_softmax(logits[rows, cols - 1], -1)
+    nll = -logp[torch.arange(len(rows)), batch.input_ids[rows, cols]]
+    by_hand = (0.9 * nll - 0.1 * logp.mean(-1)).mean()
+    assert torch.allclose(answer_loss(logits, batch, 0.1), by_hand)
+    assert torch.allclose(answer_loss(logits, batch, 0.0), nll.mean())
+    # the smoothed loss is smallest at p(answer) = 0.9 + 0.1 / V (others 0.1 / V each)
+    v = len(tok)
+    best = torch.full((v,), 0.1 / v, dtype=torch.float64)
+    answer = int(batch.input_ids[rows[0], cols[0]])
+    best[answer] += 0.9
+
+    def loss_at(p_answer: float) -> float:
+        p = torch.full((v,), (1 - p_answer) / (v - 1), dtype=torch.float64)
+        p[answer] = p_answer
+        return float(-(best * p.log()).sum())
+
+    assert loss_at(0.9 + 0.1 / v) < min(loss_at(0.85), loss_at(0.95), loss_at(0.999999))
+    with pytest.raises(TracerError, match="label_smoothing"):
+        LMTraining(label_smoothing=1.0)
