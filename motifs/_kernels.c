@@ -569,10 +569,10 @@ static PyObject *triad_census_full(PyObject *self, PyObject *args) {
  * four sets out/in(a) & out/in(b) split the common neighbours by type.
  * ------------------------------------------------------------------------ */
 
-/* The hardware popcount where the CPU has one (chosen at load time): the
- * portable build calls libgcc's bit-twiddling routine, several times slower
- * in these loops. */
-#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__)
+/* The hardware popcount where the CPU has one (chosen at load time through
+ * glibc's ifunc): the portable build calls libgcc's bit-twiddling routine,
+ * several times slower in these loops. */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && defined(__GLIBC__)
 #define QUAD_POPCNT __attribute__((target_clones("popcnt", "default")))
 #else
 #define QUAD_POPCNT
