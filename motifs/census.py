@@ -779,15 +779,38 @@ def _sandwich(work: _QuadWork, m_kind: _MatrixKind, x: int | None, n_kind: _Matr
 
 def _structured_gram(work: _QuadWork, x: int | None, x_n: dict[_MatrixKind, np.ndarray]
                      ) -> np.ndarray:
-    """(S, n_struct, n_struct) structured x structured: entries (anchor, anchor') of M X N^T."""
-    basis, rows, n = work.basis, work.rows, work.n
-    per_row = np.empty((basis.n_struct**2, rows.row_s.size), dtype=work.dtype)  # entries <= n^2
+    """(S, n_struct, n_struct) structured x structured: entries (anchor, anchor') of M X N^T
+    summed over the rows.
+
+    Entries at (a_r, b_r) and (b_r, a_r) are gathered per row. Entries at
+    (a_r, a_r) need no gather: their sum over a sample's rows is
+    sum_v deg_a(v) P[v, v], with deg_a(v) the rows anchored at v (likewise
+    for b), so half the slots cost O(n), not O(rows), of random reads.
+    """
+    basis, rows, n, n_samples = work.basis, work.rows, work.n, work.n_samples
+    slots_all = [slot for _, _, slots in basis.struct_products for slot in slots]
+    crossed = sorted(slot for slot, p, q in slots_all if p != q)
+    position = {slot: i for i, slot in enumerate(crossed)}
+    per_row = np.empty((len(crossed), rows.row_s.size), dtype=work.dtype)  # entries <= n^2
+    index = {(p, q): rows.base_row + rows.anchors[p] * n + rows.anchors[q]
+             for p, q in (("a", "b"), ("b", "a"))}
+    degree = {p: np.bincount(rows.row_s * n + rows.anchors[p], minlength=n_samples * n)
+              .reshape(n_samples, n).astype(np.float64) for p in ("a", "b")}
+    out = np.zeros((n_samples, basis.n_struct**2), dtype=np.float64)
     for m_kind, n_kind, slots in basis.struct_products:
-        prod = _sandwich(work, m_kind, x, n_kind, x_n).ravel()
+        prod = _sandwich(work, m_kind, x, n_kind, x_n)
+        diagonal = flat = None
         for slot, p, q in slots:
-            np.take(prod, rows.base_row + rows.anchors[p] * n + rows.anchors[q], out=per_row[slot])
-    return _sums_by_sample(per_row, rows.row_starts, max_value=n * n) \
-        .reshape(work.n_samples, basis.n_struct, basis.n_struct)
+            if p == q:
+                if diagonal is None:
+                    diagonal = np.diagonal(prod, axis1=1, axis2=2).astype(np.float64)
+                out[:, slot] = (diagonal * degree[p]).sum(axis=1)
+            else:
+                if flat is None:
+                    flat = prod.ravel()
+                np.take(flat, index[(p, q)], out=per_row[position[slot]])
+    out[:, crossed] = _sums_by_sample(per_row, rows.row_starts, max_value=n * n)
+    return out.reshape(n_samples, basis.n_struct, basis.n_struct)
 
 
 def _paths_through_links(work: _QuadWork, x_mat: np.ndarray, out: np.ndarray) -> None:
