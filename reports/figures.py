@@ -198,27 +198,29 @@ def sp_heatmap(matrix: pd.DataFrame, clustering: Clustering | None = None,
 
 
 def group_comparison_plot(comparison: GroupComparison, motifs: Sequence[str] | None = None,
-                          title: str = "") -> Figure:
+                          title: str = "", shared_axis: bool | None = None) -> Figure:
     """Group means with bootstrap intervals per motif; significant motifs starred.
 
-    One panel per motif, one point (mean) and whisker (interval) per group.
+    One point (mean) and whisker (interval) per group and motif: on one axis
+    with the motifs side by side when ``shared_axis`` (default: for SP, whose
+    values share the scale [-1, 1]; a 4-node SP compares a few dozen motifs,
+    which as panels would cost seconds of drawing), else one panel per motif
+    with its own scale.
     """
     means = comparison.means
     tests = comparison.tests.set_index("motif")
     chosen = list(motifs) if motifs is not None else list(tests.index)
+    if shared_axis if shared_axis is not None else comparison.value == "sp":
+        return _group_comparison_one_axis(comparison, chosen, title)
     n = len(chosen)
     cols = min(n, 5)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.4 * rows), squeeze=False)
     groups = comparison.groups
     for ax, motif in zip(axes.ravel(), chosen):
-        part = means.loc[means["motif"] == motif].set_index("group").reindex(groups)
         x = np.arange(len(groups))
-        mean = part["mean"].to_numpy(dtype=float)
-        low = part["ci_low"].to_numpy(dtype=float)
-        high = part["ci_high"].to_numpy(dtype=float)
-        has = np.isfinite(low) & np.isfinite(high)
-        ax.errorbar(x[has], mean[has], yerr=np.vstack([mean[has] - low[has], high[has] - mean[has]]),
+        mean, lower, upper, has = _group_interval(means, motif, groups)
+        ax.errorbar(x[has], mean[has], yerr=np.vstack([lower[has], upper[has]]),
                     fmt="none", ecolor="0.3", capsize=3, lw=1)
         ax.scatter(x, mean, c=[SERIES[i % len(SERIES)] for i in range(len(groups))], zorder=3, s=22)
         ax.axhline(0, color="0.7", lw=0.6)
@@ -233,6 +235,52 @@ def group_comparison_plot(comparison: GroupComparison, motifs: Sequence[str] | N
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle(title or f"{comparison.value} by {comparison.by}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _group_interval(means: pd.DataFrame, motif: str, groups: Sequence[str]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, lower error, upper error, has interval) of each group for one motif."""
+    part = means.loc[means["motif"] == motif].set_index("group").reindex(groups)
+    mean = part["mean"].to_numpy(dtype=float)
+    low = part["ci_low"].to_numpy(dtype=float)
+    high = part["ci_high"].to_numpy(dtype=float)
+    return mean, mean - low, high - mean, np.isfinite(low) & np.isfinite(high)
+
+
+def _group_comparison_one_axis(comparison: GroupComparison, chosen: list[str],
+                               title: str) -> Figure:
+    """:func:`group_comparison_plot` with every motif on one axis, groups side by side."""
+    tests = comparison.tests.set_index("motif")
+    groups = comparison.groups
+    width = 2.0 + 0.25 * len(chosen) * max(len(groups), 2) ** 0.5
+    fig, ax = plt.subplots(figsize=(min(max(width, 6.0), 15.0), 3.8))
+    offsets = (np.arange(len(groups)) - (len(groups) - 1) / 2) * min(0.8 / max(len(groups), 1), 0.2)
+    for g, group in enumerate(groups):
+        stats = [_group_interval(comparison.means, motif, groups) for motif in chosen]
+        mean = np.array([st[0][g] for st in stats])
+        lower = np.array([st[1][g] for st in stats])
+        upper = np.array([st[2][g] for st in stats])
+        has = np.array([st[3][g] for st in stats], dtype=bool)
+        x = np.arange(len(chosen)) + offsets[g]
+        color = SERIES[g % len(SERIES)]
+        ax.errorbar(x[has], mean[has], yerr=np.vstack([lower[has], upper[has]]), fmt="none",
+                    ecolor=color, capsize=2, lw=0.9)
+        ax.scatter(x, mean, color=color, s=16, zorder=3, label=group)
+    ax.axhline(0, color="0.7", lw=0.6)
+    labels = []
+    for motif in chosen:
+        q = tests.loc[motif, "q"]
+        star = " *" if bool(tests.loc[motif, "significant"]) else ""
+        labels.append(f"{motif_label(motif)}{star}" + (f" q={q:.2g}" if np.isfinite(q) else ""))
+    ax.set_xticks(np.arange(len(chosen)))
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=6)
+    ax.set_xlim(-0.6, len(chosen) - 0.4)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_ylabel(comparison.value, fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title(title or f"{comparison.value} by {comparison.by}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -284,3 +284,28 @@ def test_the_pruning_check_runs_graphs_in_parallel_with_the_serial_numbers(tmp_p
     assert tables["pool"].equals(tables["serial"])
     assert list(pd.unique(tables["pool"]["graph"])) == ids
     assert set(tables["pool"]["motif"]) == {"030T", "030C"}
+
+
+def test_sp_group_comparison_draws_every_motif_on_one_axis_with_its_groups():
+    """SP comparisons (values on one scale) share one axis: one point per group and
+    motif at the group's mean, whiskers at its interval, the significant motif starred;
+    other values keep one panel per motif."""
+    from motifs.compare import compare_groups
+    from tests.motifs.test_compare import _two_group_profiles
+
+    result = compare_groups(_two_group_profiles(shift=-0.5), "transcoder_type", n_perm=500, seed=0)
+    motifs = result.tests["motif"].tolist()
+    fig = figures.group_comparison_plot(result, motifs)
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    points = [c.get_offsets() for c in ax.collections if type(c).__name__ == "PathCollection"]
+    assert len(points) == len(result.groups) == 2
+    means = result.means.set_index(["motif", "group"])["mean"]
+    for g, group in enumerate(result.groups):
+        assert np.allclose(np.asarray(points[g])[:, 1], [means[(m, group)] for m in motifs])
+        assert np.allclose(np.asarray(points[g])[:, 0] - np.arange(len(motifs)),
+                           -0.1 if g == 0 else 0.1)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    starred = [m for m, text in zip(motifs, labels) if " *" in text]
+    assert starred == ["030T"]
+    assert len(figures.group_comparison_plot(result, motifs, shared_axis=False).axes) == len(motifs)
