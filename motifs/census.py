@@ -18,7 +18,7 @@ and run as stacked matrix products over the sample axis.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
 import pandas as pd
@@ -719,6 +719,37 @@ class _QuadWork(NamedTuple):
     bits: np.ndarray | None
     #: (z, w) -> D_z D_w, filled by :func:`_pair` (the block's products of two state matrices)
     pairs: dict[tuple[int, int], np.ndarray]
+    #: sparse samples: state -> one CSR matrix of D_x per sample (:func:`_times_state`)
+    sparse: dict[int, list[Any]] | None = None
+
+
+#: Below this share of the n x n cells holding an edge, D_x M runs as one sparse-dense
+#: product per sample instead of a batched BLAS product (one core, float32: 4x faster at
+#: 2.5% of the cells, 1.7x at 7%, about equal at 11%, 1.7x slower at 22%).
+_SPARSE_DENSITY = 0.08
+
+
+def _sparse_states(n: int, row_s: np.ndarray, row_a: np.ndarray, row_b: np.ndarray,
+                   row_starts: np.ndarray, dtype: type) -> dict[int, list[Any]]:
+    """CSR matrices of D_1 (the rows, edges a -> b) and D_2 = D_1^T of every sample."""
+    import scipy.sparse as sp
+
+    forward = [sp.csr_matrix((np.ones(hi - lo, dtype=dtype), (row_a[lo:hi], row_b[lo:hi])),
+                             shape=(n, n)) for lo, hi in zip(row_starts[:-1], row_starts[1:])]
+    return {1: forward, 2: [m.T.tocsr() for m in forward]}
+
+
+def _times_state(work: _QuadWork, z: int, mat: np.ndarray) -> np.ndarray:
+    """D_z mat for a batch (S, n, k): sparse per sample where :data:`_SPARSE_DENSITY` says so.
+
+    Entries are integers below 2**24 (float32) either way, so both give the same numbers.
+    """
+    if work.sparse is None:
+        return np.matmul(work.ind[z], mat)
+    out = np.empty(mat.shape, dtype=np.result_type(work.dtype, mat.dtype))
+    for sample, state in enumerate(work.sparse[z]):
+        out[sample] = state @ mat[sample]
+    return out
 
 
 def _pair(work: _QuadWork, z: int, w: int) -> np.ndarray:
@@ -727,7 +758,7 @@ def _pair(work: _QuadWork, z: int, w: int) -> np.ndarray:
     if (z, w) not in work.pairs:
         mirror = (int(_REVERSED_STATE[w]), int(_REVERSED_STATE[z]))
         work.pairs[(z, w)] = (np.ascontiguousarray(np.swapaxes(work.pairs[mirror], 1, 2))
-                              if mirror in work.pairs else np.matmul(work.ind[z], work.ind[w]))
+                              if mirror in work.pairs else _times_state(work, z, work.ind[w]))
     return work.pairs[(z, w)]
 
 
@@ -764,7 +795,7 @@ def _sandwich(work: _QuadWork, m_kind: _MatrixKind, x: int | None, n_kind: _Matr
     z = m_kind[1]
     if n_kind == "J":  # X J = (X 1) 1^T, so M X J = (M X 1) 1^T
         return np.ascontiguousarray(np.broadcast_to(
-            np.matmul(work.ind[z], x_n["J"][:, :, :1]), shape))
+            _times_state(work, z, x_n["J"][:, :, :1]), shape))
     if x is None:  # M (J - I) N^T = (M 1)(N 1)^T - M N^T
         m_rows = work.ind[z].sum(axis=2)[:, :, None]
         if n_kind == "I":
@@ -774,7 +805,7 @@ def _sandwich(work: _QuadWork, m_kind: _MatrixKind, x: int | None, n_kind: _Matr
             _pair(work, z, int(_REVERSED_STATE[y]))
     if n_kind == "I":
         return _pair(work, z, x)
-    return np.matmul(work.ind[z], x_n[n_kind])
+    return _times_state(work, z, x_n[n_kind])
 
 
 def _structured_gram(work: _QuadWork, x: int | None, x_n: dict[_MatrixKind, np.ndarray]
@@ -1064,8 +1095,10 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
         links_per_row, links = _linked_pairs(states, basis, row_s, row_a, row_b, row_starts,
                                              dtype)
     rows = _QuadRows(row_s, {"a": row_a, "b": row_b}, row_starts, row_s * n * n, links_per_row)
+    sparse = _sparse_states(n, row_s, row_a, row_b, row_starts, dtype) \
+        if bits is not None and row_s.size < _SPARSE_DENSITY * n * n * n_samples else None
     work = _QuadWork(n_samples, n, dtype, {x: (states == x).astype(dtype) for x in basis.nz},
-                     basis, rows, links, bits, {})
+                     basis, rows, links, bits, {}, sparse)
     coef = _type_coefficients(present, row_state)
     return np.einsum("agj,skjl,bdl->sagkbd", coef, _state_grams(work, present), coef)
 

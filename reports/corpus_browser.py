@@ -133,10 +133,39 @@ def browser_html(table: pd.DataFrame, links: dict[str, str], title: str, null: s
         f"</tbody></table><script>{_SCRIPT}</script></body></html>\n")
 
 
+def listed_graphs(corpus: Corpus, keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """The corpus's graphs table, only ``keys`` (ids or slugs) when given."""
+    graphs = corpus.list()
+    if keys is not None:
+        wanted = {corpus.resolve(k) for k in keys}
+        graphs = graphs.loc[graphs["graph_id"].isin(wanted)]
+    return graphs
+
+
+def write_views(corpus: Corpus, out_dir: str | Path, keys: Sequence[str] | None = None,
+                **view_options: Any) -> dict[str, str]:
+    """Write every listed graph's explorer page under ``out_dir/views/``.
+
+    Returns ``{graph_id: path relative to out_dir}``, the links
+    :func:`write_corpus_browser` takes. Needs the graphs only, so a report
+    writes them while its motif runs are still going (``links``).
+    """
+    from reports.view import write_view
+
+    out_dir = Path(out_dir)
+    links: dict[str, str] = {}
+    for graph_id, slug in zip(*(listed_graphs(corpus, keys)[c] for c in ("graph_id", "slug"))):
+        relative = f"views/{view_file_name(str(slug or ''), graph_id)}"
+        write_view(corpus.load(graph_id), out_dir / relative, **view_options)
+        links[graph_id] = relative
+    return links
+
+
 def write_corpus_browser(corpus: Corpus, out_dir: str | Path, profiles: pd.DataFrame | None = None,
                          null: str = "config-dag", views: bool = True,
                          keys: Sequence[str] | None = None, name: str = BROWSER_NAME,
-                         note: str = "", **view_options: Any) -> Path:
+                         note: str = "", links: dict[str, str] | None = None,
+                         **view_options: Any) -> Path:
     """Write the corpus browser (and, with ``views``, every graph's explorer page).
 
     Parameters
@@ -147,10 +176,12 @@ def write_corpus_browser(corpus: Corpus, out_dir: str | Path, profiles: pd.DataF
     profiles : profile table under ``null`` (:func:`motifs.compare.profile_table`);
         the FFL columns stay empty without it.
     null : the null model the FFL Z and SP come from (named in the headers).
-    views : write each graph's explorer page (:func:`reports.view.write_view`).
+    views : write each graph's explorer page (:func:`write_views`).
     keys : graphs to list (default: all).
     name : file name of the page.
     note : a line under the title.
+    links : the explorer pages :func:`write_views` already wrote (then ``views``
+        writes none).
     **view_options : passed to :func:`reports.view.write_view`.
 
     Returns
@@ -158,21 +189,11 @@ def write_corpus_browser(corpus: Corpus, out_dir: str | Path, profiles: pd.DataF
     pathlib.Path
         The index page.
     """
-    from reports.view import write_view
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    graphs = corpus.list()
-    if keys is not None:
-        wanted = {corpus.resolve(k) for k in keys}
-        graphs = graphs.loc[graphs["graph_id"].isin(wanted)]
-    table = browser_table(graphs, profiles)
-    links: dict[str, str] = {}
-    if views:
-        for graph_id, slug in zip(table["graph_id"], table["slug"]):
-            relative = f"views/{view_file_name(str(slug or ''), graph_id)}"
-            write_view(corpus.load(graph_id), out_dir / relative, **view_options)
-            links[graph_id] = relative
+    table = browser_table(listed_graphs(corpus, keys), profiles)
+    if links is None:
+        links = write_views(corpus, out_dir, keys, **view_options) if views else {}
     page = browser_html(table, links, f"Corpus browser: {len(table)} attribution graphs", null,
                         note or f"Corpus {corpus.root}. FFL Z and SP under the {null} null; "
                                 "click a header to sort, a graph to open its explorer.")

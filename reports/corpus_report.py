@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -546,13 +547,15 @@ def header_section(page: Page, context: CorpusReportContext) -> None:
 
 
 def browser_section(page: Page, context: CorpusReportContext,
-                    keys: Sequence[str] | None = None) -> Path:
+                    keys: Sequence[str] | None = None,
+                    links: dict[str, str] | None = None) -> Path:
     """The corpus browser beside the report (``index.html``, each graph's explorer
-    under ``views/``), linked from the page; returns the browser's path."""
+    under ``views/``, or the pages :func:`reports.corpus_browser.write_views` wrote:
+    ``links``), linked from the page; returns the browser's path."""
     from reports.corpus_browser import BROWSER_NAME, write_corpus_browser
 
     path = write_corpus_browser(context.corpus, page.out_dir, context.head, null=context.primary,
-                                keys=keys)
+                                keys=keys, links=links)
     page.raw(f'<p class="meta">Every graph, sortable and filterable, each opening in the '
              f'interactive explorer: <a href="{BROWSER_NAME}">{BROWSER_NAME}</a>.</p>')
     return path
@@ -763,6 +766,24 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
                            "null_mean", "z", "sp"]])
 
 
+def _views_of(root: Path, out_dir: str | Path, keys: Sequence[str] | None) -> dict[str, str]:
+    """The explorer pages (background thread: its own Corpus handle)."""
+    from corpus.store import Corpus
+    from reports.corpus_browser import write_views
+
+    return write_views(Corpus(root, create=False), out_dir, keys)
+
+
+def _cascades_of(root: Path, keys: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """Every listed graph's cascade statistics (background thread: its own Corpus handle)."""
+    from corpus.store import Corpus
+    from reports.corpus_browser import listed_graphs
+    from reports.mechanisms import corpus_cascade_statistics
+
+    own = Corpus(root, create=False)
+    return corpus_cascade_statistics(own, listed_graphs(own, keys)["graph_id"].tolist())
+
+
 def write_corpus_report(corpus: Corpus, out_dir: str | Path,
                         by: str | Sequence[str] = ("transcoder_type", "model", "task"),
                         null: str | Sequence[str] = DEFAULT_NULLS, n_null: int = 200,
@@ -815,15 +836,22 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
 
     started = time.perf_counter()
     run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
-    comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
-                                n_boot=n_boot, n_perm=n_perm, fraction=fraction,
-                                network=network, **run_options)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-graphs") as background:
+        # what needs the graphs alone runs beside the motif runs, whose blocks wait in
+        # worker processes: the explorer pages and the cascades
+        views = background.submit(_views_of, corpus.root, out_dir, keys) if browser else None
+        cascades = background.submit(_cascades_of, corpus.root, keys)
+        comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
+                                    n_boot=n_boot, n_perm=n_perm, fraction=fraction,
+                                    network=network, **run_options)
+        links = views.result() if views is not None else None
+        statistics = cascades.result()
     context = CorpusReportContext(corpus, n_null, seed, run_options, comparison,
                                   network=comparison.network)
     page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)
     header_section(page, context)
     if browser:
-        browser_section(page, context, keys)
+        browser_section(page, context, keys, links)
     transcoders_section(page, context)
     findings_section(page, context)
     profiles_section(page, context)
@@ -831,7 +859,7 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     group_comparisons_section(page, context)
     size_confound_section(page, context)
     backbone_section(page, context)
-    cascade_summary_section(page, context)
+    cascade_summary_section(page, context, statistics)
     if keep_fractions:
         pruning_section(page, context, keep_fractions, sensitivity_n_null)
     page.paragraph(f"Motif runs {comparison.seconds:.1f} s (cached in the corpus: a second "

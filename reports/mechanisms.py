@@ -224,11 +224,22 @@ def cascade_statistics(graph: AttributionGraph, top: int = 1) -> dict[str, Any]:
             "pipeline_top": bool(records) and is_pipeline(records[0]["stages"]), **mix}
 
 
-def corpus_cascade_summary(corpus: Corpus, graphs: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+def corpus_cascade_statistics(corpus: Corpus, graph_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """:func:`cascade_statistics` of each graph, by graph id (graphs only: a report
+    computes them while its motif runs are still going)."""
+    return {graph_id: cascade_statistics(corpus.load(graph_id)) for graph_id in graph_ids}
+
+
+def corpus_cascade_summary(corpus: Corpus, graphs: pd.DataFrame, by: Sequence[str],
+                           statistics: dict[str, dict[str, Any]] | None = None) -> pd.DataFrame:
     """Per group (each value of each ``by`` column of ``graphs``, one row per graph with
     ``graph_id``): graphs, loops per cascade, share coherent, stage mix, share of top
-    cascades that are pipelines, and ``pipeline_holds``."""
-    per_graph = pd.DataFrame([{**{c: row[c] for c in by}, **cascade_statistics(corpus.load(row["graph_id"]))}
+    cascades that are pipelines, and ``pipeline_holds``. ``statistics``: the graphs'
+    :func:`corpus_cascade_statistics` when already computed (others are computed here)."""
+    statistics = statistics or {}
+    per_graph = pd.DataFrame([{**{c: row[c] for c in by},
+                               **(statistics.get(row["graph_id"])
+                                  or cascade_statistics(corpus.load(row["graph_id"])))}
                               for _, row in graphs.iterrows()])
     out = []
     for column in by:
@@ -241,10 +252,13 @@ def corpus_cascade_summary(corpus: Corpus, graphs: pd.DataFrame, by: Sequence[st
     return pd.DataFrame(out)
 
 
-def cascade_summary_section(page: Page, context: CorpusReportContext) -> None:
-    """Append the corpus report's cascade summary per group to ``page``."""
+def cascade_summary_section(page: Page, context: CorpusReportContext,
+                            statistics: dict[str, dict[str, Any]] | None = None) -> None:
+    """Append the corpus report's cascade summary per group to ``page`` (``statistics``:
+    the graphs' :func:`corpus_cascade_statistics`, if computed beforehand)."""
     page.heading("FFL cascades per group")
-    summary = corpus_cascade_summary(context.corpus, context.comparison.graphs, context.columns)
+    summary = corpus_cascade_summary(context.corpus, context.comparison.graphs, context.columns,
+                                     statistics)
     if not len(summary):
         page.paragraph("No graphs.")
         return

@@ -63,6 +63,27 @@ def test_compiled_size4_census_equals_the_numpy_path_on_random_oriented_graphs(
     assert compiled[1].sum() == 0 and compiled[2].sum() > 0
 
 
+@pytest.mark.parametrize("dtype_n", [None, 4])
+def test_sparse_state_products_give_the_dense_products_counts(dtype_n, monkeypatch):
+    """Sparse samples multiply D_x per sample as CSR matrices: the same counts as the
+    batched BLAS products, in float32 and float64 (every sample sparse, then none)."""
+    rng = np.random.default_rng(17)
+    batch = np.concatenate([oriented(rng, 2, 90, 0.04, acyclic=True),
+                            oriented(rng, 1, 90, 0.05, acyclic=False)])
+    if dtype_n:
+        monkeypatch.setattr(census, "_F32_EXACT_N", dtype_n)
+    calls = []
+    real_sparse = census._sparse_states
+    monkeypatch.setattr(census, "_sparse_states", lambda *a: calls.append(1) or real_sparse(*a))
+    monkeypatch.setattr(census, "_SPARSE_DENSITY", 1.0)
+    sparse = motif4_census_many(batch)
+    assert calls
+    monkeypatch.setattr(census, "_SPARSE_DENSITY", 0.0)
+    calls.clear()
+    dense = motif4_census_many(batch)
+    assert not calls and (sparse == dense).all() and sparse.sum() > 0
+
+
 def test_compiled_size4_census_equals_the_numpy_path_in_float64(monkeypatch):
     rng = np.random.default_rng(5)
     batch = oriented(rng, 2, 70, 0.4, acyclic=False)
