@@ -534,8 +534,9 @@ def _between_group_statistic(x: np.ndarray, finite: np.ndarray, onehot: np.ndarr
     in no group); ``onehot``: (P, n, G) labellings. Returns (P, k).
     """
     filled = np.where(finite, x, 0.0)
-    sums = np.einsum("png,nk->pgk", onehot, filled)
-    counts = np.einsum("png,nk->pgk", onehot, finite.astype(float))
+    by_group = np.swapaxes(onehot, 1, 2)  # (P, G, n): one BLAS product per labelling
+    sums = np.matmul(by_group, filled)
+    counts = np.matmul(by_group, finite.astype(float))
     total, n_finite = filled.sum(axis=0), finite.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         between = np.where(counts > 0, sums ** 2 / counts, 0.0).sum(axis=1)
