@@ -158,10 +158,18 @@ def _open_corpus(root: str) -> Any:
 def _network(task: BlockTask) -> Network:
     if isinstance(task.source, Network):
         return task.source
-    graph = _open_corpus(task.source).load(task.graph_id)
     p = task.params
-    return Network.from_graph(graph, keep_errors=p.keep_errors, min_abs_weight=p.min_abs_weight,
-                              top_k=p.top_k)
+    return _corpus_network(task.source, task.graph_id, p.keep_errors, p.min_abs_weight, p.top_k)
+
+
+@functools.lru_cache(maxsize=64)
+def _corpus_network(root: str, graph_id: str, keep_errors: bool, min_abs_weight: float | None,
+                    top_k: int | None) -> Network:
+    # a worker meets each graph once per null, pruning level and census size: load it once
+    # (graph ids are content hashes, so a cached network is never stale)
+    graph = _open_corpus(root).load(graph_id)
+    return Network.from_graph(graph, keep_errors=keep_errors, min_abs_weight=min_abs_weight,
+                              top_k=top_k)
 
 
 def compute_null_block(task: BlockTask) -> pd.DataFrame:
