@@ -164,6 +164,17 @@ class SerialExecutor(Executor):
             yield _outcome(key, _guarded(fn, payload))
 
 
+def _submit(pool: cf.ProcessPoolExecutor, fn: Callable[[Any], Any], task: Task,
+            pending: dict[cf.Future, Task]) -> bool:
+    """Submit ``task`` into ``pending``; False when the pool broke first (a worker died
+    since the last wait), and then nothing ran the task."""
+    try:
+        pending[pool.submit(_guarded, fn, task[1])] = task
+    except BrokenProcessPool:
+        return False
+    return True
+
+
 class PoolExecutor(Executor):
     """A local pool of worker processes (started with ``spawn``), one thread each.
 
@@ -197,21 +208,31 @@ class PoolExecutor(Executor):
     def run(self, fn: Callable[[Any], Any], tasks: Iterable[Task]) -> Iterator[TaskOutcome]:
         pool = self._pool or self._fresh_pool()
         todo = iter(tasks)
+        unsent: deque[Task] = deque()  # taken, but the pool broke before it was submitted
         suspects: deque[Task] = deque()  # tasks in flight when a worker died
         pending: dict[cf.Future, Task] = {}
         isolating = False  # a suspect runs alone, so a second death convicts it
         exhausted = False
         while True:
-            while not isolating and not exhausted and len(pending) < self.max_in_flight:
-                task = next(todo, None)
+            refused = False  # a worker died after the last wait: the pool takes nothing now
+            while not isolating and len(pending) < self.max_in_flight:
+                task = unsent.popleft() if unsent else None if exhausted else next(todo, None)
                 if task is None:
                     exhausted = True
                     break
-                pending[pool.submit(_guarded, fn, task[1])] = task
-            if not pending and suspects:
+                refused = not _submit(pool, fn, task, pending)
+                if refused:
+                    unsent.appendleft(task)
+                    break
+            if not pending and suspects and not refused:
                 task = suspects.popleft()
-                pending[pool.submit(_guarded, fn, task[1])] = task
-                isolating = True
+                refused = not _submit(pool, fn, task, pending)
+                if refused:
+                    suspects.appendleft(task)
+                isolating = not refused
+            if refused and not pending:
+                pool = self._fresh_pool()
+                continue
             if not pending:
                 return
             done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)

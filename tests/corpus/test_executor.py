@@ -81,6 +81,42 @@ def test_pool_worker_death_fails_only_the_task_that_killed_it():
     assert unsendable.key == "u" and "pickle" in unsendable.error.lower()
 
 
+class _PoolBrokenAtSubmit:
+    """A real process pool whose ``refuse``-th submit raises BrokenProcessPool, as a pool
+    does when a worker died between the driver's last wait and its next submit."""
+
+    submits = 0
+
+    def __init__(self, pool, refuse: int):
+        self.pool, self.refuse = pool, refuse
+
+    def submit(self, *args, **kwargs):
+        from concurrent.futures.process import BrokenProcessPool
+
+        type(self).submits += 1
+        if type(self).submits == self.refuse:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        return self.pool.submit(*args, **kwargs)
+
+    def shutdown(self, *args, **kwargs):
+        self.pool.shutdown(*args, **kwargs)
+
+
+def test_pool_broken_before_a_submit_loses_no_task_and_reports_no_death():
+    """The race of a worker dying after a wait: the refused task never ran, so it is sent
+    again to a fresh pool; every task gets its result (none reported dead)."""
+    class Racy(PoolExecutor):
+        def _fresh_pool(self):
+            return _PoolBrokenAtSubmit(super()._fresh_pool(), refuse=6)
+
+    _PoolBrokenAtSubmit.submits = 0
+    with Racy(jobs=2) as ex:
+        outcomes = {o.key: o for o in ex.run(abs, ((x, -x) for x in range(12)))}
+    assert _PoolBrokenAtSubmit.submits > 12  # the refused one was submitted again
+    assert {k: (o.value, o.error) for k, o in outcomes.items()} == \
+        {x: (x, None) for x in range(12)}
+
+
 def test_tasks_are_pulled_lazily_with_bounded_in_flight():
     pulled = []
 
