@@ -1131,10 +1131,12 @@ def _quad_class_counts_dense(batch: np.ndarray) -> np.ndarray:
                 cells_total[s0:s1, slot] = _quad_cells(block, present, row_state, row_s, row_a,
                                                        row_b)
         s0 = s1
-    flat = np.rint(cells_total.reshape(n_samples, -1)).astype(np.int64)
-    projection = np.zeros((iso.size, 218), dtype=np.int64)
-    projection[np.arange(iso.size), iso] = 1
-    sums = flat @ projection
+    flat = np.rint(cells_total.reshape(n_samples, -1))
+    # cells summed per class by one float64 BLAS product (an int64 product has no BLAS and
+    # cost tens of ms a block); every sum is an integer below 2**53, so it is exact
+    projection = np.zeros((iso.size, 218), dtype=np.float64)
+    projection[np.arange(iso.size), iso] = 1.0
+    sums = np.rint(flat @ projection).astype(np.int64)
     connected = connected_isoclasses(4)
     counts[:, connected] = sums[:, connected] // multiplicity[connected]
     return counts
