@@ -46,6 +46,14 @@ from motifs.network import Network
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
+def _scipy_sparse() -> Any:
+    """scipy.sparse, imported at first use: about 0.1 s of start-up that the dense and
+    compiled paths (every ``cgram motifs`` run on an attribution graph) never need."""
+    import scipy.sparse
+
+    return scipy.sparse
+
+
 #: Dyad state of the reversed pair: 0 <-> 0, 1 <-> 2, 3 <-> 3.
 _REVERSED_STATE = np.array([0, 2, 1, 3])
 
@@ -84,7 +92,7 @@ def _as_batch(adjacency, name: str = "adjacency") -> np.ndarray:
 
 
 def _as_csr_list(adjacency, name: str = "adjacency") -> list[sp.csr_matrix]:
-    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
+    sp = _scipy_sparse()
     mats = []
     for i, mat in enumerate(adjacency):
         if not sp.issparse(mat) or mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
@@ -101,7 +109,7 @@ def _as_csr_list(adjacency, name: str = "adjacency") -> list[sp.csr_matrix]:
 def _is_sparse_list(adjacency) -> bool:
     if not isinstance(adjacency, (list, tuple)):
         return False
-    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
+    sp = _scipy_sparse()
     return all(sp.issparse(m) for m in adjacency)
 
 
@@ -121,7 +129,7 @@ def dyad_states(adjacency: np.ndarray) -> np.ndarray:
 
 def _sparse_state_matrices(adj: sp.csr_matrix) -> dict[int, sp.csr_matrix]:
     """Indicator matrices (float64 CSR) of the non-empty states 1, 2, 3."""
-    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
+    sp = _scipy_sparse()
     a = sp.csr_matrix(adj, dtype=np.float64)
     mutual = a.multiply(a.T).tocsr()
     forward = (a - mutual).tocsr()
@@ -360,7 +368,7 @@ def triad_census_edges(src: np.ndarray, dst: np.ndarray, n_nodes: int) -> np.nda
         _kernel.triad_census_full(n, m, src, dst, full)
         return full
     if counts is None:
-        import scipy.sparse as sp  # lazily: ~0.1 s of start-up the compiled path never needs
+        sp = _scipy_sparse()
         mats = [sp.csr_matrix((np.ones(m, dtype=np.int8), (src[s], dst[s])), shape=(n, n))
                 for s in range(n_samples)]
         return triad_census_many(mats) if mats else np.zeros((0, 16), dtype=np.int64)
@@ -719,8 +727,9 @@ class _QuadWork(NamedTuple):
     bits: np.ndarray | None
     #: (z, w) -> D_z D_w, filled by :func:`_pair` (the block's products of two state matrices)
     pairs: dict[tuple[int, int], np.ndarray]
-    #: sparse samples: state -> one CSR matrix of D_x per sample (:func:`_times_state`)
-    sparse: dict[int, list[Any]] | None = None
+    #: sparse samples: state -> D_x of every sample as one block-diagonal CSR matrix
+    #: (:func:`_times_state`)
+    sparse: dict[int, Any] | None = None
 
 
 #: Below this share of the n x n cells holding an edge, D_x M runs as one sparse-dense
@@ -729,27 +738,27 @@ class _QuadWork(NamedTuple):
 _SPARSE_DENSITY = 0.08
 
 
-def _sparse_states(n: int, row_s: np.ndarray, row_a: np.ndarray, row_b: np.ndarray,
-                   row_starts: np.ndarray, dtype: type) -> dict[int, list[Any]]:
-    """CSR matrices of D_1 (the rows, edges a -> b) and D_2 = D_1^T of every sample."""
-    import scipy.sparse as sp
-
-    forward = [sp.csr_matrix((np.ones(hi - lo, dtype=dtype), (row_a[lo:hi], row_b[lo:hi])),
-                             shape=(n, n)) for lo, hi in zip(row_starts[:-1], row_starts[1:])]
-    return {1: forward, 2: [m.T.tocsr() for m in forward]}
+def _sparse_states(n: int, n_samples: int, row_s: np.ndarray, row_a: np.ndarray,
+                   row_b: np.ndarray, dtype: type) -> dict[int, Any]:
+    """D_1 (the rows, edges a -> b) and D_2 = D_1^T of all samples as one block-diagonal
+    (S n, S n) CSR matrix each: sample s is the block of rows and columns [s n, (s + 1) n)."""
+    sp = _scipy_sparse()
+    size = n_samples * n
+    forward = sp.csr_matrix((np.ones(row_s.size, dtype=dtype),
+                             (row_s * n + row_a, row_s * n + row_b)), shape=(size, size))
+    return {1: forward, 2: forward.T.tocsr()}
 
 
 def _times_state(work: _QuadWork, z: int, mat: np.ndarray) -> np.ndarray:
-    """D_z mat for a batch (S, n, k): sparse per sample where :data:`_SPARSE_DENSITY` says so.
+    """D_z mat for a batch (S, n, k): one block-diagonal sparse product where
+    :data:`_SPARSE_DENSITY` says so, else a batched BLAS product.
 
     Entries are integers below 2**24 (float32) either way, so both give the same numbers.
     """
     if work.sparse is None:
         return np.matmul(work.ind[z], mat)
-    out = np.empty(mat.shape, dtype=np.result_type(work.dtype, mat.dtype))
-    for sample, state in enumerate(work.sparse[z]):
-        out[sample] = state @ mat[sample]
-    return out
+    flat = mat.reshape(work.n_samples * work.n, mat.shape[2])
+    return np.asarray(work.sparse[z] @ flat).reshape(mat.shape)
 
 
 def _pair(work: _QuadWork, z: int, w: int) -> np.ndarray:
@@ -1095,7 +1104,7 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
         links_per_row, links = _linked_pairs(states, basis, row_s, row_a, row_b, row_starts,
                                              dtype)
     rows = _QuadRows(row_s, {"a": row_a, "b": row_b}, row_starts, row_s * n * n, links_per_row)
-    sparse = _sparse_states(n, row_s, row_a, row_b, row_starts, dtype) \
+    sparse = _sparse_states(n, n_samples, row_s, row_a, row_b, dtype) \
         if bits is not None and row_s.size < _SPARSE_DENSITY * n * n * n_samples else None
     work = _QuadWork(n_samples, n, dtype, {x: (states == x).astype(dtype) for x in basis.nz},
                      basis, rows, links, bits, {}, sparse)
@@ -1321,7 +1330,7 @@ def simple_cycles_count_many(src: np.ndarray, dst: np.ndarray, n_nodes: int,
     length < ``max_length`` (exponential in ``max_length`` on dense graphs,
     as for any exact cycle count); paths are grown in vectorised blocks.
     """
-    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
+    sp = _scipy_sparse()
     src = np.atleast_2d(np.asarray(src, dtype=np.int64))
     dst = np.atleast_2d(np.asarray(dst, dtype=np.int64))
     if src.shape != dst.shape:
@@ -1455,7 +1464,7 @@ def signed_triad_census(net: Network) -> pd.Series:
     >>> int(signed_triad_census(dual)["ffl_unsigned"]), int(signed_triad_census(dual).sum())
     (1, 1)
     """
-    import scipy.sparse as sp  # lazily: ~0.1 s of start-up the dense paths never need
+    sp = _scipy_sparse()
     _check_network(net)
     if net.sign is None:
         raise MotifError("signed_triad_census needs a network with edge signs (sign=...)")

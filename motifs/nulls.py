@@ -137,6 +137,10 @@ NULL_MODELS: dict[str, str] = {
                         "switches (Milo's 4-node null)",
 }
 
+#: Samples of one thinned chain (module docstring, "Thinning"): a corpus run's block
+#: (``motifs.analysis.MIN_BLOCK_SAMPLES`` or a multiple) then holds whole chains.
+SAMPLES_PER_CHAIN = 64
+
 #: Attempted switches per edge between successive samples of one chain (the sampling
 #: gap, module docstring "Thinning"), from benchmarks/bench_mixing.py's autocorrelation study.
 GAPS: dict[str, float] = {"config": 10.0, "config-dag": 10.0, "layer-config": 5.0,
@@ -147,14 +151,14 @@ GAPS: dict[str, float] = {"config": 10.0, "config-dag": 10.0, "layer-config": 5.
 #: study (benchmarks/bench_mixing.py, the module docstring's "Mixing") justifies.
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "config": {"switches_per_edge": 75.0, "preserve_mutual": True, "engine": "auto",
-               "samples_per_chain": 64, "gap_switches_per_edge": GAPS["config"]},
-    "config-dag": {"switches_per_edge": 75.0, "engine": "auto", "samples_per_chain": 64,
+               "samples_per_chain": SAMPLES_PER_CHAIN, "gap_switches_per_edge": GAPS["config"]},
+    "config-dag": {"switches_per_edge": 75.0, "engine": "auto", "samples_per_chain": SAMPLES_PER_CHAIN,
                    "gap_switches_per_edge": GAPS["config-dag"]},
     "er": {},
     "layer-er": {},
     "layer-config": {"switches_per_edge": 20.0, "preserve_mutual": True, "engine": "auto",
-                     "samples_per_chain": 64, "gap_switches_per_edge": GAPS["layer-config"]},
-    "causal-config": {"switches_per_edge": 30.0, "engine": "auto", "samples_per_chain": 64,
+                     "samples_per_chain": SAMPLES_PER_CHAIN, "gap_switches_per_edge": GAPS["layer-config"]},
+    "causal-config": {"switches_per_edge": 30.0, "engine": "auto", "samples_per_chain": SAMPLES_PER_CHAIN,
                       "gap_switches_per_edge": GAPS["causal-config"]},
     "sign": {},
     "triad-preserving": {"switches_per_edge": 100.0, "preserve_mutual": True, "engine": "auto",

@@ -662,6 +662,19 @@ def test_successive_samples_of_a_default_chain_are_nearly_uncorrelated():
     assert rho("config", gap_switches_per_edge=0.2)[:2].min() > 0.5
 
 
+def test_corpus_blocks_hold_whole_default_chains():
+    """A chain never spans two sample_nulls calls of a corpus run: every block holds a
+    multiple of the default chain, so block b's samples do not depend on the layout."""
+    from motifs.analysis import MIN_BLOCK_SAMPLES, null_blocks
+    from motifs.nulls import SAMPLES_PER_CHAIN
+
+    assert MIN_BLOCK_SAMPLES % SAMPLES_PER_CHAIN == 0
+    sizes = null_blocks(22005, 1000)  # the largest shared graph: several blocks
+    assert len(sizes) > 1 and all(size % SAMPLES_PER_CHAIN == 0 for size in sizes[:-1])
+    for model in ("config", "config-dag", "layer-config", "causal-config"):
+        assert default_options(model)["samples_per_chain"] == SAMPLES_PER_CHAIN
+
+
 def test_chain_options_are_checked():
     net = random_digraph(12, 0.3, seed=1)
     for value in (0, 2.5, True):
