@@ -412,17 +412,13 @@ def merge_blocks(blocks: Sequence[NullBlock], size: int, signed: bool) -> Column
     real = real_rows[0]
     table = zscore_table(real, used, names=codes)
     n_codes = len(codes)
-    columns = {
-        "motif": table["motif"],
-        "name": np.array(display, dtype=object),
-        "count": real,
-        **{c: table[c] for c in PROFILE_COLUMNS[3:8]},
-        "null_model": np.full(n_codes, model, dtype=object),
-        "n_null": np.full(n_codes, len(used), dtype=np.int64),
-        "n_excluded": np.full(n_codes, int(excluded.sum()), dtype=np.int64),
-    }
-    columns.update((c, table[c]) for c in table.columns if c not in columns)
-    return ColumnTable(columns, {"identities": table.attrs["identities"]})
+    columns = {**table.data, "name": np.array(display, dtype=object), "count": real,
+               "null_model": np.full(n_codes, model, dtype=object),
+               "n_null": np.full(n_codes, len(used), dtype=np.int64),
+               "n_excluded": np.full(n_codes, int(excluded.sum()), dtype=np.int64)}
+    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
+    return ColumnTable({c: columns[c] for c in list(PROFILE_COLUMNS) + extras},
+                       {"identities": table.attrs["identities"]})
 
 
 def profile_from_blocks(blocks: Sequence[pd.DataFrame | NullBlock], size: int,
