@@ -54,7 +54,7 @@ def child(args: argparse.Namespace) -> None:
 
     task_cpu: list[float] = []
     if args.child == "serial":  # tasks run in this process: time each, in submission order
-        compute = corpus_run.compute_null_block
+        compute = corpus_run.count_null_block
 
         def timed(task):  # noqa: ANN001, ANN202
             begin = time.process_time()
@@ -63,7 +63,7 @@ def child(args: argparse.Namespace) -> None:
             finally:
                 task_cpu.append(time.process_time() - begin)
 
-        corpus_run.compute_null_block = timed
+        corpus_run.count_null_block = timed
     start, cpu = time.perf_counter(), time.process_time()
     table = run_motifs(args.root, null=args.null, n_null=args.n_null, size=3, seed=0,
                        executor=EXECUTORS[args.child], jobs=args.jobs, progress=args.progress)

@@ -8,20 +8,26 @@ significance profile (:mod:`motifs.stats`).
 One path, two callers. A profile is assembled from *null blocks*
 (:func:`null_blocks`: a graph's samples split by size), block ``b`` drawing
 its nulls with the seed :func:`block_seed` ``(seed, graph id, null, b)``
-(:func:`null_block`), and the blocks merged exactly
-(:func:`profile_from_blocks`). :func:`motif_profile` runs the blocks in
+(:func:`null_block_counts`), and the blocks merged exactly
+(:func:`merge_blocks`). :func:`motif_profile` runs the blocks in
 turn, with :func:`network_id` as the graph id; :mod:`motifs.corpus_run`
 runs the same blocks on workers. So ``motif_profile(net, seed=S)`` and
 ``cgram motifs --edges FILE --seed S`` give equal numbers.
+
+The engine works on numpy arrays: a block is a :class:`NullBlock`, a
+profile a :class:`motifs.table.ColumnTable`. pandas is imported only where
+a public function returns a DataFrame (:func:`null_block`,
+:func:`profile_from_blocks`, :func:`motif_profile`), so ``cgram motifs
+--edges`` never imports it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from motifs.catalog import (
     NAMED_CENSUS_NAMES,
@@ -32,13 +38,17 @@ from motifs.catalog import (
 from motifs.census import (
     motif3_census_many,
     motif4_census_many,
-    signed_triad_census,
+    signed_triad_counts,
     signed_triad_census_many,
     triad_census_edges,
 )
 from motifs.errors import MotifError
 from motifs.network import Network
-from motifs.stats import zscores
+from motifs.stats import zscore_table
+from motifs.table import ColumnTable, is_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Columns every profile has, in order (flags and extras follow). ``n_null`` counts the
 #: samples used; ``n_excluded`` the samples left out (triad-preserving samples that never
@@ -83,7 +93,7 @@ def _census_spec(size: int, signed: bool) -> tuple[list[str], list[str], Callabl
         names = list(SIGNED_TRIAD_NAMES)
 
         def real_fn(net: Network) -> np.ndarray:
-            return signed_triad_census(net).to_numpy()
+            return signed_triad_counts(net)
 
         def null_fn(nulls, net: Network, progress: bool) -> np.ndarray:
             if nulls.sign is None:
@@ -247,6 +257,89 @@ def motif_names(size: int, signed: bool) -> tuple[list[str], list[str]]:
     return codes, display
 
 
+@dataclass(frozen=True)
+class NullBlock:
+    """Census of a real network and of one block of its null samples, as arrays.
+
+    What a worker returns (small to pickle); :meth:`to_frame` is the table
+    :func:`null_block` returns and the corpus caches.
+
+    Attributes
+    ----------
+    sample : (n + 1,) int64
+        -1 for the real network (row 0), then each null sample's index in
+        the graph's whole ensemble.
+    counts : (n + 1, n_codes) int64
+        Motif counts, one column per code of ``codes``.
+    codes : tuple of str
+        The motif codes, in profile order.
+    null_model : str
+        The null actually used.
+    excluded : (n + 1,) bool
+        True for a triad-preserving sample that never reached the real triad
+        census (:func:`merge_blocks` leaves it out); False for the real row.
+    """
+
+    sample: np.ndarray
+    counts: np.ndarray
+    codes: tuple[str, ...]
+    null_model: str
+    excluded: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """``sample``, one int64 column per code, ``null_model``, ``excluded``."""
+        import pandas as pd
+
+        table = pd.DataFrame(self.counts, columns=list(self.codes))
+        table.insert(0, "sample", self.sample)
+        table["null_model"] = self.null_model
+        table["excluded"] = self.excluded
+        return table
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, codes: Sequence[str]) -> NullBlock:
+        """A block from its table (:meth:`to_frame`, as the corpus caches it).
+
+        Raises
+        ------
+        MotifError
+            The table names several null models.
+        """
+        models = frame["null_model"].unique()
+        if len(models) != 1:
+            raise MotifError(f"a null block names several null models: {list(models)}")
+        return cls(frame["sample"].to_numpy(dtype=np.int64),
+                   frame[list(codes)].to_numpy(dtype=np.int64), tuple(codes), str(models[0]),
+                   frame["excluded"].to_numpy(dtype=bool))
+
+
+def null_block_counts(net: Network, graph_id: str, null: str | None, n_samples: int, seed: int,
+                      size: int = 3, signed: bool = False, block: int = 0,
+                      first_sample: int = 0, progress: bool = False,
+                      **null_options: Any) -> tuple[NullBlock, dict[str, Any]]:
+    """:func:`null_block` as a :class:`NullBlock` of arrays, and the sampler's diagnostics.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1, 2, 3], [2, 3, 2, 4, 4, 4])
+    >>> block, _ = null_block_counts(net, network_id(net), None, n_samples=3, seed=0)
+    >>> block.sample.tolist(), block.counts.shape, block.null_model
+    ([-1, 0, 1, 2], (4, 13), 'config-dag')
+    """
+    from motifs.nulls import default_null
+
+    codes = _census_spec(size, signed)[0]
+    model = default_null(net) if null is None else null
+    real, null_counts, nulls = census_with_nulls(
+        net, model, n_samples, block_seed(seed, graph_id, model, block), size, signed, progress,
+        **null_options)
+    samples = np.arange(first_sample, first_sample + n_samples, dtype=np.int64)
+    missed = np.asarray(nulls.diagnostics.get("census_distance", np.zeros(n_samples))) > 0
+    return NullBlock(np.concatenate([[-1], samples]), np.vstack([real[None], null_counts]),
+                     tuple(codes), str(nulls.model), np.concatenate([[False], missed])), \
+        dict(nulls.diagnostics)
+
+
 def null_block(net: Network, graph_id: str, null: str | None, n_samples: int, seed: int,
                size: int = 3, signed: bool = False, block: int = 0, first_sample: int = 0,
                progress: bool = False,
@@ -275,23 +368,61 @@ def null_block(net: Network, graph_id: str, null: str | None, n_samples: int, se
     >>> table["sample"].tolist(), int(table["030T"].iloc[0]), table["null_model"].iloc[0]
     ([-1, 0, 1, 2], 1, 'config-dag')
     """
-    from motifs.nulls import default_null
-
-    codes = _census_spec(size, signed)[0]
-    model = default_null(net) if null is None else null
-    real, null_counts, nulls = census_with_nulls(
-        net, model, n_samples, block_seed(seed, graph_id, model, block), size, signed, progress,
-        **null_options)
-    table = pd.DataFrame(np.vstack([real[None], null_counts]), columns=codes)
-    samples = np.arange(first_sample, first_sample + n_samples, dtype=np.int64)
-    table.insert(0, "sample", np.concatenate([[-1], samples]))
-    table["null_model"] = nulls.model
-    missed = np.asarray(nulls.diagnostics.get("census_distance", np.zeros(n_samples))) > 0
-    table["excluded"] = np.concatenate([[False], missed])
-    return table, dict(nulls.diagnostics)
+    counts, diagnostics = null_block_counts(net, graph_id, null, n_samples, seed, size, signed,
+                                            block, first_sample, progress, **null_options)
+    return counts.to_frame(), diagnostics
 
 
-def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool) -> pd.DataFrame:
+def merge_blocks(blocks: Sequence[NullBlock], size: int, signed: bool) -> ColumnTable:
+    """Merge the null blocks of one graph into its motif profile, exactly (numpy columns).
+
+    :func:`profile_from_blocks` as a :class:`motifs.table.ColumnTable`.
+
+    Raises
+    ------
+    MotifError
+        As :func:`profile_from_blocks`.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1, 2, 3], [2, 3, 2, 4, 4, 4])
+    >>> block, _ = null_block_counts(net, "toy", None, n_samples=3, seed=0)
+    >>> profile = merge_blocks([block], size=3, signed=False)
+    >>> ffl = profile.rows(profile["motif"] == "030T")
+    >>> ffl["name"].tolist(), ffl["count"].tolist(), ffl["n_null"].tolist()
+    (['ffl'], [1], [3])
+    """
+    codes, display = motif_names(size, signed)
+    sample = np.concatenate([b.sample for b in blocks])
+    counts = np.vstack([b.counts for b in blocks])
+    is_real = sample < 0
+    real_rows = counts[is_real]
+    models = {b.null_model for b in blocks}
+    if len(models) != 1 or any(list(b.codes) != codes for b in blocks) or \
+            (real_rows != real_rows[:1]).any():
+        raise MotifError("null blocks of one graph disagree (null model or real counts): "
+                         "delete its cached motif_null_counts and run again")
+    model = models.pop()
+    order = np.argsort(sample[~is_real], kind="stable")
+    excluded = np.concatenate([b.excluded for b in blocks])[~is_real][order]
+    used = counts[~is_real][order][~excluded]
+    if len(used) < 2:
+        raise MotifError(f"only {len(used)} of {len(excluded)} {model} null samples reached "
+                         f"the real triad census; raise anneal_switches_per_edge or n_null")
+    real = real_rows[0]
+    table = zscore_table(real, used, names=codes)
+    n_codes = len(codes)
+    columns = {**table.data, "name": np.array(display, dtype=object), "count": real,
+               "null_model": np.full(n_codes, model, dtype=object),
+               "n_null": np.full(n_codes, len(used), dtype=np.int64),
+               "n_excluded": np.full(n_codes, int(excluded.sum()), dtype=np.int64)}
+    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
+    return ColumnTable({c: columns[c] for c in list(PROFILE_COLUMNS) + extras},
+                       {"identities": table.attrs["identities"]})
+
+
+def profile_from_blocks(blocks: Sequence[pd.DataFrame | NullBlock], size: int,
+                        signed: bool) -> pd.DataFrame:
     """Merge the null blocks of one graph into its motif profile, exactly.
 
     The raw null counts of all blocks are stacked and passed to
@@ -299,6 +430,14 @@ def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool)
     would give in a single block. Samples marked ``excluded`` (a
     triad-preserving sample that never reached the real triad census) are
     left out of every statistic and counted in ``n_excluded``.
+
+    Parameters
+    ----------
+    blocks : sequence of pandas.DataFrame or NullBlock
+        :func:`null_block` tables (or :func:`null_block_counts` blocks), in
+        any order.
+    size, signed
+        The census the blocks counted (which columns are motif codes).
 
     Returns
     -------
@@ -321,35 +460,9 @@ def profile_from_blocks(blocks: Sequence[pd.DataFrame], size: int, signed: bool)
     >>> profile[["n_null", "n_excluded"]].iloc[0].tolist()
     [6, 0]
     """
-    codes, display = motif_names(size, signed)
-    frame = pd.concat(blocks, ignore_index=True)
-    # numpy from here: pandas column selections and nunique over the 199 columns of a
-    # 4-node census cost more than the Z-scores
-    counts = frame[codes].to_numpy(dtype=np.int64)
-    sample = frame["sample"].to_numpy(dtype=np.int64)
-    is_real = sample < 0
-    real_rows = counts[is_real]
-    models = frame["null_model"].unique()
-    if len(models) != 1 or (real_rows != real_rows[:1]).any():
-        raise MotifError("null blocks of one graph disagree (null model or real counts): "
-                         "delete its cached motif_null_counts and run again")
-    order = np.argsort(sample[~is_real], kind="stable")
-    excluded = frame["excluded"].to_numpy(dtype=bool)[~is_real][order]
-    used = counts[~is_real][order][~excluded]
-    if len(used) < 2:
-        raise MotifError(f"only {len(used)} of {len(excluded)} {models[0]} null samples reached "
-                         f"the real triad census; raise anneal_switches_per_edge or n_null")
-    real = real_rows[0]
-    table = zscores(real, used, names=codes)
-    table.insert(1, "name", display)
-    table["count"] = real
-    table["null_model"] = str(models[0])
-    table["n_null"] = len(used)
-    table["n_excluded"] = int(excluded.sum())
-    extras = [c for c in table.columns if c not in PROFILE_COLUMNS]
-    out = table[list(PROFILE_COLUMNS) + extras].copy()
-    out.attrs = {"identities": table.attrs.get("identities", [])}
-    return out
+    codes, _ = motif_names(size, signed)
+    return merge_blocks([NullBlock.from_frame(b, codes) if is_pandas(b, "DataFrame") else b
+                         for b in blocks], size, signed).to_frame()
 
 
 def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, size: int = 3,
@@ -427,13 +540,13 @@ def motif_profile(net: Network, null: str | None = None, n_null: int = 1000, siz
     graph_id = network_id(net)
     blocks, diagnostics, first = [], [], 0
     for b, n_samples in enumerate(null_blocks(net.n_edges, int(n_null))):
-        table, diag = null_block(net, graph_id, model, n_samples, seed, size, signed, block=b,
-                                 first_sample=first, progress=progress, **null_options)
-        blocks.append(table)
+        block, diag = null_block_counts(net, graph_id, model, n_samples, seed, size, signed,
+                                        block=b, first_sample=first, progress=progress,
+                                        **null_options)
+        blocks.append(block)
         diagnostics.append(diag)
         first += n_samples
-    out = profile_from_blocks(blocks, size, signed)
-    out.attrs["null_model"] = model
-    out.attrs["null_diagnostics"] = diagnostics
-    out.attrs["named"] = list(NAMED_CENSUS_NAMES)
-    return out
+    out = merge_blocks(blocks, size, signed)
+    out.attrs.update(null_model=model, null_diagnostics=diagnostics,
+                     named=list(NAMED_CENSUS_NAMES))
+    return out.to_frame()

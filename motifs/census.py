@@ -21,7 +21,6 @@ import functools
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 import numpy as np
-import pandas as pd
 
 from motifs.catalog import (
     FFL_SIGN_TYPES,
@@ -44,6 +43,7 @@ from motifs.errors import MotifError
 from motifs.network import Network
 
 if TYPE_CHECKING:
+    import pandas as pd
     import scipy.sparse as sp
 
 def _scipy_sparse() -> Any:
@@ -419,6 +419,8 @@ def triad_census(net: Network) -> pd.Series:
     >>> census[["030T", "012", "003"]].tolist()
     [1, 3, 0]
     """
+    import pandas as pd
+
     _check_network(net)
     return pd.Series(triad_census_many([net.adjacency()])[0], index=list(TRIAD_CODES),
                      name="count", dtype=np.int64)
@@ -459,6 +461,8 @@ def motif3_census(net: Network) -> pd.DataFrame:
     >>> int(table.loc["030T", "count"]), table.loc["030T", "name"]
     (1, 'ffl')
     """
+    import pandas as pd
+
     _check_network(net)
     counts = motif3_census_many([net.adjacency()])[0]
     classes = motif_classes(3)
@@ -1246,6 +1250,8 @@ def motif4_census(net: Network) -> pd.DataFrame:
     >>> table.loc[table["count"] > 0, ["name", "count"]].values.tolist()
     [['bifan', 1]]
     """
+    import pandas as pd
+
     _check_network(net)
     counts = _quad_class_counts_dense(net.dense_adjacency()[None])[0]
     classes = motif_classes(4)
@@ -1303,6 +1309,8 @@ def named_census(net: Network, include_size4: bool = True) -> pd.Series:
     >>> named_census(net).to_dict()
     {'ffl': 0, 'chain': 0, 'fan_in': 2, 'fan_out': 2, 'cycle3': 0, 'mutual': 0, 'bifan': 1, 'biparallel': 0, 'feedback4': 0}
     """
+    import pandas as pd
+
     _check_network(net)
     counts = named_census_many([net.adjacency()], include_size4=include_size4)[0]
     series = pd.Series(counts, index=list(NAMED_CENSUS_NAMES), name="count", dtype=np.int64)
@@ -1391,6 +1399,8 @@ def simple_cycles_count(net: Network, max_length: int = 4) -> pd.Series:
     >>> simple_cycles_count(net, max_length=3).to_dict()
     {'cycle2': 1, 'cycle3': 1}
     """
+    import pandas as pd
+
     _check_network(net)
     counts = simple_cycles_count_many(net.src, net.dst, net.n_nodes, max_length)[0]
     return pd.Series(counts, index=[f"cycle{k}" for k in range(2, int(max_length) + 1)],
@@ -1464,6 +1474,27 @@ def signed_triad_census(net: Network) -> pd.Series:
     >>> int(signed_triad_census(dual)["ffl_unsigned"]), int(signed_triad_census(dual).sum())
     (1, 1)
     """
+    import pandas as pd
+
+    return pd.Series(signed_triad_counts(net), index=list(SIGNED_TRIAD_NAMES), name="count",
+                     dtype=np.int64)
+
+
+def signed_triad_counts(net: Network) -> np.ndarray:
+    """(19,) int64: :func:`signed_triad_census` as an array, in ``SIGNED_TRIAD_NAMES`` order.
+
+    Raises
+    ------
+    MotifError
+        The network carries no signs.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2], sign=[1, -1, 1])  # X->Y +, Y->Z -, X->Z +
+    >>> counts = signed_triad_counts(net)
+    >>> int(counts[SIGNED_TRIAD_NAMES.index("ffl_I1")]), int(counts.sum())
+    (1, 1)
+    """
     sp = _scipy_sparse()
     _check_network(net)
     if net.sign is None:
@@ -1482,7 +1513,7 @@ def signed_triad_census(net: Network) -> pd.Series:
         transpose=lambda x: x.T.tocsr(),
         diag_total=lambda x: int(round(x.diagonal().sum())),
     )
-    return pd.Series({k: counts[k] for k in SIGNED_TRIAD_NAMES}, name="count", dtype=np.int64)
+    return np.array([counts[k] for k in SIGNED_TRIAD_NAMES], dtype=np.int64)
 
 
 def signed_ffl_census(net: Network) -> pd.Series:

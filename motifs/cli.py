@@ -1,7 +1,10 @@
 """``cgram motifs``: motif Z-scores and significance profiles of corpus graphs or an edge list.
 
 Only argparse is imported at module level, so ``cgram motifs --help`` starts
-fast; numpy, pandas and the motif engine are imported inside the handler.
+fast; numpy and the motif engine are imported inside the handler. The tables
+are printed and written from numpy columns (:mod:`motifs.table`), so ``cgram
+motifs --edges`` never imports pandas (with pyarrow, more than half of the
+start-up of a fresh process); a ``--corpus`` run reads its cache with pandas.
 """
 
 from __future__ import annotations
@@ -51,7 +54,6 @@ def read_edge_list(path: str | os.PathLike[str]) -> Any:
     from pathlib import Path
 
     import numpy as np
-    import pandas as pd
 
     from motifs.errors import MotifError
     from motifs.network import Network
@@ -87,14 +89,16 @@ def read_edge_list(path: str | os.PathLike[str]) -> Any:
         raise MotifError(f"{path}:{line_numbers[i]}: has {widths[i]} fields but line "
                          f"{line_numbers[0]} has {widths[0]}: give every edge a sign/weight, "
                          f"or none")
-    names, codes = None, None
-    ends = np.array([r[:2] for r in rows], dtype=object)
-    codes, names = pd.factorize(pd.Series(ends.ravel(), dtype=object))
-    codes = codes.reshape(-1, 2)
+    numbers: dict[str, int] = {}  # node name -> number, in order of first appearance
+    codes = np.array([numbers.setdefault(name, len(numbers)) for r in rows for name in r[:2]],
+                     dtype=np.int64).reshape(-1, 2)
+    names = list(numbers)
     sign = weight = None
     if widths[0] == 3:
-        raw = pd.Series([r[2] for r in rows], dtype=object).replace({"+": "1", "-": "-1"})
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        decimal = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+        raw = [{"+": "1", "-": "-1"}.get(r[2], r[2]) for r in rows]
+        # a finite decimal number, or NaN (reported below): no inf, nan, 1_000 nor hex
+        values = np.array([float(v) if decimal.fullmatch(v) else np.nan for v in raw])
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             i = int(bad[0])
@@ -112,13 +116,17 @@ def _format_profile(profile: Any) -> str:
     """One graph's profile as text: classes absent from the graph and its nulls left out."""
     import numpy as np
 
+    from motifs.table import ColumnTable, format_text
+
     present = (profile["count"] > 0) | (profile["null_mean"] > 0)
-    shown = profile.loc[present, [c for c in SHOWN_COLUMNS if c in profile.columns]].copy()
-    shown = shown.rename(columns={"dependent_on": "tied_to"})
+    shown = {("tied_to" if c == "dependent_on" else c): profile[c][present]
+             for c in SHOWN_COLUMNS if c in profile}
     for col, digits in (("null_mean", 1), ("null_sd", 2), ("z", 2), ("sp", 3)):
-        shown[col] = [("-" if not np.isfinite(v) else f"{v:.{digits}f}") for v in shown[col]]
-    shown["p"] = [f"{v:.3g}" for v in shown["p"]]
-    lines = shown.to_string(index=False).splitlines() if len(shown) else ["(no motif occurs)"]
+        shown[col] = np.array([("-" if not np.isfinite(v) else f"{v:.{digits}f}")
+                               for v in shown[col].tolist()], dtype=object)
+    shown["p"] = np.array([f"{v:.3g}" for v in shown["p"].tolist()], dtype=object)
+    lines = format_text(ColumnTable(shown)).splitlines() if present.any() \
+        else ["(no motif occurs)"]
     hidden = int((~present).sum())
     if hidden:
         lines.append(f"({hidden} classes absent from the graph and every null sample not shown)")
@@ -128,12 +136,12 @@ def _format_profile(profile: Any) -> str:
 def _header(profile: Any, graph: str, slug: str, null_given: bool) -> str:
     from motifs.nulls import default_null_reason
 
-    model = str(profile["null_model"].iloc[0])
+    model = str(profile["null_model"][0])
     why = "" if null_given else f" (default: {default_null_reason(model)})"
-    excluded = int(profile["n_excluded"].iloc[0]) if "n_excluded" in profile else 0
+    excluded = int(profile["n_excluded"][0]) if "n_excluded" in profile else 0
     left_out = (f" ({excluded} excluded: they never reached the real triad census)"
                 if excluded else "")
-    return (f"== {slug} ({graph}): null {model}{why}, {int(profile['n_null'].iloc[0])} samples"
+    return (f"== {slug} ({graph}): null {model}{why}, {int(profile['n_null'][0])} samples"
             f"{left_out}; Z = (count - null mean) / null sd, SP = Z / ||Z|| ==")
 
 
@@ -141,9 +149,10 @@ def _nulls_used(table: Any) -> str:
     """Which null each graph of the run used, in words ("null causal-config")."""
     if not len(table):
         return "no null run"
-    per_null = table.groupby("null_model", sort=False)["graph"].nunique()
+    per_null = {str(table["null_model"][rows[0]]): len(set(table["graph"][rows].tolist()))
+                for rows in table.groups("null_model")}
     if len(per_null) == 1:
-        return f"null {per_null.index[0]}"
+        return f"null {next(iter(per_null))}"
     return "nulls " + ", ".join(f"{model} ({n} graph{'s' if n != 1 else ''})"
                                 for model, n in per_null.items())
 
@@ -151,8 +160,9 @@ def _nulls_used(table: Any) -> str:
 def cmd_motifs(args: argparse.Namespace) -> int:
     from cgram.options import error
     from corpus.cli import open_corpus
-    from motifs.corpus_run import profile_network, run_motifs
+    from motifs.corpus_run import profile_network_table, run_motifs
     from motifs.errors import MotifError
+    from motifs.table import ColumnTable, write_csv
 
     options = dict(null=args.null, n_null=args.n_null, size=args.size, signed=args.signed,
                    seed=args.seed, executor=args.executor, jobs=args.jobs,
@@ -167,19 +177,22 @@ def cmd_motifs(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"{args.edges}: {net.n_nodes} nodes, {net.n_edges} edges"
                   f"{', signed' if net.sign is not None else ''}")
-        table = profile_network(net, os.path.basename(args.edges), **options)
+        table = profile_network_table(net, os.path.basename(args.edges), **options)
     else:
         corpus = open_corpus(args, create=False)
-        table = run_motifs(corpus, keys=args.slugs or None, keep_errors=args.keep_errors,
-                           min_abs_weight=args.min_weight, top_k=args.top_k, **options)
+        table = ColumnTable.from_frame(run_motifs(
+            corpus, keys=args.slugs or None, keep_errors=args.keep_errors,
+            min_abs_weight=args.min_weight, top_k=args.top_k, **options))
     if not args.quiet:
-        for (graph, slug), profile in table.groupby(["graph", "slug"], sort=False):
-            print(_header(profile, graph, slug, args.null is not None))
+        for rows in table.groups("graph"):
+            profile = table.rows(rows)
+            print(_header(profile, profile["graph"][0], profile["slug"][0],
+                          args.null is not None))
             print(_format_profile(profile))
             print()
     if args.csv:
         try:
-            table.to_csv(args.csv, index=False)
+            write_csv(table, args.csv)
         except OSError as exc:
             raise MotifError(f"{args.csv}: cannot write the CSV ({exc.strerror})") from None
     stats = table.attrs

@@ -22,6 +22,12 @@ runs give identical tables.
 
 Memory: the driver sends graph ids, never graphs; each worker loads its
 graph from the corpus directory. At most a window of tasks is in flight.
+Workers return blocks as arrays (:class:`motifs.analysis.NullBlock`, from
+:func:`count_null_block`), and the driver merges them into numpy columns
+(:class:`motifs.table.ColumnTable`); DataFrames are made where the corpus
+caches a result and where :func:`run_motifs` and :func:`profile_network`
+return, so a network outside a corpus (:func:`profile_network_table`, behind
+``cgram motifs --edges``) is profiled without importing pandas.
 
 Scheduling: graphs are sent largest first (edges x samples still to draw),
 so a run does not end with one worker on a big graph while the others idle.
@@ -35,29 +41,35 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
-import pandas as pd
 
 from motifs.analysis import (
     BLOCK_EDGE_SAMPLES,
     MIN_BLOCK_SAMPLES,
     PROFILE_COLUMNS,
+    NullBlock,
     block_seed,
+    merge_blocks,
     motif_names,
     network_id,
-    null_block,
+    null_block_counts,
     null_blocks,
     profile_from_blocks,
     quiet_bar,
 )
 from motifs.errors import MotifError
 from motifs.network import Network
+from motifs.table import ColumnTable
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["BLOCK_EDGE_SAMPLES", "MIN_BLOCK_SAMPLES", "BlockTask", "MotifParams", "block_seed",
-           "compute_null_block", "motif_names", "network_id", "null_blocks",
-           "profile_from_blocks", "profile_network", "run_motifs", "validate_params"]
+           "compute_null_block", "count_null_block", "motif_names", "network_id", "null_blocks",
+           "profile_from_blocks", "profile_network", "profile_network_table", "run_motifs",
+           "validate_params"]
 
 #: Cache method names (``ROOT/results/{method}/``).
 PROFILE_METHOD = "motif_profile"
@@ -172,8 +184,26 @@ def _corpus_network(root: str, graph_id: str, keep_errors: bool, min_abs_weight:
                               top_k=top_k)
 
 
-def compute_null_block(task: BlockTask) -> pd.DataFrame:
+def count_null_block(task: BlockTask) -> NullBlock:
     """Census of the real network and of one block of null samples (runs in a worker).
+
+    Returns
+    -------
+    motifs.analysis.NullBlock
+        The real network's counts (``sample`` -1) and the block's null
+        samples' counts, as arrays (small to send back to the driver).
+    """
+    net = _network(task)
+    p = task.params
+    if p.signed and net.sign is None:
+        raise MotifError(f"graph {task.graph_id}: signed motifs need edge signs")
+    block, _ = null_block_counts(net, task.graph_id, p.null, task.n_samples, p.seed, p.size,
+                                 p.signed, block=task.block, first_sample=task.first_sample)
+    return block
+
+
+def compute_null_block(task: BlockTask) -> pd.DataFrame:
+    """:func:`count_null_block` as the table the corpus caches.
 
     Returns
     -------
@@ -182,13 +212,7 @@ def compute_null_block(task: BlockTask) -> pd.DataFrame:
         (``sample`` = -1) then one per null sample, one int64 column per motif
         code, ``null_model`` and ``excluded``.
     """
-    net = _network(task)
-    p = task.params
-    if p.signed and net.sign is None:
-        raise MotifError(f"graph {task.graph_id}: signed motifs need edge signs")
-    table, _ = null_block(net, task.graph_id, p.null, task.n_samples, p.seed, p.size, p.signed,
-                          block=task.block, first_sample=task.first_sample)
-    return table
+    return count_null_block(task).to_frame()
 
 
 # ------------------------------------------------------------ driver side
@@ -198,7 +222,7 @@ class _GraphState:
     slug: str
     sizes: list[int]
     n_edges: int = 0
-    blocks: dict[int, pd.DataFrame] = field(default_factory=dict)
+    blocks: dict[int, NullBlock] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -219,25 +243,25 @@ class _GraphState:
             yield BlockTask(self.graph_id, source, params, b, offsets[b], self.sizes[b])
 
 
-def _with_graph(profile: pd.DataFrame, graph_id: str, slug: str) -> pd.DataFrame:
-    out = profile.copy()
-    out.insert(0, "slug", slug)
-    out.insert(0, "graph", graph_id)
-    return out
+def _with_graph(profile: ColumnTable, graph_id: str, slug: str) -> ColumnTable:
+    rows = len(profile)
+    return ColumnTable({"graph": np.full(rows, graph_id, dtype=object),
+                        "slug": np.full(rows, slug, dtype=object), **profile.data})
 
 
 def _merge_blocks(state: _GraphState, params: MotifParams, corpus: Any,
-                  profiles: dict[str, pd.DataFrame]) -> None:
+                  profiles: dict[str, ColumnTable]) -> None:
     """Merge a complete graph's blocks into its profile, cache it, drop the null counts."""
     try:
-        profile = profile_from_blocks([state.blocks[b] for b in sorted(state.blocks)],
-                                      params.size, params.signed)
+        profile = merge_blocks([state.blocks[b] for b in sorted(state.blocks)], params.size,
+                               params.signed)
     except MotifError as exc:
         state.error = f"MotifError: {exc}"
         return
     profile.attrs = {}  # the run table carries its own attrs
     if corpus is not None:
-        corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(), profile)
+        corpus.write_result(state.graph_id, PROFILE_METHOD, params.cache_key(),
+                            profile.to_frame())
     profiles[state.graph_id] = profile
     state.blocks.clear()  # the driver keeps profiles, not null counts
 
@@ -252,7 +276,7 @@ def _block_tasks(pending: list[_GraphState], source: str | Network,
 
 
 def _record_block(state: _GraphState, block: int, outcome: Any, params: MotifParams,
-                  corpus: Any, profiles: dict[str, pd.DataFrame]) -> bool:
+                  corpus: Any, profiles: dict[str, ColumnTable]) -> bool:
     """File one finished block (cached when the graph has several); True once the graph is done."""
     if not outcome.ok:
         state.error = outcome.error
@@ -260,7 +284,7 @@ def _record_block(state: _GraphState, block: int, outcome: Any, params: MotifPar
         return True
     if corpus is not None and len(state.sizes) > 1:
         corpus.write_result(state.graph_id, NULL_COUNTS_METHOD,
-                            params.block_key(block, len(state.sizes)), outcome.value)
+                            params.block_key(block, len(state.sizes)), outcome.value.to_frame())
     state.blocks[block] = outcome.value
     if state.complete:
         _merge_blocks(state, params, corpus, profiles)
@@ -270,13 +294,13 @@ def _record_block(state: _GraphState, block: int, outcome: Any, params: MotifPar
 
 def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifParams,
                 corpus: Any, executor: str, jobs: int | None, progress: bool,
-                dask_processes: bool) -> tuple[dict[str, pd.DataFrame], str]:
+                dask_processes: bool) -> tuple[dict[str, ColumnTable], str]:
     """Run the missing blocks of ``states``; profiles by graph id, executor description."""
     from tqdm import tqdm
 
     from corpus.executor import Executor, usable_cores
 
-    profiles: dict[str, pd.DataFrame] = {}
+    profiles: dict[str, ColumnTable] = {}
     todo = [s for s in states if not s.complete]
     by_id = {s.graph_id: s for s in todo}
     for state in todo:
@@ -302,7 +326,7 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
                    desc="motifs", disable=quiet_bar(progress), file=sys.stderr,
                    dynamic_ncols=True)
         with bar:
-            outcomes = pool.run(compute_null_block, _block_tasks(pending, source, params))
+            outcomes = pool.run(count_null_block, _block_tasks(pending, source, params))
             for done, outcome in enumerate(outcomes, start=1):
                 if n_blocks > len(pending):  # large graphs: show the blocks moving too
                     bar.set_postfix_str(f"null blocks {done}/{n_blocks}")
@@ -412,14 +436,15 @@ def _resolve_graphs(corpus: Any, keys: Sequence[str] | None
 
 
 def _read_cache(corpus: Any, ids: list[str], slugs: dict[str, str], n_edges: dict[str, int],
-                params: MotifParams) -> tuple[dict[str, pd.DataFrame], list[_GraphState]]:
+                params: MotifParams) -> tuple[dict[str, ColumnTable], list[_GraphState]]:
     """Cached profiles by graph id, and the state of every other graph (its cached blocks in)."""
-    profiles: dict[str, pd.DataFrame] = {}
+    codes, _ = motif_names(params.size, params.signed)
+    profiles: dict[str, ColumnTable] = {}
     states: list[_GraphState] = []
     for graph_id in ids:
         cached = corpus.read_result(graph_id, PROFILE_METHOD, params.cache_key())
         if cached is not None:
-            profiles[graph_id] = cached
+            profiles[graph_id] = ColumnTable.from_frame(cached)
             continue
         state = _GraphState(graph_id, slugs[graph_id],
                             null_blocks(n_edges[graph_id], params.n_null), n_edges[graph_id])
@@ -428,7 +453,7 @@ def _read_cache(corpus: Any, ids: list[str], slugs: dict[str, str], n_edges: dic
                 done = corpus.read_result(graph_id, NULL_COUNTS_METHOD,
                                           params.block_key(b, len(state.sizes)))
                 if done is not None:
-                    state.blocks[b] = done
+                    state.blocks[b] = NullBlock.from_frame(done, codes)
         states.append(state)
     return profiles, states
 
@@ -523,17 +548,18 @@ def run_motifs(corpus: Any, keys: Sequence[str] | None = None, null: str | None 
                                         executor, jobs, progress, dask_processes)
     profiles.update(computed)
     return _assemble(ids, slugs, profiles, states, n_cached, description,
-                     time.perf_counter() - start)
+                     time.perf_counter() - start).to_frame()
 
 
-def _assemble(ids: list[str], slugs: dict[str, str], profiles: dict[str, pd.DataFrame],
+def _assemble(ids: list[str], slugs: dict[str, str], profiles: dict[str, ColumnTable],
               states: list[_GraphState], n_cached: int, description: str,
-              seconds: float) -> pd.DataFrame:
+              seconds: float) -> ColumnTable:
     parts = [_with_graph(profiles[g], g, slugs[g]) for g in ids if g in profiles]
     if parts:
-        out = pd.concat(parts, ignore_index=True)
+        out = ColumnTable.concat(parts)
     else:
-        out = pd.DataFrame(columns=list(RUN_COLUMNS) + list(PROFILE_COLUMNS))
+        out = ColumnTable({c: np.array([], dtype=object)
+                           for c in list(RUN_COLUMNS) + list(PROFILE_COLUMNS)})
     out.attrs = {
         "failures": [{"graph": s.graph_id, "slug": s.slug, "error": s.error}
                      for s in states if s.error is not None],
@@ -562,6 +588,23 @@ def profile_network(net: Network, name: str, null: str | None = None, n_null: in
     >>> table = profile_network(net, "toy", n_null=20, executor="serial")
     >>> table.loc[table["name"] == "ffl", ["slug", "motif", "count"]].values.tolist()
     [['toy', '030T', 1]]
+    """
+    return profile_network_table(net, name, null, n_null, size, signed, seed, executor, jobs,
+                                 progress, dask_processes).to_frame()
+
+
+def profile_network_table(net: Network, name: str, null: str | None = None, n_null: int = 1000,
+                          size: int = 3, signed: bool = False, seed: int = 0,
+                          executor: str = "pool", jobs: int | None = None,
+                          progress: bool = False, dask_processes: bool = True) -> ColumnTable:
+    """:func:`profile_network`'s table as numpy columns, without pandas (``cgram motifs --edges``).
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 0, 1, 1, 2, 3], [2, 3, 2, 4, 4, 4])
+    >>> table = profile_network_table(net, "toy", n_null=20, executor="serial")
+    >>> table.rows(table["name"] == "ffl")["count"].tolist(), table.attrs["computed"]
+    ([1], 1)
     """
     if not isinstance(net, Network):
         raise MotifError(f"net must be a motifs.Network, got {type(net).__name__}")
@@ -621,6 +664,8 @@ def weight_sensitivity(graph: Any, keep_fractions: Sequence[float] | None = None
     MotifError
         Both or bad level lists; a key without a corpus; a level that fails.
     """
+    import pandas as pd
+
     from motifs.compare import pruning_levels
 
     if isinstance(graph, str):

@@ -13,12 +13,15 @@ minus one number.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import pandas as pd
 
 from motifs.errors import MotifError
+from motifs.table import ColumnTable, is_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Milo et al. (2004)'s pseudo-count in the abundance Delta = (N - <N>) / (N + <N> + eps).
 ABUNDANCE_EPSILON = 4.0
@@ -29,13 +32,13 @@ _EXACT_TOL = 1e-9
 
 def _as_inputs(real_counts, null_counts, names: Sequence[str] | None):
     """Real counts (k,), null counts (S, k) float64 and k names."""
-    if isinstance(real_counts, pd.Series):
+    if is_pandas(real_counts, "Series"):
         real_names = [str(i) for i in real_counts.index]
         real = real_counts.to_numpy(dtype=np.float64)
     else:
         real = np.asarray(real_counts, dtype=np.float64).ravel()
         real_names = None
-    if isinstance(null_counts, pd.DataFrame):
+    if is_pandas(null_counts, "DataFrame"):
         null_names = [str(c) for c in null_counts.columns]
         null = null_counts.to_numpy(dtype=np.float64)
     else:
@@ -82,7 +85,11 @@ def significance_profile(z: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
     out = np.full(values.shape, np.nan)
     if norm > 0:
         out[finite] = values[finite] / norm
-    return pd.Series(out, index=z.index, name="sp") if isinstance(z, pd.Series) else out
+    if is_pandas(z, "Series"):
+        import pandas as pd
+
+        return pd.Series(out, index=z.index, name="sp")
+    return out
 
 
 def _small_integer_vector(vec: np.ndarray, max_denominator: int = 12) -> np.ndarray | None:
@@ -230,10 +237,26 @@ def zscores(real_counts, null_counts, names: Sequence[str] | None = None,
 
     Examples
     --------
+    >>> import pandas as pd
     >>> null = np.array([[1, 5], [3, 5], [2, 5]])
     >>> table = zscores(pd.Series([4, 5], index=["030T", "021C"]), null)
     >>> table[["motif", "z", "p", "zero_variance"]].values.tolist()
     [['030T', 2.0, 0.25, False], ['021C', nan, 1.0, True]]
+    """
+    return zscore_table(real_counts, null_counts, names, sp_motifs).to_frame()
+
+
+def zscore_table(real_counts, null_counts, names: Sequence[str] | None = None,
+                 sp_motifs: Sequence[str] | None = None) -> ColumnTable:
+    """:func:`zscores` as numpy columns (a :class:`motifs.table.ColumnTable`).
+
+    The same columns and ``attrs``; ``zscores`` is this table as a DataFrame.
+
+    Examples
+    --------
+    >>> table = zscore_table([4, 5], np.array([[1, 5], [3, 5], [2, 5]]), names=["030T", "021C"])
+    >>> table["z"].tolist(), table["dependent_on"].tolist()
+    ([2.0, nan], ['', ''])
     """
     real, null, names = _as_inputs(real_counts, null_counts, names)
     n_samples = null.shape[0]
@@ -252,19 +275,18 @@ def zscores(real_counts, null_counts, names: Sequence[str] | None = None,
     p_over = ((null >= real).sum(axis=0) + 1) / (n_samples + 1)
     p_under = ((null <= real).sum(axis=0) + 1) / (n_samples + 1)
     abundance = (real - mean) / (real + mean + ABUNDANCE_EPSILON)
-    z_series = pd.Series(z, index=names)
     if sp_motifs is not None:
-        unknown = sorted(set(map(str, sp_motifs)) - set(names))
+        chosen = set(map(str, sp_motifs))
+        unknown = sorted(chosen - set(names))
         if unknown:
             raise MotifError(f"sp_motifs names motifs not in the counts: {unknown}")
-        chosen = z_series.copy()
-        chosen[~chosen.index.isin([str(m) for m in sp_motifs])] = np.nan
-        sp = significance_profile(chosen).to_numpy()
+        z_in = np.where([n in chosen for n in names], z, np.nan)
+        sp = significance_profile(z_in)
     else:
-        sp = significance_profile(z_series).to_numpy()
+        sp = significance_profile(z)
     varying = np.flatnonzero(~zero_var)
-    table = pd.DataFrame({
-        "motif": names,
+    return ColumnTable({
+        "motif": np.array(names, dtype=object),
         "count": real,
         "null_mean": mean,
         "null_sd": sd,
@@ -276,10 +298,8 @@ def zscores(real_counts, null_counts, names: Sequence[str] | None = None,
         "abundance": abundance,
         "sp": sp,
         "zero_variance": zero_var,
-        "dependent_on": _pairwise_ties(null, names, varying),
-    })
-    table.attrs["identities"] = linear_identities(null, names)
-    return table
+        "dependent_on": np.array(_pairwise_ties(null, names, varying), dtype=object),
+    }, {"identities": linear_identities(null, names)})
 
 
 def lag_one_autocorrelation(values: np.ndarray, per_chain: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from motifs.analysis import PROFILE_COLUMNS, motif_profile
@@ -28,6 +29,22 @@ def test_dag_profile_uses_config_dag_and_flags_the_ffl_dependencies(layered_dag)
     # classes with mutual edges or cycles cannot occur in these nulls
     assert table.loc[["030C", "111U", "300"], "zero_variance"].all()
     assert np.isnan(table.loc["030C", "z"])
+
+
+def test_profile_columns_and_dtypes_are_the_documented_ones(layered_dag):
+    """The engine assembles numpy columns; the DataFrame made from them at the API keeps
+    the columns, their order and dtypes of the pandas-built profile."""
+    profile = motif_profile(layered_dag, n_null=12, seed=0)
+    assert list(profile.columns) == [*PROFILE_COLUMNS, "p_over", "p_under", "ratio", "abundance",
+                                     "zero_variance", "dependent_on"]
+    kinds = {c: profile[c].dtype for c in profile.columns}
+    assert {c for c, d in kinds.items() if d == np.int64} == {"count", "n_null", "n_excluded"}
+    assert {c for c, d in kinds.items() if d == bool} == {"zero_variance"}
+    assert {c for c, d in kinds.items() if d == np.float64} == {
+        "null_mean", "null_sd", "z", "p", "sp", "p_over", "p_under", "ratio", "abundance"}
+    assert all(pd.api.types.is_string_dtype(kinds[c])
+               for c in ("motif", "name", "null_model", "dependent_on"))
+    assert set(profile.attrs) == {"identities", "null_model", "null_diagnostics", "named"}
 
 
 def test_profiles_are_reproducible_from_the_seed(layered_dag):

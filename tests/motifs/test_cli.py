@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ import pytest
 
 from cgram.cli import main
 from corpus.store import Corpus
-from motifs.cli import NULL_NAMES, read_edge_list
+from motifs.cli import NULL_NAMES, SHOWN_COLUMNS, read_edge_list
 from motifs.errors import MotifError
 from tests.motifs.test_corpus_run import random_layered_graph
 
@@ -149,6 +150,50 @@ def test_cli_edges_and_motif_profile_give_equal_z_for_one_seed(tmp_path, null):
     assert not np.array_equal(other["null_mean"].to_numpy(), api["null_mean"].to_numpy())
 
 
+def test_edge_list_table_under_a_fixed_topology_null_is_the_hand_count(tmp_path, capsys):
+    """The sign null keeps the topology: every null count is the real one (the hand
+    counts above), SD 0, no Z, p = 1; the layout is pandas' ``to_string``."""
+    path = tmp_path / "grn.txt"
+    path.write_text(EDGE_LIST)
+    assert main(["motifs", "--edges", str(path), "--null", "sign", "--n-null", "4"]) == 0
+    assert """\
+motif    name  count null_mean null_sd z p sp tied_to
+ 021D fan_out      2       2.0    0.00 - 1  -        
+ 030T     ffl      1       1.0    0.00 - 1  -        
+ 111U    111U      2       2.0    0.00 - 1  -        
+ 120C    120C      1       1.0    0.00 - 1  -        
+(9 classes absent from the graph and every null sample not shown)
+""" in capsys.readouterr().out
+
+
+def test_edge_list_table_and_csv_are_those_of_the_dataframe_api(tmp_path, capsys):
+    """``--edges`` prints and writes numpy columns without pandas: the text is pandas'
+    ``to_string`` of :func:`profile_network`'s DataFrame, formatted as the command did
+    before, and the CSV holds its ``to_csv`` values."""
+    from motifs.corpus_run import profile_network
+
+    rng = np.random.default_rng(4)
+    pairs = {(int(u), int(v)) for u, v in rng.integers(0, 14, size=(60, 2)) if u != v}
+    path = tmp_path / "grn.txt"
+    path.write_text("".join(f"g{u} g{v}\n" for u, v in sorted(pairs)))
+    csv = tmp_path / "grn.csv"
+    assert main(["motifs", "--edges", str(path), "--null", "config", "--n-null", "30",
+                 "--seed", "5", "--executor", "serial", "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    api = profile_network(read_edge_list(path), "grn.txt", null="config", n_null=30, seed=5,
+                          executor="serial")
+    pd.testing.assert_frame_equal(pd.read_csv(csv, keep_default_na=False),
+                                  pd.read_csv(io.StringIO(api.to_csv(index=False)),
+                                              keep_default_na=False))
+    shown = api.loc[(api["count"] > 0) | (api["null_mean"] > 0), list(SHOWN_COLUMNS)]
+    shown = shown.rename(columns={"dependent_on": "tied_to"})
+    for col, digits in (("null_mean", 1), ("null_sd", 2), ("z", 2), ("sp", 3)):
+        shown[col] = [("-" if not np.isfinite(v) else f"{v:.{digits}f}") for v in shown[col]]
+    shown["p"] = [f"{v:.3g}" for v in shown["p"]]
+    assert (shown["tied_to"] != "").any() and (shown["tied_to"] == "").any()
+    assert shown.to_string(index=False) + "\n(" in out
+
+
 def test_edge_list_signs_weights_and_names():
     net = read_edge_list_text("a b 0.5\nb c -2\nc a 0\na a 3\n")
     assert net.names.tolist() == ["a", "b", "c"]
@@ -174,6 +219,7 @@ def read_edge_list_text(text: str, tmp=Path(os.environ.get("TMPDIR", "/tmp"))):
     ("# header\na b 1\nb c\n", r"edges\.txt:3: has 2 fields but line 2 has 3"),
     ("a b 1\nb c strong\n", r"edges\.txt:2: third field 'strong' is not a finite number"),
     ("a b inf\n", r"edges\.txt:1: third field 'inf' is not a finite number"),
+    ("a b 1_000\n", r"edges\.txt:1: third field '1_000' is not a finite number"),
     ("# nothing\n\n", r"edges\.txt: no edges"),
 ])
 def test_edge_list_errors_name_the_file_and_line(tmp_path, text, message):
@@ -232,7 +278,8 @@ def test_run_killed_by_sigkill_resumes_with_only_the_missing_graphs(tmp_path, ca
 def test_motifs_on_an_edge_list_imports_nothing_heavy_and_draws_no_bar_into_a_pipe(tmp_path):
     """Issue #15: start-up pays for what the command needs (no torch, transformers,
     matplotlib, igraph, nor scipy: the compiled census and the dense real census need
-    none of it), and a progress bar stays quiet when stderr is not a terminal."""
+    none of it; no pandas nor pyarrow: the tables are numpy columns), and a progress bar
+    stays quiet when stderr is not a terminal."""
     import os
     import subprocess
     import sys
@@ -241,11 +288,13 @@ def test_motifs_on_an_edge_list_imports_nothing_heavy_and_draws_no_bar_into_a_pi
     edges.write_text("".join(f"{i}\t{j}\n" for i in range(12) for j in range(i + 1, 12)
                              if (i * 7 + j) % 3 == 0))
     done = subprocess.run([sys.executable, "-X", "importtime", "-m", "cgram.cli", "motifs",
-                           "--edges", str(edges), "--n-null", "2"], capture_output=True,
+                           "--edges", str(edges), "--n-null", "2", "--csv",
+                           str(tmp_path / "grn.csv")], capture_output=True,
                           text=True, check=True, env={**os.environ})
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
                 if line.startswith("import time:")}
     assert "numpy" in imported  # the command ran: the check below can fail
-    for heavy in ("torch", "transformers", "matplotlib", "igraph", "scipy.sparse"):
+    for heavy in ("torch", "transformers", "matplotlib", "igraph", "scipy", "pandas",
+                  "pyarrow"):
         assert heavy not in imported, heavy
     assert "\r" not in done.stderr and "it/s" not in done.stderr

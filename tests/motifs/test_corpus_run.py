@@ -18,8 +18,8 @@ from motifs.corpus_run import (
     PROFILE_METHOD,
     BlockTask,
     MotifParams,
-    block_seed,
     compute_null_block,
+    count_null_block,
     null_blocks,
     profile_from_blocks,
     run_motifs,
@@ -191,9 +191,9 @@ def test_resume_after_a_kill_mid_graph_computes_only_missing_blocks(base_corpus,
 
     def counting(task):
         calls.append(task.block)
-        return compute_null_block(task)
+        return count_null_block(task)
 
-    monkeypatch.setattr(corpus_run, "compute_null_block", counting)
+    monkeypatch.setattr(corpus_run, "count_null_block", counting)
     resumed = run_motifs(corpus, keys=["rand-big"], n_null=32, executor="serial")
     missing = [b for b in range(4) if corpus.read_result(
         graph_id, NULL_COUNTS_METHOD, params.block_key(b, 4)) is None]
@@ -235,9 +235,9 @@ def test_largest_graphs_are_scheduled_first_and_the_table_keeps_the_order_asked(
 
     def recording(task):
         order.append(task.graph_id)
-        return compute_null_block(task)
+        return count_null_block(task)
 
-    monkeypatch.setattr(corpus_run, "compute_null_block", recording)
+    monkeypatch.setattr(corpus_run, "count_null_block", recording)
     table = run_motifs(corpus, keys=["rand-0", "rand-big"], n_null=6, executor="serial")
     assert order == [corpus.resolve("rand-big"), corpus.resolve("rand-0")]
     assert table["slug"].unique().tolist() == ["rand-0", "rand-big"]
