@@ -23,7 +23,18 @@ feature sets, beside the issue's targets (6 of 8, 3x). ``n_controls`` and
 (a TopK(4) slot has 3 besides the cascade's) and how many of those are
 themselves selective for the prompt's state.
 
+TopK study (``--k-study 4,5,6,8``): the same table's counts for transcoders
+retrained at each TopK ``k`` on the shipped two_hop-llama LM (the shipped
+recipe's transcoder settings and seed, only ``k`` replaced; trained into a
+temporary directory, nothing shipped changes), beside the known-circuit bar of
+issue #16 (:func:`tracer.zoo.circuits.circuit_report`: p(answer) after zeroing
+the top 5 state features, bar <= 0.2). It shows the trade-off the two bars
+put on ``k``: fewer active features per slot concentrate the state (the #16
+bar) but leave a cascade's matched controls no off-state feature to draw
+(this bar). About 2.5 CPU minutes per (kind, k).
+
 Usage: python benchmarks/bench_cascades.py [--peer-budget 600] [--only SUBSTRING] [--zoo]
+                                           [--k-study K,K,...]
 """
 
 from __future__ import annotations
@@ -139,14 +150,72 @@ def zoo(args: argparse.Namespace) -> None:
               f"(target 3x); both: {int(table['passes'].sum())}/8")
 
 
+def retrained_checkpoint(k: int, kind: str, folder: Path):
+    """The shipped two_hop-llama LM with ``kind`` transcoders retrained at TopK ``k``."""
+    import dataclasses
+    import shutil
+
+    from tracer.zoo.checkpoint import open_checkpoint
+    from tracer.zoo.sweep import train_cell
+
+    shipped = open_checkpoint("two_hop-llama")
+    view = folder / f"{kind}-k{k}"
+    view.mkdir(parents=True)
+    for name in ("recipe.json", "model"):
+        (view / name).symlink_to(shipped.path / name)
+    training = dataclasses.replace(shipped.recipe.transcoder, k=k)
+    cell = view / "cell"
+    train_cell({"folder": str(cell), "lm_dir": str(shipped.model_dir),
+                "recipe": shipped.recipe.to_dict(), "kind": kind,
+                "training": dataclasses.asdict(training), "n_prompts": 1, "hash": f"k{k}"})
+    shutil.move(str(cell / "transcoders"), str(view / kind))
+    return open_checkpoint(view)
+
+
+def k_study(ks: list[int]) -> None:
+    import tempfile
+
+    import pandas as pd
+    import torch
+
+    from motifs.cascades import cascades_for_graph
+    from tracer.zoo.circuits import cascade_check, circuit_report
+
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("plt", "clt"):
+            for k in ks:
+                checkpoint = retrained_checkpoint(k, kind, Path(tmp))
+                table = cascade_check(checkpoint, kind, lambda g, top: cascades_for_graph(g, top)[2],
+                                      n_prompts=8, n_random=20)
+                known = circuit_report(checkpoint, kind, n_prompts=8, concept_key="state",
+                                       source_key="city", share=0.15, n_ablate=5)
+                rows.append({"kind": kind, "k": k, "through_state": int(table["through_concept"].sum()),
+                             "ratio_ge_3": int((table["ratio"] >= 3).sum()),
+                             "both_of_8": int(table["passes"].sum()),
+                             "controls_on_state": f"{int(table['controls_on_concept'].sum())}/"
+                                                  f"{int(table['n_controls'].sum())}",
+                             "p_top5_ablated": known["p_ablated"],
+                             "issue16_bar": known["p_ablated"] <= 0.2})
+                print(rows[-1], flush=True)
+    print("\ntwo_hop-llama transcoders retrained per TopK k (targets: both_of_8 >= 6 for #13, "
+          "p_top5_ablated <= 0.2 for #16)")
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 def main() -> None:
     sys.path.insert(0, str(REPO))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-budget", type=float, default=600.0, metavar="S")
     parser.add_argument("--only", default="", metavar="SUBSTRING")
     parser.add_argument("--zoo", action="store_true")
+    parser.add_argument("--k-study", default="", metavar="K,K,...")
     args = parser.parse_args()
-    zoo(args) if args.zoo else speed(args)
+    if args.k_study:
+        k_study([int(k) for k in args.k_study.split(",")])
+    else:
+        zoo(args) if args.zoo else speed(args)
 
 
 if __name__ == "__main__":
