@@ -44,7 +44,7 @@ def unpruned_identities(attribution) -> dict[str, np.ndarray]:
     """The same identities for every row of the unpruned adjacency."""
     kinds = np.asarray(attribution.kinds())
     layer, pos = attribution.layers_and_positions()
-    n_f, n_e = attribution.n_features, attribution.n_errors
+    n_e = attribution.n_errors
     features = attribution.state.features.index[attribution.feature_rows].cpu().numpy()
     index = np.concatenate([features, np.zeros(n_e, dtype=np.int64),
                             attribution.state.tokens.cpu().numpy(),

@@ -17,6 +17,7 @@ import numpy as np
 from motifs.errors import MotifError
 
 if TYPE_CHECKING:
+    import pandas as pd
     import scipy.sparse as sp
 
     from corpus.graph import AttributionGraph

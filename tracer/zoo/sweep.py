@@ -162,8 +162,6 @@ def run_sweep(world: str, arch: str, kinds: Sequence[str], ks: Sequence[int], ou
     -------
     SweepResult
     """
-    import pandas as pd
-
     from corpus.atomic import atomic_write
     from corpus.executor import open_executor
     from tracer.zoo.checkpoint import preset_recipe
