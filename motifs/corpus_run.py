@@ -301,15 +301,14 @@ def _run_graphs(states: list[_GraphState], source: str | Network, params: MotifP
     from corpus.executor import Executor, usable_cores
 
     profiles: dict[str, ColumnTable] = {}
-    todo = [s for s in states if not s.complete]
-    by_id = {s.graph_id: s for s in todo}
-    for state in todo:
+    for state in states:
         if state.complete:  # every block was cached: a run killed before the merge
             _merge_blocks(state, params, corpus, profiles)
     # largest first: the last tasks to finish are then short ones, so workers idle least
     # (longest-processing-time-first scheduling); the table keeps corpus order regardless
-    pending = sorted((s for s in todo if not s.complete and s.error is None),
+    pending = sorted((s for s in states if s.graph_id not in profiles and s.error is None),
                      key=lambda s: -s.expected_cost)
+    by_id = {s.graph_id: s for s in pending}
     if not pending:
         return profiles, "nothing to compute"
     n_blocks = sum(len(s.sizes) - len(s.blocks) for s in pending)

@@ -171,22 +171,27 @@ def test_malformed_graph_fails_its_own_task_only(base_corpus, tmp_path):
     assert not list((tmp_path / "c" / "results" / PROFILE_METHOD).glob(f"{bad_id}-*"))
 
 
+@pytest.mark.parametrize("n_deleted", [2, 0])
 def test_resume_after_a_kill_mid_graph_computes_only_missing_blocks(base_corpus, tmp_path,
-                                                                    small_blocks, monkeypatch):
+                                                                    small_blocks, monkeypatch,
+                                                                    n_deleted):
+    """A run killed after two of a graph's four blocks resumes with the other two; one
+    killed after its last block but before the merge (every block cached, no profile)
+    merges the cached blocks and computes nothing."""
     corpus = fresh_copy(base_corpus, tmp_path / "c")
     full = run_motifs(corpus, keys=["rand-big"], n_null=32, executor="serial")
-    # what a run killed after two of its four blocks, before the merge, leaves on disk
+    # what a run killed after 4 - n_deleted of its four blocks, before the merge, leaves
     results = tmp_path / "c" / "results"
     for path in (results / PROFILE_METHOD).glob("*.parquet"):
         path.unlink()
     blocks = sorted((results / NULL_COUNTS_METHOD).glob("*.parquet"))
     assert len(blocks) == 4
-    for path in blocks[:2]:
+    for path in blocks[:n_deleted]:
         path.unlink()
     params, graph_id = MotifParams(None, 32, 3, False, 0), corpus.resolve("rand-big")
     deleted = [b for b in range(4) if corpus.read_result(
         graph_id, NULL_COUNTS_METHOD, params.block_key(b, 4)) is None]
-    assert len(deleted) == 2
+    assert len(deleted) == n_deleted
     calls = []
 
     def counting(task):
