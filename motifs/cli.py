@@ -159,6 +159,7 @@ def _nulls_used(table: Any) -> str:
 
 def cmd_motifs(args: argparse.Namespace) -> int:
     from cgram.options import error
+    from corpus.atomic import atomic_write
     from corpus.cli import open_corpus
     from motifs.corpus_run import profile_network_table, run_motifs
     from motifs.errors import MotifError
@@ -192,7 +193,7 @@ def cmd_motifs(args: argparse.Namespace) -> int:
             print()
     if args.csv:
         try:
-            write_csv(table, args.csv)
+            atomic_write(args.csv, lambda tmp: write_csv(table, tmp))  # no half-written CSV
         except OSError as exc:
             raise MotifError(f"{args.csv}: cannot write the CSV ({exc.strerror})") from None
     stats = table.attrs

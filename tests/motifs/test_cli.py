@@ -298,3 +298,25 @@ def test_motifs_on_an_edge_list_imports_nothing_heavy_and_draws_no_bar_into_a_pi
                   "pyarrow"):
         assert heavy not in imported, heavy
     assert "\r" not in done.stderr and "it/s" not in done.stderr
+
+
+def test_a_failed_csv_write_names_the_file_and_keeps_the_old_csv(tmp_path, monkeypatch, capsys):
+    """The CSV is written atomically: a write that fails half-way leaves the previous file."""
+    import errno
+
+    import motifs.table
+
+    path = tmp_path / "grn.txt"
+    path.write_text(EDGE_LIST)
+    csv = tmp_path / "grn.csv"
+    csv.write_text("previous run\n")
+
+    def half_written(table, target):
+        Path(target).write_text("motif,na")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(motifs.table, "write_csv", half_written)
+    assert main(["motifs", "--edges", str(path), "--n-null", "4", "-q", "--csv", str(csv)]) == 1
+    assert f"{csv}: cannot write the CSV (No space left on device)" in capsys.readouterr().err
+    assert csv.read_text() == "previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grn.csv", "grn.txt"]
