@@ -666,27 +666,45 @@ done:
     return result;
 }
 
+/* The width of the packed matrices and node values quad_link_sums reads: the
+ * census's four product matrices (two of X N^T, two of M X) interleaved, so
+ * that one link reads 16 contiguous bytes per anchor instead of one scattered
+ * entry per matrix, and its per-row sums stay in registers. */
+#define QUAD_WIDTH 4
+
 typedef struct {
-    Py_ssize_t n, words, n_samples, n_values, itemsize;
+    Py_ssize_t n, words, n_samples, itemsize;
     const uint64_t *outb, *inb;
-    const char **values;   /* per value: its (S, n, n) float32/float64 matrix */
-    const int64_t *anchor; /* per value: 0 reads row a, 1 row b */
-    int64_t *sums;         /* (S, n_values, 4) */
-    int64_t *linked;       /* (S, 4, 4): [l, t] */
+    const char *packed; /* (S, n, n, QUAD_WIDTH): entries [q, c] of the matrices */
+    const char *nodes;  /* (S, n, QUAD_WIDTH): values of the nodes c */
+    int64_t *sums;      /* (S, 3, QUAD_WIDTH, 4): [row a, row b, node c][k][t] */
+    int64_t *linked;    /* (S, 4, 4): [l, t] */
 } quad_sums_t;
 
-/* acc[f] += the values of the nodes c of the set bits of words [lo, hi), read
- * along their rows at[f] (float32 or float64 integers): one type's links of one row. */
+/* The sums over the set bits c of words [lo, hi) of packed rows a and b and of the
+ * node values at c (float32 or float64 integers), for one type's links of one row.
+ * A row's sums are exact in the matrices' own type: float32 holds entries <= n and
+ * sums of <= n of them while n <= 4096 (motifs.census._F32_EXACT_N); larger graphs
+ * come as float64. */
 #define QUAD_GATHER(name, type)                                                              \
-    static inline void name(Py_ssize_t n_values, const char *const *restrict at,            \
+    static inline void name(const char *pa_, const char *pb_, const char *pv_,               \
                             const uint64_t *restrict set, Py_ssize_t lo, Py_ssize_t hi,      \
-                            int64_t *restrict acc) {                                         \
+                            int64_t *restrict out, Py_ssize_t t) {                           \
+        const type *restrict pa = (const type *)pa_, *restrict pb = (const type *)pb_;       \
+        const type *restrict pv = (const type *)pv_;                                         \
+        type acc[3][QUAD_WIDTH] = {{0}};                                                     \
         for (Py_ssize_t w = lo; w < hi; w++)                                                 \
             for (uint64_t cc = set[w]; cc; cc &= cc - 1) {                                   \
-                Py_ssize_t c = w * 64 + __builtin_ctzll(cc);                                 \
-                for (Py_ssize_t f = 0; f < n_values; f++)                                    \
-                    acc[f] += (int64_t)((const type *)at[f])[c];                             \
+                Py_ssize_t c = (w * 64 + __builtin_ctzll(cc)) * QUAD_WIDTH;                  \
+                for (int k = 0; k < QUAD_WIDTH; k++) {                                       \
+                    acc[0][k] += pa[c + k];                                                  \
+                    acc[1][k] += pb[c + k];                                                  \
+                    acc[2][k] += pv[c + k];                                                  \
+                }                                                                            \
             }                                                                                \
+        for (int src = 0; src < 3; src++)                                                    \
+            for (int k = 0; k < QUAD_WIDTH; k++)                                             \
+                out[(src * QUAD_WIDTH + k) * 4 + t] += (int64_t)acc[src][k];                 \
     }
 QUAD_GATHER(quad_gather_f32, float)
 QUAD_GATHER(quad_gather_f64, double)
@@ -722,22 +740,68 @@ static inline int64_t quad_paths(const uint64_t *from, Py_ssize_t lo, Py_ssize_t
     return paths;
 }
 
-/* One sample: every link's values summed by type, and the linked x linked
- * Gram [l, t] = #(row, c of type t, d of type l) with c -> d. Without a
- * 3-cycle every 4-clique is a transitive tournament v1 < v2 < v3 < v4, seen
- * once from each of its six edges as the row (a, b), at the cells [l, t]
+/* The 4-cliques of the sample's undirected skeleton, each counted once: nodes are
+ * ranked by (degree, index), fwd[v] holds v's neighbours of higher rank, and a clique
+ * is found from its lowest node v, its next u in fwd[v], its third w in
+ * fwd[v] & fwd[u], and the fourth in fwd[v] & fwd[u] & fwd[w]. Ranking by degree
+ * keeps the forward sets short (Chiba & Nishizeki 1985). */
+QUAD_POPCNT
+static int64_t quad_4cliques(const uint64_t *os, const uint64_t *is, Py_ssize_t n,
+                             Py_ssize_t words, uint64_t *fwd, int64_t *key, uint64_t *both) {
+    for (Py_ssize_t v = 0; v < n; v++) {
+        int64_t degree = 0;
+        for (Py_ssize_t w = 0; w < words; w++)
+            degree += __builtin_popcountll(os[v * words + w] | is[v * words + w]);
+        key[v] = degree * n + v;
+    }
+    for (Py_ssize_t v = 0; v < n; v++)
+        for (Py_ssize_t w = 0; w < words; w++) {
+            uint64_t higher = 0;
+            for (uint64_t uu = os[v * words + w] | is[v * words + w]; uu; uu &= uu - 1) {
+                int tz = __builtin_ctzll(uu);
+                if (key[w * 64 + tz] > key[v]) higher |= (uint64_t)1 << tz;
+            }
+            fwd[v * words + w] = higher;
+        }
+    int64_t cliques = 0;
+    for (Py_ssize_t v = 0; v < n; v++) {
+        const uint64_t *fv = fwd + v * words;
+        for (Py_ssize_t wu = 0; wu < words; wu++)
+            for (uint64_t uu = fv[wu]; uu; uu &= uu - 1) {
+                const uint64_t *fu = fwd + (wu * 64 + __builtin_ctzll(uu)) * words;
+                Py_ssize_t lo = words, hi = 0;
+                for (Py_ssize_t w = 0; w < words; w++)
+                    if ((both[w] = fv[w] & fu[w])) {
+                        if (lo == words) lo = w;
+                        hi = w + 1;
+                    }
+                for (Py_ssize_t ww = lo; ww < hi; ww++)
+                    for (uint64_t cc = both[ww]; cc; cc &= cc - 1) {
+                        const uint64_t *fw = fwd + (ww * 64 + __builtin_ctzll(cc)) * words;
+                        for (Py_ssize_t x = lo; x < hi; x++)
+                            cliques += __builtin_popcountll(both[x] & fw[x]);
+                    }
+            }
+    }
+    return cliques;
+}
+
+/* One sample: every link's packed and node values summed by type, and the
+ * linked x linked Gram [l, t] = #(row, c of type t, d of type l) with c -> d.
+ * Without a 3-cycle every 4-clique is a transitive tournament v1 < v2 < v3 < v4,
+ * seen once from each of its six edges as the row (a, b), at the cells [l, t]
  * (0, 0) (0, 1) (1, 1) (0, 3) (1, 3) (3, 3) (motifs.census._TT4_LINKED): the
- * paths between all common neighbours, 6 per clique, give the whole Gram. */
+ * 4-clique count (quad_4cliques) gives the whole Gram. */
 QUAD_POPCNT
 static void quad_sample(const quad_sums_t *q, Py_ssize_t s, uint64_t *cm, Py_ssize_t *first,
-                        Py_ssize_t *last, const char **at, int64_t *acc) {
-    Py_ssize_t n = q->n, words = q->words;
+                        Py_ssize_t *last, uint64_t *fwd, int64_t *key) {
+    Py_ssize_t n = q->n, words = q->words, row = n * QUAD_WIDTH * q->itemsize;
     const uint64_t *os = q->outb + s * n * words, *is = q->inb + s * n * words;
-    int64_t *sums = q->sums + s * q->n_values * 4, *linked = q->linked + s * 16;
-    uint64_t *common = cm + 4 * words;
+    const char *packed = q->packed + s * n * row;
+    const char *nodes = q->nodes + s * row;
+    int64_t *sums = q->sums + s * 3 * QUAD_WIDTH * 4, *linked = q->linked + s * 16;
     int transitive = !quad_has_3cycle(os, is, n, words);
-    int64_t clique_paths = 0;
-    for (Py_ssize_t v = 0; v < n; v++) { /* the nonzero words of v's out-neighbours */
+    for (Py_ssize_t v = 0; !transitive && v < n; v++) { /* nonzero words of v's out-set */
         first[v] = words;
         last[v] = 0;
         for (Py_ssize_t w = 0; w < words; w++)
@@ -750,98 +814,71 @@ static void quad_sample(const quad_sums_t *q, Py_ssize_t s, uint64_t *cm, Py_ssi
         for (Py_ssize_t wb = 0; wb < words; wb++)
             for (uint64_t bb = os[a * words + wb]; bb; bb &= bb - 1) {
                 Py_ssize_t b = wb * 64 + __builtin_ctzll(bb), lo[4], hi[4];
-                Py_ssize_t row_lo = words, row_hi = 0;
                 quad_row_types(os + a * words, is + a * words, os + b * words, is + b * words,
                                words, cm, lo, hi);
-                for (Py_ssize_t f = 0; f < q->n_values; f++)
-                    at[f] = q->values[f] +
-                            ((s * n + (q->anchor[f] ? b : a)) * n) * q->itemsize;
                 for (int t = 0; t < 4; t++) {
                     if (lo[t] == words) continue;
-                    row_lo = lo[t] < row_lo ? lo[t] : row_lo;
-                    row_hi = hi[t] > row_hi ? hi[t] : row_hi;
-                    memset(acc, 0, (size_t)q->n_values * sizeof(int64_t));
                     if (q->itemsize == 4)
-                        quad_gather_f32(q->n_values, at, cm + t * words, lo[t], hi[t], acc);
+                        quad_gather_f32(packed + a * row, packed + b * row, nodes,
+                                        cm + t * words, lo[t], hi[t], sums, t);
                     else
-                        quad_gather_f64(q->n_values, at, cm + t * words, lo[t], hi[t], acc);
-                    for (Py_ssize_t f = 0; f < q->n_values; f++) sums[4 * f + t] += acc[f];
+                        quad_gather_f64(packed + a * row, packed + b * row, nodes,
+                                        cm + t * words, lo[t], hi[t], sums, t);
                     for (int l = 0; !transitive && l < 4; l++)
                         linked[4 * l + t] += quad_paths(cm + t * words, lo[t], hi[t],
                                                         cm + l * words, lo[l], hi[l], os, words,
                                                         first, last);
                 }
-                if (!transitive) continue;
-                for (Py_ssize_t w = row_lo; w < row_hi; w++)
-                    common[w] = cm[w] | cm[words + w] | cm[2 * words + w] | cm[3 * words + w];
-                clique_paths += quad_paths(common, row_lo, row_hi, common, row_lo, row_hi, os,
-                                           words, first, last);
             }
     if (transitive) {
         static const int cells[6] = {4 * 0 + 0, 4 * 0 + 1, 4 * 1 + 1, 4 * 0 + 3, 4 * 1 + 3,
                                      4 * 3 + 3};
-        for (int k = 0; k < 6; k++) linked[cells[k]] = clique_paths / 6;
+        int64_t cliques = quad_4cliques(os, is, n, words, fwd, key, cm);
+        for (int k = 0; k < 6; k++) linked[cells[k]] = cliques;
     }
 }
 
-/* quad_link_sums(n, out_bits, in_bits, values, anchors, sums, linked). */
+/* quad_link_sums(n, out_bits, in_bits, packed, nodes, sums, linked). */
 static PyObject *quad_link_sums(PyObject *self, PyObject *args) {
     (void)self;
     quad_sums_t q = {0};
-    PyObject *seq, *fast = NULL;
-    Py_buffer outb, inb, anchors, sums, linked, *vals = NULL;
-    Py_ssize_t got = 0;
-    if (!PyArg_ParseTuple(args, "ny*y*Oy*w*w*", &q.n, &outb, &inb, &seq, &anchors, &sums,
+    Py_buffer outb, inb, packed, nodes, sums, linked;
+    if (!PyArg_ParseTuple(args, "ny*y*y*y*w*w*", &q.n, &outb, &inb, &packed, &nodes, &sums,
                           &linked))
         return NULL;
     PyObject *result = NULL;
     q.words = (q.n + 63) / 64;
     q.n_samples = quad_bits(q.n, &outb, &inb, "quad_link_sums");
-    fast = PySequence_Fast(seq, "quad_link_sums: values must be a sequence of arrays");
-    if (q.n_samples < 0 || !fast) goto done;
-    q.n_values = PySequence_Fast_GET_SIZE(fast);
-    Py_ssize_t cells = q.n_samples * q.n * q.n;
-    q.itemsize = 0;
-    vals = calloc((size_t)q.n_values + 1, sizeof(Py_buffer));
-    q.values = calloc((size_t)q.n_values + 1, sizeof(char *));
-    if (!vals || !q.values) {
-        PyErr_NoMemory();
+    if (q.n_samples < 0) goto done;
+    Py_ssize_t cells = q.n_samples * q.n * q.n * QUAD_WIDTH;
+    q.itemsize = cells ? packed.len / cells : 4;
+    if ((q.itemsize != 4 && q.itemsize != 8) || packed.len != cells * q.itemsize ||
+        nodes.len != q.n_samples * q.n * QUAD_WIDTH * q.itemsize) {
+        PyErr_Format(PyExc_ValueError, "quad_link_sums: packed must be (%zd, %zd, %zd, %d) and "
+                     "nodes (%zd, %zd, %d), both float32 or both float64", q.n_samples, q.n,
+                     q.n, QUAD_WIDTH, q.n_samples, q.n, QUAD_WIDTH);
         goto done;
     }
-    while (got < q.n_values) {
-        if (PyObject_GetBuffer(PySequence_Fast_GET_ITEM(fast, got), &vals[got],
-                               PyBUF_C_CONTIGUOUS) < 0)
-            goto done;
-        Py_ssize_t size = cells ? vals[got].len / cells : 0;
-        q.values[got] = vals[got].buf;
-        got++;
-        if (!q.itemsize) q.itemsize = size;
-        if ((size != 4 && size != 8) || size != q.itemsize || vals[got - 1].len != cells * size) {
-            PyErr_Format(PyExc_ValueError, "quad_link_sums: values[%zd] must be (%zd, %zd, %zd) "
-                         "float32 or float64 like the others", got - 1, q.n_samples, q.n, q.n);
-            goto done;
-        }
-    }
-    if (!need(&anchors, q.n_values, 8, "anchors") ||
-        !need(&sums, q.n_samples * q.n_values * 4, 8, "sums") ||
+    if (!need(&sums, q.n_samples * 3 * QUAD_WIDTH * 4, 8, "sums") ||
         !need(&linked, q.n_samples * 16, 8, "linked"))
         goto done;
     q.outb = outb.buf;
     q.inb = inb.buf;
-    q.anchor = anchors.buf;
+    q.packed = packed.buf;
+    q.nodes = nodes.buf;
     q.sums = sums.buf;
     q.linked = linked.buf;
     memset(q.sums, 0, (size_t)sums.len);
     memset(q.linked, 0, (size_t)linked.len);
     {
-        uint64_t *cm = malloc((size_t)(5 * q.words + 1) * sizeof(uint64_t));
+        uint64_t *cm = malloc((size_t)(4 * q.words + 1) * sizeof(uint64_t));
+        uint64_t *fwd = malloc((size_t)(q.n * q.words + 1) * sizeof(uint64_t));
         Py_ssize_t *range = malloc((size_t)(2 * q.n + 1) * sizeof(Py_ssize_t));
-        const char **at = malloc((size_t)(q.n_values + 1) * sizeof(char *));
-        int64_t *acc = malloc((size_t)(q.n_values + 1) * sizeof(int64_t));
-        if (cm && range && at && acc) {
+        int64_t *key = malloc((size_t)(q.n + 1) * sizeof(int64_t));
+        if (cm && fwd && range && key) {
             Py_BEGIN_ALLOW_THREADS
             for (Py_ssize_t s = 0; s < q.n_samples; s++)
-                quad_sample(&q, s, cm, range, range + q.n, at, acc);
+                quad_sample(&q, s, cm, range, range + q.n, fwd, key);
             Py_END_ALLOW_THREADS
             result = Py_None;
             Py_INCREF(result);
@@ -849,20 +886,156 @@ static PyObject *quad_link_sums(PyObject *self, PyObject *args) {
             PyErr_NoMemory();
         }
         free(cm);
+        free(fwd);
         free(range);
-        free(at);
-        free(acc);
+        free(key);
     }
 done:
-    for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&vals[i]);
-    free(vals);
-    free((void *)q.values);
-    Py_XDECREF(fast);
     PyBuffer_Release(&outb);
     PyBuffer_Release(&inb);
-    PyBuffer_Release(&anchors);
+    PyBuffer_Release(&packed);
+    PyBuffer_Release(&nodes);
     PyBuffer_Release(&sums);
     PyBuffer_Release(&linked);
+    return result;
+}
+
+/* ------------------------------------------------------------------------
+ * A 0/1 sparse matrix (CSR, implicit ones) times a dense one: each output row
+ * is the sum of the dense rows its indices name. The size-4 census multiplies
+ * the state matrices D_x of sparse samples by dense n x n products this way.
+ * ------------------------------------------------------------------------ */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && defined(__GLIBC__)
+#define ROWS_WIDE __attribute__((target_clones("avx2", "default")))
+#else
+#define ROWS_WIDE
+#endif
+
+/* Columns are taken in tiles of CSR_TILE, whose sums stay in vector registers while
+ * the row's indices are walked (a plain loop over whole rows lets the compiler keep
+ * the output in memory and scalar code); the last tile ends at column k and may
+ * overlap the one before it, which only writes the same sums twice. */
+#define CSR_TILE 32
+typedef float csr_f32_vec __attribute__((vector_size(32)));
+typedef double csr_f64_vec __attribute__((vector_size(32)));
+/* Explicit vector types: with plain arrays GCC's unroll-and-jam at -O3 fuses two
+ * index steps into a scalar loop over the sums kept in memory. */
+#define CSR_ROW_SUMS(name, type, vec)                                                        \
+    static inline void name##_tile(const int64_t *indices, int64_t lo, int64_t hi,          \
+                                   Py_ssize_t k, const type *restrict mat,                  \
+                                   type *restrict o) {                                      \
+        enum { LANES = sizeof(vec) / sizeof(type), VECS = CSR_TILE / LANES };                \
+        vec acc[VECS];                                                                       \
+        memset(acc, 0, sizeof(acc));                                                         \
+        for (int64_t p = lo; p < hi; p++) {                                                  \
+            const type *m = mat + indices[p] * k;                                            \
+            for (int j = 0; j < VECS; j++) {                                                 \
+                vec v;                                                                       \
+                memcpy(&v, m + j * LANES, sizeof(vec));                                      \
+                acc[j] += v;                                                                 \
+            }                                                                                \
+        }                                                                                    \
+        memcpy(o, acc, sizeof(acc));                                                         \
+    }                                                                                        \
+    ROWS_WIDE static void name(Py_ssize_t rows, Py_ssize_t k, const int64_t *indptr,        \
+                               const int64_t *indices, const type *restrict mat,            \
+                               type *restrict out) {                                        \
+        for (Py_ssize_t r = 0; r < rows; r++) {                                              \
+            type *restrict o = out + r * k;                                                  \
+            if (k < CSR_TILE) {                                                              \
+                for (Py_ssize_t c = 0; c < k; c++) o[c] = 0;                                 \
+                for (int64_t p = indptr[r]; p < indptr[r + 1]; p++)                          \
+                    for (Py_ssize_t c = 0; c < k; c++) o[c] += mat[indices[p] * k + c];      \
+                continue;                                                                    \
+            }                                                                                \
+            for (Py_ssize_t c0 = 0;; c0 += CSR_TILE) {                                       \
+                if (c0 + CSR_TILE > k) c0 = k - CSR_TILE;                                    \
+                name##_tile(indices, indptr[r], indptr[r + 1], k, mat + c0, o + c0);         \
+                if (c0 + CSR_TILE == k) break;                                               \
+            }                                                                                \
+        }                                                                                    \
+    }
+CSR_ROW_SUMS(csr_rows_f32, float, csr_f32_vec)
+CSR_ROW_SUMS(csr_rows_f64, double, csr_f64_vec)
+
+/* A C-contiguous float32 ('f') or float64 ('d') buffer; its item size, or 0 with an error. */
+static Py_ssize_t float_buffer(PyObject *obj, Py_buffer *view, int writable, const char *name) {
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, view, flags) < 0) return 0;
+    const char *f = view->format ? view->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if ((strcmp(f, "f") && strcmp(f, "d")) || view->itemsize != (*f == 'f' ? 4 : 8)) {
+        PyErr_Format(PyExc_ValueError, "%s must be float32 or float64, not format '%s'", name,
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return 0;
+    }
+    return view->itemsize;
+}
+
+/* csr_row_sums(k, indptr, indices, mat, out). */
+static PyObject *csr_row_sums(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t k;
+    PyObject *mat_obj, *out_obj;
+    Py_buffer indptr, indices, mat, res;
+    if (!PyArg_ParseTuple(args, "ny*y*OO", &k, &indptr, &indices, &mat_obj, &out_obj))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t itemsize = float_buffer(mat_obj, &mat, 0, "csr_row_sums: mat");
+    if (!itemsize) {
+        PyBuffer_Release(&indptr);
+        PyBuffer_Release(&indices);
+        return NULL;
+    }
+    if (float_buffer(out_obj, &res, 1, "csr_row_sums: out") != itemsize) {
+        if (!PyErr_Occurred()) {
+            PyBuffer_Release(&res);
+            PyErr_SetString(PyExc_ValueError, "csr_row_sums: mat and out must be both float32 "
+                            "or both float64");
+        }
+        PyBuffer_Release(&indptr);
+        PyBuffer_Release(&indices);
+        PyBuffer_Release(&mat);
+        return NULL;
+    }
+    Py_ssize_t rows = indptr.len / 8 - 1, nnz = indices.len / 8;
+    const int64_t *ip = indptr.buf, *ix = indices.buf;
+    if (k <= 0 || rows < 0 || indptr.len % 8 || indices.len % 8 ||
+        res.len != rows * k * itemsize || mat.len % (k * itemsize)) {
+        PyErr_Format(PyExc_ValueError, "csr_row_sums: out must be (rows, %zd) and mat (N, %zd), "
+                     "indptr (rows + 1,) and indices int64", k, k);
+        goto done;
+    }
+    Py_ssize_t n_mat = mat.len / (k * itemsize);
+    if (ip[0] != 0 || ip[rows] != nnz) {
+        PyErr_Format(PyExc_ValueError, "csr_row_sums: indptr must run from 0 to %zd", nnz);
+        goto done;
+    }
+    for (Py_ssize_t r = 0; r < rows; r++)
+        if (ip[r + 1] < ip[r]) {
+            PyErr_SetString(PyExc_ValueError, "csr_row_sums: indptr must not decrease");
+            goto done;
+        }
+    for (Py_ssize_t p = 0; p < nnz; p++)
+        if (ix[p] < 0 || ix[p] >= n_mat) {
+            PyErr_Format(PyExc_ValueError, "csr_row_sums: index %lld outside mat's %zd rows",
+                         (long long)ix[p], n_mat);
+            goto done;
+        }
+    Py_BEGIN_ALLOW_THREADS
+    if (itemsize == 4)
+        csr_rows_f32(rows, k, ip, ix, mat.buf, res.buf);
+    else
+        csr_rows_f64(rows, k, ip, ix, mat.buf, res.buf);
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&indptr);
+    PyBuffer_Release(&indices);
+    PyBuffer_Release(&mat);
+    PyBuffer_Release(&res);
     return result;
 }
 
@@ -891,11 +1064,16 @@ static PyMethodDef methods[] = {
      "int64 the common neighbours c of each edge a -> b by type 2[c -> a] + [c -> b], edges in "
      "(sample, a, b) order."},
     {"quad_link_sums", quad_link_sums, METH_VARARGS,
-     "quad_link_sums(n, out_bits, in_bits, values, anchors, sums, linked)\n\nOver every link "
-     "(edge a -> b, common neighbour c of type t) of the S oriented graphs: sums[s, f, t] += "
-     "values[f][s, a or b (anchors[f] 0 or 1), c] (values: (S, n, n) float32 or float64 arrays "
-     "of integers), and linked[s, l, t] += the type-l common neighbours d with c -> d; sums "
-     "(S, F, 4) and linked (S, 4, 4) int64 are overwritten."},
+     "quad_link_sums(n, out_bits, in_bits, packed, nodes, sums, linked)\n\nOver every link "
+     "(edge a -> b, common neighbour c of type t) of the S oriented graphs: sums[s, 0, k, t] "
+     "+= packed[s, a, c, k], sums[s, 1, k, t] += packed[s, b, c, k] and sums[s, 2, k, t] += "
+     "nodes[s, c, k] (packed (S, n, n, 4) and nodes (S, n, 4), both float32 or both float64, "
+     "hold integers), and linked[s, l, t] += the type-l common neighbours d with c -> d; "
+     "sums (S, 3, 4, 4) and linked (S, 4, 4) int64 are overwritten."},
+    {"csr_row_sums", csr_row_sums, METH_VARARGS,
+     "csr_row_sums(k, indptr, indices, mat, out)\n\nout[r] = the sum of mat's rows "
+     "indices[indptr[r]:indptr[r + 1]] (a CSR matrix of ones times mat): mat (N, k) and out "
+     "(R, k) both float32 or both float64, indptr (R + 1,) and indices int64."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",

@@ -63,8 +63,13 @@ _QUAD_BLOCK_BYTES = 48 * 2**20
 #: Largest exact integer in float32: partial sums of one BLAS call stay below it.
 _F32_EXACT = 2**24
 
+#: Below this many columns per exact float32 piece, weighted sums cast to float64 instead.
+_MIN_F32_PIECE = 4096
+
 #: Largest n whose size-4 products (entries up to n^2) are exact in float32.
 _F32_EXACT_N = 4096
+#: Values per node pair the compiled link sums read together (motifs/_kernels.c QUAD_WIDTH).
+_PACKED_WIDTH = 4
 
 
 # ------------------------------------------------------------ validation
@@ -535,23 +540,32 @@ def _sums_by_sample(values: np.ndarray, starts: np.ndarray, weights: np.ndarray 
     """Per-sample sums of the columns of ``values`` (C, N), float64.
 
     Columns [starts[s], starts[s + 1]) belong to sample s. With ``weights``
-    (N, W) the sums are weighted, giving (S, C, W). float32 values are
-    summed by BLAS in pieces short enough for every partial sum of integers
-    <= ``max_value`` to stay exact, and the pieces are added in float64.
+    (N, W) the sums are weighted, giving (S, C, W). Plain sums accumulate
+    in float64. Weighted float32 values are summed by BLAS in pieces short
+    enough for every partial sum of integers <= ``max_value`` to stay exact,
+    the pieces added in float64; where such pieces would be short (large
+    values), the sample's columns are cast to float64 for one product
+    instead of hundreds of tiny ones.
     """
     n_samples = starts.size - 1
-    width = 1 if weights is None else weights.shape[1]
-    out = np.zeros((n_samples, values.shape[0], width), dtype=np.float64)
+    if weights is None:
+        out = np.zeros((n_samples, values.shape[0]), dtype=np.float64)
+        for sample in range(n_samples):
+            out[sample] = values[:, starts[sample]:starts[sample + 1]].sum(axis=1,
+                                                                           dtype=np.float64)
+        return out
+    out = np.zeros((n_samples, values.shape[0], weights.shape[1]), dtype=np.float64)
     piece = max(1, _F32_EXACT // max(1, max_value)) if values.dtype == np.float32 \
         else values.shape[1] + 1
     for sample in range(n_samples):  # a few BLAS calls per sample
-        for lo in range(starts[sample], starts[sample + 1], piece):
-            hi = min(starts[sample + 1], lo + piece)
-            if weights is None:
-                out[sample, :, 0] += values[:, lo:hi].sum(axis=1, dtype=np.float64)
-            else:
-                out[sample] += values[:, lo:hi] @ weights[lo:hi]
-    return out if weights is not None else out[:, :, 0]
+        lo, hi = starts[sample], starts[sample + 1]
+        if piece < min(hi - lo, _MIN_F32_PIECE):
+            out[sample] = values[:, lo:hi].astype(np.float64) @ weights[lo:hi]
+            continue
+        for start in range(lo, hi, piece):
+            stop = min(hi, start + piece)
+            out[sample] += values[:, start:stop] @ weights[start:stop]
+    return out
 
 
 #: A matrix of the basis: ``("D", x)`` (dyad-state indicator D_x), ``"I"`` or ``"J"`` (all ones).
@@ -731,38 +745,54 @@ class _QuadWork(NamedTuple):
     bits: np.ndarray | None
     #: (z, w) -> D_z D_w, filled by :func:`_pair` (the block's products of two state matrices)
     pairs: dict[tuple[int, int], np.ndarray]
-    #: sparse samples: state -> D_x of every sample as one block-diagonal CSR matrix
+    #: sparse samples: state -> D_x of every sample as one block-diagonal CSR (indptr, indices)
     #: (:func:`_times_state`)
-    sparse: dict[int, Any] | None = None
+    sparse: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
 
 
-#: Below this share of the n x n cells holding an edge, D_x M runs as one sparse-dense
-#: product per sample instead of a batched BLAS product (one core, float32: 4x faster at
-#: 2.5% of the cells, 1.7x at 7%, about equal at 11%, 1.7x slower at 22%).
-_SPARSE_DENSITY = 0.08
+#: Below this share of the n x n cells holding an edge, D_x M runs as compiled row sums
+#: (``csr_row_sums``) instead of a batched BLAS product. One core, float32, n = 573
+#: (n = 307): 7.9x (6.7x) faster at 5% of the cells, 2.3x (2.1x) at 15%, 1.6x (2.1x) at
+#: 20%; an oriented graph fills at most half the cells.
+_SPARSE_DENSITY = 0.35
 
 
 def _sparse_states(n: int, n_samples: int, row_s: np.ndarray, row_a: np.ndarray,
-                   row_b: np.ndarray, dtype: type) -> dict[int, Any]:
+                   row_b: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """D_1 (the rows, edges a -> b) and D_2 = D_1^T of all samples as one block-diagonal
-    (S n, S n) CSR matrix each: sample s is the block of rows and columns [s n, (s + 1) n)."""
-    sp = _scipy_sparse()
+    (S n, S n) 0/1 matrix each, in CSR form ``(indptr, indices)`` (int64, values all one):
+    sample s is the block of rows and columns [s n, (s + 1) n).
+
+    >>> indptr, indices = _sparse_states(3, 1, np.array([0, 0]), np.array([0, 1]),
+    ...                                  np.array([2, 2]))[2]
+    >>> indptr.tolist(), indices.tolist()        # D_2: node 2 has in-edges from 0 and 1
+    ([0, 0, 0, 2], [0, 1])
+    """
     size = n_samples * n
-    forward = sp.csr_matrix((np.ones(row_s.size, dtype=dtype),
-                             (row_s * n + row_a, row_s * n + row_b)), shape=(size, size))
-    return {1: forward, 2: forward.T.tocsr()}
+    tail, head = row_s * n + row_a, row_s * n + row_b
+    order = np.argsort(head, kind="stable")  # rows (s, a, b) sorted by (s, b), then a
+    csr = {}
+    for state, (rows, cols) in ((1, (tail, head)), (2, (head[order], tail[order]))):
+        indptr = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
+        csr[state] = (indptr, np.ascontiguousarray(cols, dtype=np.int64))
+    return csr
 
 
 def _times_state(work: _QuadWork, z: int, mat: np.ndarray) -> np.ndarray:
-    """D_z mat for a batch (S, n, k): one block-diagonal sparse product where
+    """D_z mat for a batch (S, n, k): one block-diagonal sparse product (the compiled
+    ``csr_row_sums``: each row the sum of the rows of ``mat`` its edges name) where
     :data:`_SPARSE_DENSITY` says so, else a batched BLAS product.
 
     Entries are integers below 2**24 (float32) either way, so both give the same numbers.
     """
     if work.sparse is None:
         return np.matmul(work.ind[z], mat)
-    flat = mat.reshape(work.n_samples * work.n, mat.shape[2])
-    return np.asarray(work.sparse[z] @ flat).reshape(mat.shape)
+    flat = np.ascontiguousarray(mat.reshape(work.n_samples * work.n, mat.shape[2]))
+    out = np.empty_like(flat)
+    indptr, indices = work.sparse[z]
+    _kernel.csr_row_sums(flat.shape[1], indptr, indices, flat, out)
+    return out.reshape(mat.shape)
 
 
 def _pair(work: _QuadWork, z: int, w: int) -> np.ndarray:
@@ -893,9 +923,9 @@ def _linked_sums(work: _QuadWork, x: int, x_n: dict[_MatrixKind, np.ndarray]) ->
     """(S, 2 n_struct + n_linked, n_linked) linked x structured, structured x
     linked and linked x linked for X = D_x: one value per link, summed by link type."""
     basis, links, n, x_mat = work.basis, work.links, work.n, work.ind[x]
-    m_x = {kind: _sandwich(work, kind, x, "I", x_n) for kind in basis.kinds}  # M X
     if links is None:
-        return _linked_sums_compiled(work, x_n, m_x)
+        return _linked_sums_compiled(work, x, x_n)
+    m_x = {kind: _sandwich(work, kind, x, "I", x_n) for kind in basis.kinds}  # M X
     n_struct = basis.n_struct
     per_link = np.empty((2 * n_struct + basis.n_linked, links.owner.size), dtype=work.dtype)  # <= n
     for l, (q, n_kind) in enumerate(basis.struct):
@@ -912,9 +942,9 @@ def _linked_sums(work: _QuadWork, x: int, x_n: dict[_MatrixKind, np.ndarray]) ->
     return np.concatenate([sums, cliques[:, None, None] * _TT4_LINKED], axis=1)
 
 
-def _linked_sums_compiled(work: _QuadWork, x_n: dict[_MatrixKind, np.ndarray],
-                          m_x: dict[_MatrixKind, np.ndarray]) -> np.ndarray:
-    """:func:`_linked_sums` of oriented samples (X = D_1) in one compiled pass.
+def _linked_sums_compiled(work: _QuadWork, x: int, x_n: dict[_MatrixKind, np.ndarray]
+                          ) -> np.ndarray:
+    """:func:`_linked_sums` of oriented samples (X = D_x) in one compiled pass.
 
     The kernel walks every link on the bitsets (row = edge a -> b, common
     neighbours split by type with four word ANDs) and sums, per link type,
@@ -922,19 +952,49 @@ def _linked_sums_compiled(work: _QuadWork, x_n: dict[_MatrixKind, np.ndarray],
     their anchor's row, and the linked x linked Gram: the type-l common
     neighbours d with c -> d, one popcount per type and word; in a sample
     without a 3-cycle it is the 4-clique count alone (:data:`_TT4_LINKED`),
-    one popcount per word. Integer sums, so the same numbers as the numpy
-    path; O(links x (2 n_struct + n / 64)) per sample (four times the
-    popcounts with a 3-cycle) and no per-link array.
+    each clique found once from its lowest node in (degree, index) order
+    (Chiba & Nishizeki 1985). Integer sums, so the same numbers as the numpy
+    path; O(links x n / 64) per sample and no per-link array.
+
+    Only the four matrices with a state on both sides (N, M in D_y) are
+    read per link, interleaved (``packed[s, q, c, k]``) so that a link reads
+    one contiguous group per anchor. The others need no matrix: an entry of
+    X I^T = X or I X = X at (c, q) is fixed by the link's type (c's dyads
+    with a and b), so its sum is the type's link count, and X J^T, J X are
+    one value per node c (X's row and column sums).
     """
-    basis = work.basis
-    # (X N^T)[c, q] is read at (q, c): transposed copies put it on q's row
-    x_n_t = {kind: np.ascontiguousarray(np.swapaxes(x_n[kind], 1, 2)) for kind in basis.kinds}
-    values = [x_n_t[kind] for _, kind in basis.struct] + [m_x[kind] for _, kind in basis.struct]
-    anchors = np.array([q == "b" for q, _ in basis.struct] * 2, dtype=np.int64)
-    sums = np.empty((work.n_samples, len(values), basis.n_linked), dtype=np.int64)
-    linked = np.empty((work.n_samples, basis.n_linked, basis.n_linked), dtype=np.int64)
-    _kernel.quad_link_sums(work.n, work.bits[0], work.bits[1], values, anchors, sums, linked)
-    return np.concatenate([sums, linked], axis=1).astype(np.float64)
+    basis, rows, n, n_samples, dtype = work.basis, work.rows, work.n, work.n_samples, work.dtype
+    states = [("D", y) for y in basis.nz]
+    if len(states) * 2 != _PACKED_WIDTH:
+        raise AssertionError(f"oriented samples have two nonzero states, not {basis.nz}")
+    packed = np.empty((n_samples, n, n, _PACKED_WIDTH), dtype=dtype)
+    for k, kind in enumerate(states):
+        packed[..., k] = np.swapaxes(x_n[kind], 1, 2)  # (X N^T)[c, q] along q's row
+        packed[..., len(states) + k] = _sandwich(work, kind, x, "I", x_n)  # (M X)[p, c]
+    nodes = np.zeros((n_samples, n, _PACKED_WIDTH), dtype=dtype)
+    nodes[..., 0] = work.ind[x].sum(axis=2)  # (X J^T)[c, q] = X's row sum at c
+    nodes[..., 1] = work.ind[x].sum(axis=1)  # (J X)[p, c] = X's column sum at c
+    sums = np.empty((n_samples, 3, _PACKED_WIDTH, basis.n_linked), dtype=np.int64)
+    linked = np.empty((n_samples, basis.n_linked, basis.n_linked), dtype=np.int64)
+    _kernel.quad_link_sums(n, work.bits[0], work.bits[1], packed, nodes, sums, linked)
+    counts = _sums_by_sample(rows.links_per_row.T.astype(np.float64), rows.row_starts,
+                             max_value=n)  # (S, types): links of each type
+    # the state of (q, c) for a link of each type t = pos[s_ac] * n_nz + pos[s_bc]
+    n_nz = len(basis.nz)
+    state_at = {"a": np.repeat(basis.nz, n_nz), "b": np.tile(basis.nz, n_nz)}
+    anchor_src = {"a": 0, "b": 1}
+    out = np.empty((n_samples, 2 * basis.n_struct, basis.n_linked), dtype=np.float64)
+    for j, (q, kind) in enumerate(basis.struct):
+        for half, rev in ((0, True), (1, False)):  # X N^T read at (c, q), then M X at (q, c)
+            slot = half * basis.n_struct + j
+            if kind == "J":
+                out[:, slot] = sums[:, 2, half]
+            elif kind == "I":  # X[c, q] = [s_qc = x'], X[q, c] = [s_qc = x]
+                wanted = int(_REVERSED_STATE[x]) if rev else x
+                out[:, slot] = counts * (state_at[q] == wanted)
+            else:
+                out[:, slot] = sums[:, anchor_src[q], half * len(states) + states.index(kind)]
+    return np.concatenate([out, linked.astype(np.float64)], axis=1)
 
 
 #: Linked x linked Gram of an oriented graph without 3-cycles, per 4-clique, laid out
@@ -1108,7 +1168,7 @@ def _quad_cells(states: np.ndarray, present: tuple[int, ...], row_state: int, ro
         links_per_row, links = _linked_pairs(states, basis, row_s, row_a, row_b, row_starts,
                                              dtype)
     rows = _QuadRows(row_s, {"a": row_a, "b": row_b}, row_starts, row_s * n * n, links_per_row)
-    sparse = _sparse_states(n, n_samples, row_s, row_a, row_b, dtype) \
+    sparse = _sparse_states(n, n_samples, row_s, row_a, row_b) \
         if bits is not None and row_s.size < _SPARSE_DENSITY * n * n * n_samples else None
     work = _QuadWork(n_samples, n, dtype, {x: (states == x).astype(dtype) for x in basis.nz},
                      basis, rows, links, bits, {}, sparse)
@@ -1194,17 +1254,18 @@ def motif4_census_many(adjacency) -> np.ndarray:
 
     Oriented samples (no mutual dyad: attribution graphs and all their
     nulls but Erdos-Renyi) take compiled kernels where the extension is
-    built: one pass over the links on bitsets sums every per-link term and
-    counts the linked x linked Gram by popcounts, O(links x (14 + n / 64))
-    per sample (four times the popcounts with a 3-cycle) with no per-link
-    array, beside the O(n^3) BLAS products; the numpy path gives the same
+    built: one pass over the links on bitsets sums every per-link term
+    (the four product matrices read interleaved) and counts the linked x
+    linked Gram by popcounts (in a DAG, its 4-cliques once each), with no
+    per-link array; sparse samples multiply their state matrices by
+    compiled row sums instead of BLAS. The numpy path gives the same
     integers. Without the extension, oriented
     samples without a 3-cycle (DAGs) still skip the rows x n^2 term: their
     linked x linked Gram is their 4-clique count alone, counted with numpy
     bitsets (``_transitive_cliques``).
 
     On the 83-node, 1,719-edge Dallas graph one causal-config null sample
-    takes about 2 ms of one core with the compiled kernels (10-12 ms by the
+    takes about 1.1 ms of one core with the compiled kernels (8-9 ms by the
     numpy path) against about 120 ms for ``igraph motifs_randesu(size=4)``;
     ``benchmarks/bench_quad.py`` times every shared graph both ways.
 
@@ -1212,6 +1273,8 @@ def motif4_census_many(adjacency) -> np.ndarray:
     ----------
     Milo, R. et al. (2002). Network motifs: simple building blocks of complex
     networks. Science 298:824-827.
+    Chiba, N. & Nishizeki, T. (1985). Arboricity and subgraph listing
+    algorithms. SIAM Journal on Computing 14:210-223.
 
     Examples
     --------

@@ -136,15 +136,23 @@ def test_quad_kernels_count_a_hand_built_tournament(dtype):
     assert per_row.tolist() == [[0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1],
                                 [1, 0, 1, 0], [1, 0, 1, 0], [0, 1, 0, 1]]
     node = np.arange(n, dtype=dtype)
-    value = np.broadcast_to(10 * node[:, None] + node[None, :], (1, n, n)).copy()  # 10 row + c
-    sums = np.empty((1, 2, 4), dtype=np.int64)
+    packed = np.zeros((1, n, n, 4), dtype=dtype)
+    packed[0, :, :, 0] = 10 * node[:, None] + node[None, :]  # 10 row + c
+    packed[0, :, :, 3] = 1.0  # one per link
+    nodes = np.zeros((1, n, 4), dtype=dtype)
+    nodes[0, :, 1] = node ** 2  # c^2 wherever the row is
+    sums = np.empty((1, 3, 4, 4), dtype=np.int64)
     linked = np.empty((1, 4, 4), dtype=np.int64)
-    census._kernel.quad_link_sums(n, out_bits, in_bits, [value, value], np.array([0, 1]),
-                                  sums, linked)
+    census._kernel.quad_link_sums(n, out_bits, in_bits, packed, nodes, sums, linked)
     # type 0 links: c = 1 in rows (0,2), (2,3), (3,0): 10 (0 + 2 + 3) + 3 along a, the same
     # along b (b = 2, 3, 0); type 1: c = 2, 3, 0 in rows (0,1), (2,1), (3,1): 55 along a,
-    # 10 (1 + 1 + 1) + 5 along b
-    assert sums[0].tolist() == [[53, 55, 55, 55], [53, 35, 55, 35]]
+    # 10 (1 + 1 + 1) + 5 along b; a channel of ones counts each type's links
+    assert sums[0, 0, 0].tolist() == [53, 55, 55, 55]
+    assert sums[0, 1, 0].tolist() == [53, 35, 55, 35]
+    assert sums[0, 0, 3].tolist() == sums[0, 1, 3].tolist() == per_row.sum(axis=0).tolist()
+    # node values: c^2 summed by type; c = 1 (type 0) three times, c = 2, 3, 0 for type 1
+    assert sums[0, 2, 1, :2].tolist() == [3, 13]
+    assert not sums[0, :2, 1:3].any() and not sums[0, 2, [0, 2, 3]].any()
     # paths c -> d between common neighbours: 2->3, 3->0, 0->2 from type 1 to type 3
     # (rows (0,1), (2,1), (3,1)); 3->1, 0->1, 2->1 from type 2 to type 0
     expected = np.zeros((4, 4), dtype=np.int64)
@@ -165,9 +173,10 @@ def test_quad_kernels_count_4_cliques_of_a_sample_without_3_cycles():
     adj[1, 0, 3], adj[1, 3, 0] = False, True
     states = dyad_states(adj)
     out_bits, in_bits = census._bitsets(states == 1), census._bitsets(states == 2)
-    sums = np.empty((2, 0, 4), dtype=np.int64)
+    sums = np.empty((2, 3, 4, 4), dtype=np.int64)
     linked = np.empty((2, 4, 4), dtype=np.int64)
-    census._kernel.quad_link_sums(n, out_bits, in_bits, [], np.zeros(0, np.int64), sums, linked)
+    census._kernel.quad_link_sums(n, out_bits, in_bits, np.zeros((2, n, n, 4)),
+                                  np.zeros((2, n, 4)), sums, linked)
     assert linked[0].tolist() == census._TT4_LINKED.astype(int).tolist()
     # sample 1 (row 1->2: c = 0 of type 3, c = 3 of type 0, path 3->0 at [3, 0]): every
     # path c -> d between two common neighbours of an edge, counted one by one
@@ -187,7 +196,69 @@ def test_quad_kernels_reject_mis_sized_buffers():
         census._kernel.quad_row_links(5, bits, bits, np.empty((1, 4), dtype=np.int64))
     with pytest.raises(ValueError, match="out_bits and in_bits"):
         census._kernel.quad_row_links(6, bits, bits, np.empty((0, 4), dtype=np.int64))
-    with pytest.raises(ValueError, match="float32 or float64"):
-        census._kernel.quad_link_sums(5, bits, bits, [np.zeros((1, 5, 5), np.int16)],
-                                      np.zeros(1, np.int64), np.empty((1, 1, 4), np.int64),
+    with pytest.raises(ValueError, match="both float32 or both float64"):
+        census._kernel.quad_link_sums(5, bits, bits, np.zeros((1, 5, 5, 4), np.int16),
+                                      np.zeros((1, 5, 4), np.int16),
+                                      np.empty((1, 3, 4, 4), np.int64),
                                       np.empty((1, 4, 4), np.int64))
+    with pytest.raises(ValueError, match="both float32 or both float64"):
+        census._kernel.quad_link_sums(5, bits, bits, np.zeros((1, 5, 5, 4), np.float32),
+                                      np.zeros((1, 5, 4), np.float64),
+                                      np.empty((1, 3, 4, 4), np.int64),
+                                      np.empty((1, 4, 4), np.int64))
+    with pytest.raises(ValueError, match="sums"):
+        census._kernel.quad_link_sums(5, bits, bits, np.zeros((1, 5, 5, 4), np.float32),
+                                      np.zeros((1, 5, 4), np.float32),
+                                      np.empty((1, 2, 4, 4), np.int64),
+                                      np.empty((1, 4, 4), np.int64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 5, 31, 32, 33, 64, 100])
+def test_csr_row_sums_equal_a_dense_product(k, dtype):
+    """Row sums of a 0/1 CSR matrix (empty rows, repeated columns across rows) against
+    the dense product; widths below, at and past the 32-column tile (whose last tile
+    overlaps the one before it)."""
+    rng = np.random.default_rng(k)
+    ones = rng.random((40, 30)) < 0.3
+    ones[[3, 17]] = False  # rows without an edge
+    rows, cols = np.nonzero(ones)
+    indptr = np.zeros(41, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=40), out=indptr[1:])
+    mat = rng.integers(0, 1000, (30, k)).astype(dtype)
+    out = np.full((40, k), np.nan, dtype=dtype)
+    census._kernel.csr_row_sums(k, indptr, cols.astype(np.int64), mat, out)
+    assert np.array_equal(out, ones.astype(dtype) @ mat)
+
+
+def test_sparse_states_give_the_block_diagonal_state_matrices():
+    """Two samples of 4 nodes: the CSR rows of D_1 and D_2 = D_1^T, block s at [4 s, 4 s + 4)."""
+    adj = np.zeros((2, 4, 4), dtype=bool)
+    adj[0, [0, 0, 2], [1, 3, 1]] = True
+    adj[1, [3, 1], [0, 0]] = True
+    row_s, row_a, row_b = np.nonzero(adj)
+    csr = census._sparse_states(4, 2, row_s, row_a, row_b)
+    for state, dense in ((1, adj), (2, np.swapaxes(adj, 1, 2))):
+        indptr, indices = csr[state]
+        block = np.zeros((8, 8), dtype=bool)
+        block[:4, :4], block[4:, 4:] = dense
+        rebuilt = np.zeros((8, 8), dtype=bool)
+        rebuilt[np.repeat(np.arange(8), np.diff(indptr)), indices] = True
+        assert np.array_equal(rebuilt, block) and indptr[-1] == block.sum()
+
+
+def test_csr_row_sums_reject_bad_buffers():
+    indptr, indices = np.array([0, 1, 2]), np.array([0, 5])
+    mat, out = np.zeros((3, 4), np.float32), np.zeros((2, 4), np.float32)
+    with pytest.raises(ValueError, match="index 5 outside mat's 3 rows"):
+        census._kernel.csr_row_sums(4, indptr, indices, mat, out)
+    with pytest.raises(ValueError, match="both float32 or both float64"):
+        census._kernel.csr_row_sums(4, indptr, np.array([0, 1]), mat, np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="indptr must run from 0 to 2"):
+        census._kernel.csr_row_sums(4, np.array([0, 1, 3]), np.array([0, 1]), mat, out)
+    with pytest.raises(ValueError, match="mat must be float32 or float64"):
+        census._kernel.csr_row_sums(4, indptr, np.array([0, 1]), mat.astype(np.int32), out)
+    # a float32 matrix of twice the rows has the bytes of the float64 one: the format decides
+    with pytest.raises(ValueError, match="both float32 or both float64"):
+        census._kernel.csr_row_sums(4, indptr, np.array([0, 1]), np.zeros((4, 4), np.float32),
+                                    np.zeros((2, 4)))
