@@ -1198,8 +1198,11 @@ def _quad_class_counts_dense(batch: np.ndarray) -> np.ndarray:
         block = states[s0:s1]
         # Rows: every adjacent pair once, asymmetric ones along the edge
         # (row state 1), mutual ones with a < b (row state 3).
-        for slot, (row_state, mask) in enumerate(((1, block == 1), (3, (block == 3) & upper))):
-            row_s, row_a, row_b = np.nonzero(mask)
+        for slot, row_state in enumerate((1, 3)):
+            if row_state not in present:  # oriented samples have no mutual row to list
+                continue
+            row_s, row_a, row_b = np.nonzero(block == 1 if row_state == 1 else
+                                             (block == 3) & upper)
             if row_s.size:
                 cells_total[s0:s1, slot] = _quad_cells(block, present, row_state, row_s, row_a,
                                                        row_b)
