@@ -806,12 +806,13 @@ def _pair(work: _QuadWork, z: int, w: int) -> np.ndarray:
 
 
 def _x_times_t(work: _QuadWork, x: int | None, kind: _MatrixKind) -> np.ndarray:
-    """X kind^T (S, n, n), contiguous, for X = D_x or (x None) X = J - I."""
+    """X kind^T (S, n, n) for X = D_x or (x None) X = J - I; contiguous, or for J a
+    read-only broadcast of X's row sums (:func:`_entries` reads it without a copy)."""
     shape = (work.n_samples, work.n, work.n)
     if kind == "J":  # X J: every column holds X's row sums
-        row_sums = np.full((1, 1, 1), work.n - 1, dtype=work.dtype) if x is None \
-            else work.ind[x].sum(axis=2, keepdims=True)
-        return np.ascontiguousarray(np.broadcast_to(row_sums, shape))
+        row_sums = np.full((work.n_samples, work.n, 1), work.n - 1, dtype=work.dtype) \
+            if x is None else work.ind[x].sum(axis=2, keepdims=True)
+        return np.broadcast_to(row_sums, shape)
     if kind == "I":
         return work.ind[x] if x is not None else np.ascontiguousarray(
             np.broadcast_to(~np.eye(work.n, dtype=bool), shape), dtype=work.dtype)
@@ -823,7 +824,9 @@ def _x_times_t(work: _QuadWork, x: int | None, kind: _MatrixKind) -> np.ndarray:
 
 def _sandwich(work: _QuadWork, m_kind: _MatrixKind, x: int | None, n_kind: _MatrixKind,
               x_n: dict[_MatrixKind, np.ndarray]) -> np.ndarray:
-    """M X N^T (S, n, n), contiguous, from ``x_n[N]`` = X N^T (X as in :func:`_x_times_t`).
+    """M X N^T (S, n, n) from ``x_n[N]`` = X N^T (X as in :func:`_x_times_t`):
+    contiguous, or a read-only broadcast of one vector per sample where M or N
+    is J (rows or columns all equal; :func:`_entries` reads it without a copy).
 
     Only M X N^T with three state matrices takes a product of its own; the
     others are rank-one terms, matrix-vector products or :func:`_pair`
@@ -833,12 +836,11 @@ def _sandwich(work: _QuadWork, m_kind: _MatrixKind, x: int | None, n_kind: _Matr
     if m_kind == "I":
         return x_n[n_kind]
     if m_kind == "J":
-        return np.ascontiguousarray(np.broadcast_to(x_n[n_kind].sum(axis=1, keepdims=True),
-                                                    shape))
+        return np.broadcast_to(x_n[n_kind].sum(axis=1, keepdims=True), shape)
     z = m_kind[1]
     if n_kind == "J":  # X J = (X 1) 1^T, so M X J = (M X 1) 1^T
-        return np.ascontiguousarray(np.broadcast_to(
-            _times_state(work, z, x_n["J"][:, :, :1]), shape))
+        return np.broadcast_to(_times_state(work, z, np.ascontiguousarray(
+            x_n["J"][:, :, :1])), shape)
     if x is None:  # M (J - I) N^T = (M 1)(N 1)^T - M N^T
         m_rows = work.ind[z].sum(axis=2)[:, :, None]
         if n_kind == "I":
@@ -849,6 +851,31 @@ def _sandwich(work: _QuadWork, m_kind: _MatrixKind, x: int | None, n_kind: _Matr
     if n_kind == "I":
         return _pair(work, z, x)
     return _times_state(work, z, x_n[n_kind])
+
+
+def _entries(prod: np.ndarray, rows: _QuadRows, n: int, p: str, q: str,
+             out: np.ndarray) -> None:
+    """out[r] = prod[s_r, p_r, q_r] for every row r (anchors ``p``, ``q``: "a" or "b").
+
+    ``prod`` may be a broadcast of one vector per sample along its rows or
+    columns (:func:`_sandwich` with J); the vector is read directly instead
+    of copying the n x n view.
+
+    >>> rows = _QuadRows(np.array([0, 1]), {"a": np.array([0, 2]), "b": np.array([1, 0])},
+    ...                  np.array([0, 1, 2]), np.array([0, 9]), np.zeros((2, 4)))
+    >>> full = np.arange(18.0).reshape(2, 3, 3)
+    >>> out = np.empty(2); _entries(full, rows, 3, "a", "b", out); out.tolist()
+    [1.0, 15.0]
+    >>> columns = np.broadcast_to(np.array([[[5.0, 6.0, 7.0]], [[8.0, 9.0, 10.0]]]), (2, 3, 3))
+    >>> _entries(columns, rows, 3, "a", "b", out); out.tolist()   # prod[s, p, q] = v[s, q]
+    [6.0, 8.0]
+    """
+    if prod.strides[1] == 0:  # every row of a sample the same: the value depends on q
+        np.take(np.ascontiguousarray(prod[:, 0, :]), rows.row_s * n + rows.anchors[q], out=out)
+    elif prod.strides[2] == 0:  # every column the same: the value depends on p
+        np.take(np.ascontiguousarray(prod[:, :, 0]), rows.row_s * n + rows.anchors[p], out=out)
+    else:
+        np.take(prod.reshape(-1), rows.base_row + rows.anchors[p] * n + rows.anchors[q], out=out)
 
 
 def _structured_gram(work: _QuadWork, x: int | None, x_n: dict[_MatrixKind, np.ndarray]
@@ -866,23 +893,19 @@ def _structured_gram(work: _QuadWork, x: int | None, x_n: dict[_MatrixKind, np.n
     crossed = sorted(slot for slot, p, q in slots_all if p != q)
     position = {slot: i for i, slot in enumerate(crossed)}
     per_row = np.empty((len(crossed), rows.row_s.size), dtype=work.dtype)  # entries <= n^2
-    index = {(p, q): rows.base_row + rows.anchors[p] * n + rows.anchors[q]
-             for p, q in (("a", "b"), ("b", "a"))}
     degree = {p: np.bincount(rows.row_s * n + rows.anchors[p], minlength=n_samples * n)
               .reshape(n_samples, n).astype(np.float64) for p in ("a", "b")}
     out = np.zeros((n_samples, basis.n_struct**2), dtype=np.float64)
     for m_kind, n_kind, slots in basis.struct_products:
         prod = _sandwich(work, m_kind, x, n_kind, x_n)
-        diagonal = flat = None
+        diagonal = None
         for slot, p, q in slots:
             if p == q:
                 if diagonal is None:
                     diagonal = np.diagonal(prod, axis1=1, axis2=2).astype(np.float64)
                 out[:, slot] = (diagonal * degree[p]).sum(axis=1)
             else:
-                if flat is None:
-                    flat = prod.ravel()
-                np.take(flat, index[(p, q)], out=per_row[position[slot]])
+                _entries(prod, rows, n, p, q, out=per_row[position[slot]])
     out[:, crossed] = _sums_by_sample(per_row, rows.row_starts, max_value=n * n)
     return out.reshape(n_samples, basis.n_struct, basis.n_struct)
 
