@@ -672,12 +672,14 @@ def cascades_frame(result: CascadeResult, net: Network, graph: Any | None = None
 
 
 def cascades_for_graph(graph: Any, top_k: int = 5, tiers: tuple[float, float] = DEFAULT_TIERS,
+                       net: Network | None = None,
                        ) -> tuple[CascadeResult, Network, list[dict[str, Any]]]:
     """:func:`find_cascades` on an attribution graph (embeddings, features, logits; signed).
 
+    ``net``: ``Network.from_graph(graph)`` when the caller has built it.
     Returns the result, the Network it ran on, and :func:`cascades_frame`'s records.
     """
-    net = Network.from_graph(graph)
+    net = Network.from_graph(graph) if net is None else net
     inputs, outputs = graph_io(graph, net)
     prob = pd.to_numeric(graph.nodes["prob"], errors="coerce").to_numpy(np.float64)[net.rows[outputs]]
     prob = np.nan_to_num(prob, nan=0.0)

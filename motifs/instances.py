@@ -14,6 +14,8 @@ keys. No Python loop visits an edge or a triple.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -70,8 +72,27 @@ def _expand(mat: sp.csr_matrix, first_edge: np.ndarray, through: np.ndarray):
     return owner, mat.indices[slot].astype(np.int64), mat.data[slot].astype(np.int64) - 1
 
 
+#: The last enumeration, (network, motif, arrays): the explorer page ranks a graph's FFLs
+#: and then searches its cascades on the same (frozen) Network, and the enumeration is
+#: the costliest step of both. One entry, held weakly, read-only arrays.
+_LAST_TRIPLES: tuple[weakref.ref, str, tuple[np.ndarray, ...]] | None = None
+
+
 def _triples(net: Network, motif: str) -> tuple[np.ndarray, ...]:
-    """(x, y, z) node arrays and one edge-index array per motif edge."""
+    """(x, y, z) node arrays and one edge-index array per motif edge (read-only)."""
+    global _LAST_TRIPLES
+    last = _LAST_TRIPLES
+    if last is not None and last[0]() is net and last[1] == motif:
+        return last[2]
+    arrays = _enumerate(net, motif)
+    for array in arrays:
+        array.setflags(write=False)
+    _LAST_TRIPLES = (weakref.ref(net), motif, arrays)
+    return arrays
+
+
+def _enumerate(net: Network, motif: str) -> tuple[np.ndarray, ...]:
+    """:func:`_triples` without the cache."""
     find = _edge_lookup(net)
     n = net.n_nodes
     asym = _asymmetric_edges(net, find)
@@ -178,6 +199,25 @@ def motif_instances(net: Network, motif: str = "ffl", limit: int | None = None) 
         raise MotifError(f"motif_instances lists {sorted(INSTANCE_MOTIFS)}, not {motif!r}")
     if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 0):
         raise MotifError(f"limit must be a non-negative integer, got {limit!r}")
+    return pd.DataFrame(ranked_instances(net, motif, limit))
+
+
+def ranked_instances(net: Network, motif: str = "ffl", limit: int | None = None
+                     ) -> dict[str, np.ndarray]:
+    """The columns of :func:`motif_instances` as arrays, ranked, without the table.
+
+    Arguments are trusted (:func:`motif_instances` checks them). Only the
+    ``limit`` kept rows are gathered and named, so a caller that wants the
+    strongest few of many instances (the explorer's motif panel) skips the
+    per-instance table building.
+
+    Examples
+    --------
+    >>> net = Network.from_edges([0, 1, 0], [1, 2, 2], sign=[1, -1, 1], weight=[4.0, -2.0, 1.0])
+    >>> {k: v.tolist() for k, v in ranked_instances(net).items()}["sign_type"]
+    ['ffl_I1']
+    """
+    motif = _ALIASES.get(motif, motif)
     x, y, z, *edges = _triples(net, motif)
     if net.weight is not None:
         weight = net.weight.astype(np.float64)
@@ -185,19 +225,26 @@ def motif_instances(net: Network, motif: str = "ffl", limit: int | None = None) 
         weight = net.sign.astype(np.float64)
     else:
         weight = np.ones(net.n_edges)
-    roles = INSTANCE_MOTIFS[motif]
-    frame = pd.DataFrame({"x": x, "y": y, "z": z})
-    for (u, v), edge in zip(roles, edges):
-        frame[f"w_{u}{v}"] = weight[edge]
     abs_w = np.abs(np.stack([weight[e] for e in edges])) if x.size else np.zeros((len(edges), 0))
     with np.errstate(divide="ignore"):
-        frame["strength"] = np.exp(np.log(abs_w).mean(axis=0)) if x.size else np.zeros(0)
-    if net.sign is not None:
-        frame["sign_type"] = _sign_names(motif, [net.sign[e] for e in edges]) if x.size else \
-            pd.Series([], dtype=object)
+        strength = np.exp(np.log(abs_w).mean(axis=0)) if x.size else np.zeros(0)
+    if limit is not None and 0 < limit < strength.size and not np.isnan(strength).any():
+        # only instances at least as strong as the limit-th strongest can rank in the top
+        # limit (ties included), so only those are sorted (NaN, ranked last, would move the cut)
+        cut = np.partition(strength, strength.size - int(limit))[strength.size - int(limit)]
+        chosen = np.flatnonzero(strength >= cut)
+        order = chosen[np.lexsort((z[chosen], y[chosen], x[chosen], -strength[chosen]))]
     else:
-        frame["sign_type"] = pd.Series([None] * len(frame), dtype=object)
-    order = np.lexsort((frame["z"].to_numpy(), frame["y"].to_numpy(), frame["x"].to_numpy(),
-                        -frame["strength"].to_numpy()))
-    frame = frame.iloc[order].reset_index(drop=True)
-    return frame if limit is None else frame.head(int(limit))
+        order = np.lexsort((z, y, x, -strength))
+    if limit is not None:
+        order = order[:int(limit)]
+    edges = [edge[order] for edge in edges]
+    columns: dict[str, np.ndarray] = {"x": x[order], "y": y[order], "z": z[order]}
+    for (u, v), edge in zip(INSTANCE_MOTIFS[motif], edges):
+        columns[f"w_{u}{v}"] = weight[edge]
+    columns["strength"] = strength[order]
+    if net.sign is not None and order.size:
+        columns["sign_type"] = _sign_names(motif, [net.sign[e] for e in edges])
+    else:
+        columns["sign_type"] = np.full(order.size, None, dtype=object)
+    return columns

@@ -143,20 +143,40 @@ def listed_graphs(corpus: Corpus, keys: Sequence[str] | None = None) -> pd.DataF
 
 
 def write_views(corpus: Corpus, out_dir: str | Path, keys: Sequence[str] | None = None,
+                statistics: dict[str, dict[str, Any]] | None = None,
                 **view_options: Any) -> dict[str, str]:
     """Write every listed graph's explorer page under ``out_dir/views/``.
 
     Returns ``{graph_id: path relative to out_dir}``, the links
     :func:`write_corpus_browser` takes. Needs the graphs only, so a report
     writes them while its motif runs are still going (``links``).
+
+    ``statistics``, when given, is filled with each graph's
+    :func:`reports.mechanisms.cascade_statistics` by graph id, taken from the
+    cascades its page lists (each graph is loaded and searched once).
     """
-    from reports.view import write_view
+    from motifs.cascades import cascades_for_graph
+    from motifs.network import Network
+    from reports.mechanisms import cascade_statistics, records_statistics
+    from reports.view import CASCADES_PER_LOGIT, write_view
 
     out_dir = Path(out_dir)
+    per_logit = view_options.get("cascades_per_logit", CASCADES_PER_LOGIT)
+    # the page's own cascade search serves the statistics unless the caller chose the cascades
+    shared = statistics is not None and "cascades" not in view_options and per_logit >= 1
     links: dict[str, str] = {}
     for graph_id, slug in zip(*(listed_graphs(corpus, keys)[c] for c in ("graph_id", "slug"))):
         relative = f"views/{view_file_name(str(slug or ''), graph_id)}"
-        write_view(corpus.load(graph_id), out_dir / relative, **view_options)
+        graph = corpus.load(graph_id)
+        options = dict(view_options)
+        if shared:
+            net = Network.from_graph(graph)
+            _, _, records = cascades_for_graph(graph, top_k=per_logit, net=net)
+            statistics[graph_id] = records_statistics(records)
+            options.update(cascades=records, net=net)
+        elif statistics is not None:
+            statistics[graph_id] = cascade_statistics(graph)
+        write_view(graph, out_dir / relative, **options)
         links[graph_id] = relative
     return links
 

@@ -766,22 +766,28 @@ def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Se
                            "null_mean", "z", "sp"]])
 
 
-def _views_of(root: Path, out_dir: str | Path, keys: Sequence[str] | None) -> dict[str, str]:
-    """The explorer pages (background thread: its own Corpus handle)."""
+def _views_of(root: Path, out_dir: str | Path, keys: Sequence[str] | None
+              ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The explorer pages and every listed graph's cascade statistics, from one load and
+    one cascade search per graph (background thread: its own Corpus handle)."""
     from corpus.store import Corpus
     from reports.corpus_browser import write_views
 
-    return write_views(Corpus(root, create=False), out_dir, keys)
+    statistics: dict[str, dict[str, Any]] = {}
+    links = write_views(Corpus(root, create=False), out_dir, keys, statistics=statistics)
+    return links, statistics
 
 
-def _cascades_of(root: Path, keys: Sequence[str] | None) -> dict[str, dict[str, Any]]:
-    """Every listed graph's cascade statistics (background thread: its own Corpus handle)."""
+def _cascades_of(root: Path, out_dir: str | Path, keys: Sequence[str] | None
+                 ) -> tuple[None, dict[str, dict[str, Any]]]:
+    """Every listed graph's cascade statistics, no pages (background thread: its own
+    Corpus handle; ``out_dir`` unused, the arguments of :func:`_views_of`)."""
     from corpus.store import Corpus
     from reports.corpus_browser import listed_graphs
     from reports.mechanisms import corpus_cascade_statistics
 
     own = Corpus(root, create=False)
-    return corpus_cascade_statistics(own, listed_graphs(own, keys)["graph_id"].tolist())
+    return None, corpus_cascade_statistics(own, listed_graphs(own, keys)["graph_id"].tolist())
 
 
 def write_corpus_report(corpus: Corpus, out_dir: str | Path,
@@ -838,14 +844,13 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     run_options: dict[str, Any] = dict(executor=executor, jobs=jobs, progress=progress)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-graphs") as background:
         # what needs the graphs alone runs beside the motif runs, whose blocks wait in
-        # worker processes: the explorer pages and the cascades
-        views = background.submit(_views_of, corpus.root, out_dir, keys) if browser else None
-        cascades = background.submit(_cascades_of, corpus.root, keys)
+        # worker processes: the explorer pages and the cascades, one pass over the graphs
+        graphs = background.submit(_views_of if browser else _cascades_of, corpus.root,
+                                   out_dir, keys)
         comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
                                     n_boot=n_boot, n_perm=n_perm, fraction=fraction,
                                     network=network, **run_options)
-        links = views.result() if views is not None else None
-        statistics = cascades.result()
+        links, statistics = graphs.result()
     context = CorpusReportContext(corpus, n_null, seed, run_options, comparison,
                                   network=comparison.network)
     page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)

@@ -329,14 +329,27 @@ def node_display_names(graph: AttributionGraph) -> np.ndarray:
     """(n_nodes,) text per node: its label (clerp), else its token, else a
     ``L<layer> #<feature>`` or the node id."""
     nodes = graph.nodes
-    label = nodes["label"].astype(object).where(nodes["label"].notna(), "").astype(str).str.strip()
-    token = nodes["token"].astype(object).where(nodes["token"].notna(), "").astype(str)
-    feature = nodes["feature"].astype(object)
-    fallback = np.where(feature.notna(),
-                        "L" + nodes["layer"].astype(str) + " #" + feature.astype(str),
-                        nodes["node_id"].astype(str))
-    quoted = np.where(token.str.strip() != "", "'" + token + "'", fallback)
-    return np.where(label != "", label, quoted).astype(object)
+
+    def texts(column: str) -> list[str | None]:
+        # one pass over Python objects: the per-column pandas string operations cost
+        # more than the loop on the small graphs of a corpus
+        present = nodes[column].notna().to_numpy()
+        return [str(v) if ok else None
+                for v, ok in zip(nodes[column].astype(object).tolist(), present.tolist())]
+
+    names = []
+    for label, token, feature, layer, node_id in zip(
+            texts("label"), texts("token"), texts("feature"), texts("layer"), texts("node_id")):
+        label = (label or "").strip()
+        if label:
+            names.append(label)
+        elif token is not None and token.strip():
+            names.append(f"'{token}'")
+        else:
+            names.append(f"L{layer} #{feature}" if feature is not None else (node_id or "<NA>"))
+    out = np.empty(len(names), dtype=object)
+    out[:] = names
+    return out
 
 
 def _cell_layout(layer: np.ndarray, pos: np.ndarray) -> np.ndarray:

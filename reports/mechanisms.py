@@ -216,6 +216,27 @@ def cascade_statistics(graph: AttributionGraph, top: int = 1) -> dict[str, Any]:
     stage mix ``grounding``/``entity``/``output`` (share of path nodes).
     """
     _, _, records = cascades_for_graph(graph, top_k=top)
+    return records_statistics(records, top)
+
+
+def records_statistics(records: Sequence[dict[str, Any]], top: int = 1) -> dict[str, Any]:
+    """:func:`cascade_statistics` from a graph's cascade records (:func:`cascades_for_graph`
+    with ``top_k`` >= ``top``): the first ``top`` cascades per logit are the same.
+
+    The k-best lists are exact and break ties the same way for every k, so a
+    page that found 3 cascades per logit gives the statistics of the top 1
+    without a second search.
+
+    Examples
+    --------
+    >>> chain = {"rank": 1, "stages": ["grounding", "entity", "output"], "coherent": True,
+    ...          "ffls": [{}, {}]}
+    >>> second = {**chain, "rank": 2, "coherent": False}
+    >>> stats = records_statistics([chain, second])
+    >>> stats["n_cascades"], stats["loops_mean"], stats["coherent_share"], stats["pipeline_top"]
+    (1, 2.0, 1.0, True)
+    """
+    records = [r for r in records if r["rank"] <= top]
     stages = [s for r in records for s in r["stages"]]
     mix = {s: (stages.count(s) / len(stages) if stages else np.nan) for s in STAGES}
     return {"n_cascades": len(records),
@@ -226,7 +247,8 @@ def cascade_statistics(graph: AttributionGraph, top: int = 1) -> dict[str, Any]:
 
 def corpus_cascade_statistics(corpus: Corpus, graph_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """:func:`cascade_statistics` of each graph, by graph id (graphs only: a report
-    computes them while its motif runs are still going)."""
+    computes them while its motif runs are still going; with the explorer pages,
+    :func:`reports.corpus_browser.write_views` gives them from the pages' cascades)."""
     return {graph_id: cascade_statistics(corpus.load(graph_id)) for graph_id in graph_ids}
 
 

@@ -42,6 +42,7 @@ from motifs.errors import MotifError
 
 if TYPE_CHECKING:
     from corpus.graph import AttributionGraph
+    from motifs.network import Network
     from reports.html import Page
 
 _HERE = Path(__file__).resolve().parent
@@ -152,12 +153,14 @@ def _path_parts(graph: AttributionGraph, src: np.ndarray, dst: np.ndarray
     return parts[0], parts[1]
 
 
-def ffl_motifs(graph: AttributionGraph, top: int = TOP_FFLS) -> list[dict[str, Any]]:
+def ffl_motifs(graph: AttributionGraph, top: int = TOP_FFLS, net: Network | None = None
+               ) -> list[dict[str, Any]]:
     """The ``top`` strongest feed-forward loops, as the motif panel lists them.
 
-    Instances come from :func:`motifs.instances.instances_for_graph` on the
+    Instances come from :func:`motifs.instances.ranked_instances` on the
     default motif network (embeddings, features, logits; signed), strongest
-    first (geometric mean of the three |weights|).
+    first (geometric mean of the three |weights|). ``net``: that network,
+    when the caller has built it (``Network.from_graph(graph)``).
 
     Returns
     -------
@@ -183,26 +186,27 @@ def ffl_motifs(graph: AttributionGraph, top: int = TOP_FFLS) -> list[dict[str, A
     >>> loop["nodes"], loop["sign_type"], loop["strength"]
     ([0, 1, 2], 'ffl_I3', 2.0)
     """
-    from motifs.network import instances_for_graph
+    from motifs.instances import ranked_instances
     from motifs.network import Network
 
-    net = Network.from_graph(graph)
+    net = Network.from_graph(graph) if net is None else net
     if net.n_edges == 0:
         return []
-    frame = instances_for_graph(graph, net, "ffl", limit=top)
-    if not len(frame):
+    loops = ranked_instances(net, "ffl", limit=top)
+    if not loops["x"].size:
         return []
     src, dst, _ = graph.merged_edges()
     find = _edge_index(src, dst, graph.n_nodes)
-    rows = {role: net.rows[frame[role].to_numpy(dtype=np.int64)] for role in "xyz"}
+    rows = {role: net.rows[loops[role]] for role in "xyz"}
     edges = np.stack([find(rows["x"], rows["y"]), find(rows["y"], rows["z"]),
-                      find(rows["x"], rows["z"])], axis=1)
-    return [{"kind": "ffl", "nodes": [int(rows[r][i]) for r in "xyz"],
-             "edges": edges[i].tolist(),
-             "sign_type": None if pd.isna(rec["sign_type"]) else str(rec["sign_type"]),
-             "strength": float(rec["strength"]),
-             "weights": [float(rec["w_xy"]), float(rec["w_yz"]), float(rec["w_xz"])]}
-            for i, rec in enumerate(frame.to_dict("records"))]
+                      find(rows["x"], rows["z"])], axis=1).tolist()
+    nodes = np.stack([rows[r] for r in "xyz"], axis=1).tolist()
+    weights = np.stack([loops[w] for w in ("w_xy", "w_yz", "w_xz")], axis=1).tolist()
+    return [{"kind": "ffl", "nodes": nodes[i], "edges": edges[i],
+             "sign_type": None if sign is None else str(sign), "strength": strength,
+             "weights": weights[i]}
+            for i, (sign, strength) in enumerate(zip(loops["sign_type"].tolist(),
+                                                     loops["strength"].tolist()))]
 
 
 def cascade_motifs(graph: AttributionGraph, cascades: Sequence[dict[str, Any]],
@@ -334,7 +338,7 @@ def _script_json(data: Any) -> str:
 def view_html(graph: AttributionGraph, *, top_ffls: int = TOP_FFLS,
               cascades: Sequence[dict[str, Any]] | None = None,
               cascades_per_logit: int = CASCADES_PER_LOGIT, top_cascades: int = TOP_CASCADES,
-              title: str | None = None) -> str:
+              title: str | None = None, net: Network | None = None) -> str:
     """The explorer page of ``graph`` as one self-contained HTML document.
 
     Parameters
@@ -354,6 +358,9 @@ def view_html(graph: AttributionGraph, *, top_ffls: int = TOP_FFLS,
         Cascades listed, all logits together.
     title : str, optional
         Page title (default: the graph's name).
+    net : motifs.Network, optional
+        ``Network.from_graph(graph)`` when the caller has built it (the FFLs
+        and cascades are found on it; built here otherwise).
 
     Returns
     -------
@@ -372,11 +379,16 @@ def view_html(graph: AttributionGraph, *, top_ffls: int = TOP_FFLS,
     >>> "window.cgramView" in page and "d3 7.9.2" in page and "http" not in page.split("<script")[0]
     True
     """
-    ffls = ffl_motifs(graph, top_ffls) if top_ffls > 0 else []
-    if cascades is None and cascades_per_logit > 0:
+    own_cascades = cascades is None and cascades_per_logit > 0
+    if net is None and (top_ffls > 0 or own_cascades):
+        from motifs.network import Network
+
+        net = Network.from_graph(graph)  # built once for the FFLs and the cascades
+    ffls = ffl_motifs(graph, top_ffls, net) if top_ffls > 0 else []
+    if own_cascades:
         from motifs.cascades import cascades_for_graph
 
-        _, _, cascades = cascades_for_graph(graph, top_k=cascades_per_logit)
+        _, _, cascades = cascades_for_graph(graph, top_k=cascades_per_logit, net=net)
     chained = cascade_motifs(graph, cascades, top_cascades) if cascades else []
     payload = view_payload(graph, ffls, chained)
     name = title or f"{graph.name} · graph explorer"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from motifs.census import signed_triad_census, triad_census
@@ -100,3 +101,18 @@ def test_instances_reject_bad_arguments(ffl_pair):
         motif_instances(ffl_pair, limit=-1)
     with pytest.raises(MotifError, match="rows"):
         instances_for_graph(real_graph(DALLAS), ffl_pair)
+
+
+def test_ranked_instances_limit_keeps_the_full_ranking_with_ties():
+    from motifs.instances import ranked_instances
+
+    rng = np.random.default_rng(3)
+    src, dst = rng.integers(0, 40, 400), rng.integers(0, 40, 400)
+    keep = src < dst  # a DAG with many loops; weights from {-2, -1, 1, 2}: many tied strengths
+    weight = rng.choice([-2.0, -1.0, 1.0, 2.0], keep.sum())
+    net = Network.from_edges(src[keep], dst[keep], weight=weight, sign=np.sign(weight))
+    full = motif_instances(net, "ffl")
+    assert len(full) > 50
+    for limit in (1, 7, 30, len(full) + 5):
+        top = pd.DataFrame(ranked_instances(net, "ffl", limit))
+        pd.testing.assert_frame_equal(top, full.head(limit))

@@ -90,3 +90,18 @@ def test_corpus_summary_per_group(real_corpus, tmp_path):
     row = summary.iloc[0]
     assert row[["grounding", "entity", "output"]].sum() == pytest.approx(1.0)
     assert bool(row["pipeline_holds"]) == (row["pipeline_share"] >= 0.5)
+
+
+def test_top_cascade_statistics_come_from_the_pages_three_cascades_per_logit(dallas, real_corpus,
+                                                                             tmp_path):
+    from reports.corpus_browser import write_views
+    from reports.mechanisms import cascade_statistics, corpus_cascade_statistics, records_statistics
+
+    _, _, records = cascades_for_graph(dallas, top_k=3)
+    assert max(r["rank"] for r in records) == 3
+    shared, alone = records_statistics(records), cascade_statistics(dallas)
+    assert shared == alone and shared["n_cascades"] == len({r["logit"] for r in records})
+    statistics: dict = {}
+    links = write_views(real_corpus, tmp_path, statistics=statistics)
+    assert statistics.keys() == links.keys()
+    assert statistics == corpus_cascade_statistics(real_corpus, list(links))
