@@ -1050,16 +1050,18 @@ def _ancova_block(y: np.ndarray, codes: np.ndarray, log_m: np.ndarray, n_groups:
     resid_full = np.eye(n) - full @ pinv
     resid_reduced = np.eye(n) - reduced @ np.linalg.pinv(reduced)
 
-    def f_stat(e: np.ndarray) -> np.ndarray:
-        # e: (..., n, k) with the reduced fit removed; (I - H_full) kills the reduced
-        # fit, so F depends on the residuals alone (Freedman & Lane 1983)
-        rss_full = (np.einsum("ij,...jk->...ik", resid_full, e) ** 2).sum(axis=-2)
-        rss_red = (np.einsum("ij,...jk->...ik", resid_reduced, e) ** 2).sum(axis=-2)
+    def f_stat(rss_full: np.ndarray, rss_red: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
             return ((rss_red - rss_full) / (n_groups - 1)) / (rss_full / df_resid)
 
+    # (I - H_full) kills the reduced fit, so F depends on the residuals of the reduced
+    # model alone, which the permutations shuffle (Freedman & Lane 1983). The reported F
+    # is einsum's, digit for digit as before the permutations were batched below.
     e_reduced = resid_reduced @ y
-    observed = f_stat(e_reduced)
+    observed = f_stat((np.einsum("ij,jk->ik", resid_full, e_reduced) ** 2).sum(axis=0),
+                      (np.einsum("ij,jk->ik", resid_reduced, e_reduced) ** 2).sum(axis=0))
+    # both residual makers in one (2n, n) matrix: a chunk of permutations is one product
+    makers = np.vstack([resid_full, resid_reduced])
     tol = 1e-9 * np.maximum(np.abs(observed), 1e-300)
     exceed = np.zeros(k)
     chunk = max(1, int(2**22 // max(n * k, 1)))
@@ -1067,7 +1069,10 @@ def _ancova_block(y: np.ndarray, codes: np.ndarray, log_m: np.ndarray, n_groups:
     while done < n_perm:
         size = min(chunk, n_perm - done)
         perms = rng.permuted(np.broadcast_to(np.arange(n), (size, n)), axis=1)
-        exceed += (f_stat(e_reduced[perms]) >= observed - tol).sum(axis=0)
+        # (n, size, k): each sample's permuted rows, as the n x (size * k) columns of one product
+        squares = (makers @ e_reduced[perms.T].reshape(n, size * k)) ** 2
+        permuted = f_stat(squares[:n].sum(axis=0), squares[n:].sum(axis=0)).reshape(size, k)
+        exceed += (permuted >= observed - tol).sum(axis=0)
         done += size
     rss = ((resid_full @ y) ** 2).sum(axis=0)
     sigma2 = rss / df_resid

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -731,22 +731,37 @@ def backbone_section(page: Page, context: CorpusReportContext) -> None:
                    shown=backbone.loc[backbone["min_fraction"].notna()])
 
 
+def pruning_rows(context: CorpusReportContext, keep_fractions: Sequence[float],
+                 sensitivity_n_null: int | None = None) -> pd.DataFrame:
+    """The pruning check's rows (:func:`corpus_sensitivity`) of every graph of the
+    report under its headline null, ``sensitivity_n_null`` samples per pruned level
+    (default ``min(n_null, 50)``); the unpruned level is the main run."""
+    network = context.network
+    return corpus_sensitivity(context.corpus, context.head["graph"].tolist(), context.primary,
+                              sensitivity_n_null or min(context.n_null, 50), context.seed,
+                              keep_fractions, size=network.size, signed=network.signed,
+                              unpruned_n_null=context.n_null, **context.run_options)
+
+
 def pruning_section(page: Page, context: CorpusReportContext, keep_fractions: Sequence[float],
-                    sensitivity_n_null: int | None = None) -> None:
-    """FFL Z of every graph as weak edges are pruned away."""
+                    sensitivity_n_null: int | None = None,
+                    rows: Future[pd.DataFrame] | None = None) -> None:
+    """FFL Z of every graph as weak edges are pruned away.
+
+    ``rows``: :func:`pruning_rows` already running (the report starts them before
+    its other sections, so the pool's workers run them while those are drawn);
+    by default they run here.
+    """
     from motifs.compare import find_motif
     from reports import figures
 
-    head, columns, primary, network = (context.head, context.columns, context.primary,
-                                       context.network)
+    head, columns, primary = context.head, context.columns, context.primary
     page.heading("Does it survive pruning?")
-    if not pruning_applies(page, network):
+    if not pruning_applies(page, context.network):
         return
     sens_n = sensitivity_n_null or min(context.n_null, 50)
-    sens = corpus_sensitivity(context.corpus, head["graph"].tolist(), primary, sens_n,
-                              context.seed, keep_fractions, size=network.size,
-                              signed=network.signed, unpruned_n_null=context.n_null,
-                              **context.run_options)
+    sens = rows.result() if rows is not None else pruning_rows(context, keep_fractions,
+                                                               sensitivity_n_null)
     meta = head[["graph", *columns]]
     sens = sens.merge(meta, on="graph", how="left")
     sens.insert(1, "slug", sens["graph"].map(dict(zip(head["graph"], head["slug"]))))
@@ -854,19 +869,24 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     context = CorpusReportContext(corpus, n_null, seed, run_options, comparison,
                                   network=comparison.network)
     page = Page(f"Motifs across {len(context.head)} attribution graphs", out_dir)
-    header_section(page, context)
-    if browser:
-        browser_section(page, context, keys, links)
-    transcoders_section(page, context)
-    findings_section(page, context)
-    profiles_section(page, context)
-    superfamilies_section(page, context)
-    group_comparisons_section(page, context)
-    size_confound_section(page, context)
-    backbone_section(page, context)
-    cascade_summary_section(page, context, statistics)
-    if keep_fractions:
-        pruning_section(page, context, keep_fractions, sensitivity_n_null)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-pruning") as background:
+        # the pruning check's runs need only the graphs and the headline null: started
+        # first, they run in the pool's workers while this thread draws the sections
+        pruning = (background.submit(pruning_rows, context, keep_fractions, sensitivity_n_null)
+                   if keep_fractions and context.network.default_network else None)
+        header_section(page, context)
+        if browser:
+            browser_section(page, context, keys, links)
+        transcoders_section(page, context)
+        findings_section(page, context)
+        profiles_section(page, context)
+        superfamilies_section(page, context)
+        group_comparisons_section(page, context)
+        size_confound_section(page, context)
+        backbone_section(page, context)
+        cascade_summary_section(page, context, statistics)
+        if keep_fractions:
+            pruning_section(page, context, keep_fractions, sensitivity_n_null, pruning)
     page.paragraph(f"Motif runs {comparison.seconds:.1f} s (cached in the corpus: a second "
                    f"report reads them); report written in {time.perf_counter() - started:.1f} "
                    "s.", cls="note")

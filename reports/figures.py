@@ -257,8 +257,8 @@ def _group_comparison_one_axis(comparison: GroupComparison, chosen: list[str],
     width = 2.0 + 0.25 * len(chosen) * max(len(groups), 2) ** 0.5
     fig, ax = plt.subplots(figsize=(min(max(width, 6.0), 15.0), 3.8))
     offsets = (np.arange(len(groups)) - (len(groups) - 1) / 2) * min(0.8 / max(len(groups), 1), 0.2)
+    stats = [_group_interval(comparison.means, motif, groups) for motif in chosen]
     for g, group in enumerate(groups):
-        stats = [_group_interval(comparison.means, motif, groups) for motif in chosen]
         mean = np.array([st[0][g] for st in stats])
         lower = np.array([st[1][g] for st in stats])
         upper = np.array([st[2][g] for st in stats])

@@ -421,6 +421,39 @@ def test_ancova_f_and_adjusted_means_match_least_squares_by_hand():
     assert result.means.loc[0, "n"] == 10 and result.means.loc[2, "n"] == 10
 
 
+def test_ancova_p_counts_the_freedman_lane_permutations_one_by_one():
+    """The batched permutations give the p-value of permuting the reduced model's
+    residuals one sample at a time, with the same generator (chunks of 37 samples)."""
+    rng = np.random.default_rng(5)
+    edges = rng.integers(300, 30000, 40)
+    groups = np.repeat(["a", "b"], 20).tolist()
+    z = (np.repeat([0.0, 1.5], 20) + 0.4 * np.log(edges))[:, None] + rng.normal(0, 1, (40, 3))
+    n_perm = 300
+    result = ancova(replicate_table(z, edges, groups), "transcoder_type", n_perm=n_perm, seed=4)
+    full = np.column_stack([(np.array(groups)[:, None] == np.array(["a", "b"])).astype(float),
+                            np.log(edges)])
+    reduced = np.column_stack([np.ones(40), np.log(edges)])
+    resid_full = np.eye(40) - full @ np.linalg.pinv(full)
+    resid_reduced = np.eye(40) - reduced @ np.linalg.pinv(reduced)
+    e = resid_reduced @ z
+
+    def f(v):
+        rss_full = ((resid_full @ v) ** 2).sum(axis=0)
+        rss_red = ((resid_reduced @ v) ** 2).sum(axis=0)
+        return (rss_red - rss_full) / (rss_full / 37)
+
+    observed = f(e)
+    generator, exceed, done = np.random.default_rng(4), np.zeros(3), 0
+    while done < n_perm:  # the chunks ancova draws: 2**22 // (n * k) samples each
+        size = min(2**22 // (40 * 3), n_perm - done)
+        for perm in generator.permuted(np.broadcast_to(np.arange(40), (size, 40)), axis=1):
+            exceed += f(e[perm]) >= observed * (1 - 1e-9)
+        done += size
+    assert result.tests["statistic"].to_numpy() == pytest.approx(observed, rel=1e-12)
+    assert result.tests["p"].tolist() == ((1 + exceed) / (1 + n_perm)).tolist()
+    assert result.tests["p"].iloc[0] < 0.05
+
+
 def test_ancova_refuses_size_constant_within_groups_and_single_groups():
     table = replicate_table(np.arange(6.0)[:, None], np.repeat([100, 5000], 3), list("aaabbb"))
     with pytest.raises(MotifError, match="constant within every group"), \
