@@ -20,7 +20,13 @@ Rows (marginal CPU: the run with ``--n-null 1000`` minus the same with
 3. the same with ``--null er`` (edge list);
 4. ``cgram motifs --edges dallas.tsv --n-null 2`` start-up (whole process);
 5. ``cgram report`` of one real graph (``--report-graph``, default the
-   largest shared graph), wall and CPU, beside 2x the igraph loop's time.
+   largest shared graph), wall and CPU, beside 2x the igraph loop's time;
+6. ``make demo``'s stage 4, "compare groups and write the corpus report"
+   (``bench_demo.stage4``: a fresh process on a fresh copy of the graphs of
+   ``--demo-corpus DIR``, e.g. ``demo-out/corpus``, or of the 17 shared
+   graphs), wall against the 60 s goal (``--skip-demo`` leaves it out);
+7. with ``--make-test``: ``make test`` on a fresh clone of this repository's
+   HEAD (the venv built from scratch, as CI does), wall against 8 minutes.
 
 Python's bytecode cache is left on for the ``cgram`` processes, as a user
 has it (``PYTHONDONTWRITEBYTECODE`` is dropped from their environment).
@@ -30,6 +36,7 @@ of 1,000 samples in this process. Ratios are igraph / ours (higher is
 better). The machine is shared: repeat and read medians.
 
 Usage: python benchmarks/bench_cli.py [--repeats R] [--skip-report] [--report-graph FILE]
+                                      [--skip-demo] [--demo-corpus DIR] [--make-test]
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,6 +122,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-report", action="store_true")
     parser.add_argument("--report-graph", type=Path, default=BIG)
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--demo-corpus", type=Path, default=None,
+                        help="the graphs of make demo's stage 4 (default: the shared graphs)")
+    parser.add_argument("--make-test", action="store_true",
+                        help="also time `make test` on a fresh clone (minutes; needs the "
+                             "package index)")
     args = parser.parse_args()
 
     from corpus.neuronpedia import read_json
@@ -150,6 +164,53 @@ def main() -> None:
             print(f"{'cgram report ' + args.report_graph.name[:30]:<52} wall {wall:6.1f} s, cpu "
                   f"{cpu:6.1f} s; cpu / igraph loop {cpu / anchor:.1f}, wall / igraph loop "
                   f"{wall / anchor:.1f} (goal <= 2)")
+        if not args.skip_demo:
+            demo_stage(Path(tmp) / "demo", args.demo_corpus, anchor)
+    if args.make_test:
+        make_test(anchor)
+
+
+def demo_stage(root: Path, source: Path | None, anchor: float) -> None:
+    """Row 6: make demo's stage 4 on a fresh copy of ``source``'s graphs (or the shared ones)."""
+    from bench_demo import STAGE_GOAL_S, fresh_corpus, stage4
+
+    from corpus.store import Corpus
+
+    corpus_dir = fresh_corpus(root, source)
+    wall, cpu = stage4(corpus_dir, root / "report", 200, [])
+    n_graphs = len(Corpus(corpus_dir, create=False))
+    print(f"{f'make demo stage 4, {n_graphs} graphs, 200 nulls':<52} wall {wall:6.1f} s, cpu "
+          f"{cpu:6.1f} s; wall / goal {wall / STAGE_GOAL_S:.2f} (goal <= 1: "
+          f"{STAGE_GOAL_S:.0f} s), wall / igraph loop {wall / anchor:.1f}")
+
+
+#: Issue #15's goal for ``make test`` on a fresh clone.
+MAKE_TEST_GOAL_S = 8 * 60.0
+
+
+def make_test(anchor: float) -> None:
+    """Row 7: ``make test`` on a fresh clone of HEAD (venv, install and pytest), wall.
+
+    The clone sits beside the repository, as CI's checkout does, so that the
+    tests find the shared graphs at ``../shared`` (removed afterwards).
+    """
+    clone = REPO.parent / f".bench-make-test-{os.getpid()}"
+    try:
+        subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        start = time.perf_counter()
+        done = subprocess.run(["make", "test"], cwd=clone, env={**env, "CI": "true"},
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - start
+    finally:
+        shutil.rmtree(clone, ignore_errors=True)
+    if done.returncode != 0:
+        raise SystemExit(f"make test failed on the fresh clone:\n{done.stdout[-3000:]}\n"
+                         f"{done.stderr[-3000:]}")
+    summary = next((l for l in reversed(done.stdout.splitlines()) if " passed" in l), "")
+    print(f"{'make test, fresh clone (venv + install + pytest)':<52} wall {wall:6.1f} s; wall / "
+          f"goal {wall / MAKE_TEST_GOAL_S:.2f} (goal <= 1: 8 min), wall / igraph loop "
+          f"{wall / anchor:.0f} [{summary.strip('= ')}]")
 
 
 if __name__ == "__main__":
