@@ -22,7 +22,7 @@ Rows (marginal CPU: the run with ``--n-null 1000`` minus the same with
 5. ``cgram report`` of one real graph (``--report-graph``, default the
    largest shared graph), wall and CPU, beside 2x the igraph loop's time;
 6. ``make demo``'s stage 4, "compare groups and write the corpus report"
-   (``bench_demo.stage4``: a fresh process on a fresh copy of the graphs of
+   (``bench_demo.stage4_row``: a fresh process on a fresh copy of the graphs of
    ``--demo-corpus DIR``, e.g. ``demo-out/corpus``, or of the 17 shared
    graphs), wall against the 60 s goal (``--skip-demo`` leaves it out);
 7. with ``--make-test``: ``make test`` on a fresh clone of this repository's
@@ -165,23 +165,11 @@ def main() -> None:
                   f"{cpu:6.1f} s; cpu / igraph loop {cpu / anchor:.1f}, wall / igraph loop "
                   f"{wall / anchor:.1f} (goal <= 2)")
         if not args.skip_demo:
-            demo_stage(Path(tmp) / "demo", args.demo_corpus, anchor)
+            from bench_demo import stage4_row
+
+            stage4_row(Path(tmp) / "demo", args.demo_corpus, anchor)
     if args.make_test:
         make_test(anchor)
-
-
-def demo_stage(root: Path, source: Path | None, anchor: float) -> None:
-    """Row 6: make demo's stage 4 on a fresh copy of ``source``'s graphs (or the shared ones)."""
-    from bench_demo import STAGE_GOAL_S, fresh_corpus, stage4
-
-    from corpus.store import Corpus
-
-    corpus_dir = fresh_corpus(root, source)
-    wall, cpu = stage4(corpus_dir, root / "report", 200, [])
-    n_graphs = len(Corpus(corpus_dir, create=False))
-    print(f"{f'make demo stage 4, {n_graphs} graphs, 200 nulls':<52} wall {wall:6.1f} s, cpu "
-          f"{cpu:6.1f} s; wall / goal {wall / STAGE_GOAL_S:.2f} (goal <= 1: "
-          f"{STAGE_GOAL_S:.0f} s), wall / igraph loop {wall / anchor:.1f}")
 
 
 #: Issue #15's goal for ``make test`` on a fresh clone.

@@ -995,28 +995,24 @@ def _linked_sums_compiled(work: _QuadWork, x: int, x_n: dict[_MatrixKind, np.nda
         packed[..., k] = np.swapaxes(x_n[kind], 1, 2)  # (X N^T)[c, q] along q's row
         packed[..., len(states) + k] = _sandwich(work, kind, x, "I", x_n)  # (M X)[p, c]
     nodes = np.zeros((n_samples, n, _PACKED_WIDTH), dtype=dtype)
-    nodes[..., 0] = work.ind[x].sum(axis=2)  # (X J^T)[c, q] = X's row sum at c
+    nodes[..., 0] = x_n["J"][:, :, 0]  # (X J^T)[c, q] = X's row sum at c
     nodes[..., 1] = work.ind[x].sum(axis=1)  # (J X)[p, c] = X's column sum at c
     sums = np.empty((n_samples, 3, _PACKED_WIDTH, basis.n_linked), dtype=np.int64)
     linked = np.empty((n_samples, basis.n_linked, basis.n_linked), dtype=np.int64)
     _kernel.quad_link_sums(n, work.bits[0], work.bits[1], packed, nodes, sums, linked)
     counts = _sums_by_sample(rows.links_per_row.T.astype(np.float64), rows.row_starts,
                              max_value=n)  # (S, types): links of each type
-    # the state of (q, c) for a link of each type t = pos[s_ac] * n_nz + pos[s_bc]
-    n_nz = len(basis.nz)
-    state_at = {"a": np.repeat(basis.nz, n_nz), "b": np.tile(basis.nz, n_nz)}
-    anchor_src = {"a": 0, "b": 1}
     out = np.empty((n_samples, 2 * basis.n_struct, basis.n_linked), dtype=np.float64)
     for j, (q, kind) in enumerate(basis.struct):
         for half, rev in ((0, True), (1, False)):  # X N^T read at (c, q), then M X at (q, c)
             slot = half * basis.n_struct + j
             if kind == "J":
                 out[:, slot] = sums[:, 2, half]
-            elif kind == "I":  # X[c, q] = [s_qc = x'], X[q, c] = [s_qc = x]
-                wanted = int(_REVERSED_STATE[x]) if rev else x
-                out[:, slot] = counts * (state_at[q] == wanted)
+            elif kind == "I":  # X[c, q] = [s_qc = x'], X[q, c] = [s_qc = x]: D's entry table
+                wanted = ("D", int(_REVERSED_STATE[x]) if rev else x)
+                out[:, slot] = counts * basis.entry[basis.struct.index((q, wanted))]
             else:
-                out[:, slot] = sums[:, anchor_src[q], half * len(states) + states.index(kind)]
+                out[:, slot] = sums[:, "ab".index(q), half * len(states) + states.index(kind)]
     return np.concatenate([out, linked.astype(np.float64)], axis=1)
 
 

@@ -793,10 +793,10 @@ def _views_of(root: Path, out_dir: str | Path, keys: Sequence[str] | None
     return links, statistics
 
 
-def _cascades_of(root: Path, out_dir: str | Path, keys: Sequence[str] | None
+def _cascades_of(root: Path, keys: Sequence[str] | None
                  ) -> tuple[None, dict[str, dict[str, Any]]]:
     """Every listed graph's cascade statistics, no pages (background thread: its own
-    Corpus handle; ``out_dir`` unused, the arguments of :func:`_views_of`)."""
+    Corpus handle), shaped as :func:`_views_of`'s result."""
     from corpus.store import Corpus
     from reports.corpus_browser import listed_graphs
     from reports.mechanisms import corpus_cascade_statistics
@@ -860,8 +860,8 @@ def write_corpus_report(corpus: Corpus, out_dir: str | Path,
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-graphs") as background:
         # what needs the graphs alone runs beside the motif runs, whose blocks wait in
         # worker processes: the explorer pages and the cascades, one pass over the graphs
-        graphs = background.submit(_views_of if browser else _cascades_of, corpus.root,
-                                   out_dir, keys)
+        graphs = (background.submit(_views_of, corpus.root, out_dir, keys) if browser
+                  else background.submit(_cascades_of, corpus.root, keys))
         comparison = compare_corpus(corpus, by=by, nulls=null, n_null=n_null, seed=seed, keys=keys,
                                     n_boot=n_boot, n_perm=n_perm, fraction=fraction,
                                     network=network, **run_options)

@@ -89,3 +89,21 @@ def test_motifs_and_report_share_the_network_options(argv):
                                              "0.1", "--top-k", "7"])
     assert (args.size, args.signed, args.keep_errors, args.min_weight, args.top_k) == \
         (4, False, True, 0.1, 7)
+
+
+def test_a_report_without_the_browser_writes_no_pages_and_the_same_cascade_summary(toy_corpus,
+                                                                                   tmp_path):
+    """browser=False takes the cascade statistics from their own search, not from the
+    explorer pages' cascades: the per-group summary must not depend on which."""
+    from reports.corpus_report import write_corpus_report
+
+    options = dict(by="transcoder_type", null=("config-dag",), keep_fractions=None, n_perm=50,
+                   n_boot=50, **FAST)
+    with_pages = write_corpus_report(toy_corpus, tmp_path / "with", **options)
+    without = write_corpus_report(toy_corpus, tmp_path / "without", browser=False, **options)
+    assert (with_pages.parent / "index.html").exists() and (with_pages.parent / "views").is_dir()
+    assert not (without.parent / "index.html").exists()
+    assert not (without.parent / "views").exists()
+    summary = (without.parent / "tables" / "cascade_summary.csv").read_text()
+    assert summary == (with_pages.parent / "tables" / "cascade_summary.csv").read_text()
+    assert len(summary.splitlines()) > 2
